@@ -1,0 +1,7 @@
+"""Keys, key derivation and the envelope format shared by the server and the reviewer.
+
+This package is the only place where cryptographic decisions are made. It knows
+nothing of Flask, databases or terminals: it takes bytes and file objects.
+Everything here is built on libsodium through PyNaCl; the byte layout is
+specified in docs/format.md.
+"""

@@ -1,0 +1,367 @@
+"""The envelope: one encrypted object, streamed in both directions.
+
+Layout (docs/format.md, "Envelope"): a header of magic and version, one stanza
+per recipient (an 8-byte key id and the 32-byte file key in an X25519 sealed
+box), the secretstream header, and a keyed BLAKE2b MAC over all of it; then
+the payload as XChaCha20-Poly1305 secretstream chunks of 64 KiB with a final
+tag. The content is followed by a 0x80 marker and zero padding (the chunk
+holding the marker carries the PUSH tag) so that stored sizes say little about
+what is inside.
+
+Memory stays flat: the writer holds at most one chunk and the reader one
+chunk plus what the caller asks for. The reader hands out a chunk's plaintext
+only after that chunk has authenticated; it raises at the end if the stream
+was truncated, so a caller writing to disk must discard its output on error
+(`decrypt` into a file that is renamed only on success, as the CLI does).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
+
+import nacl.bindings as sodium
+import nacl.exceptions
+import nacl.hash
+import nacl.public
+from nacl.encoding import RawEncoder
+
+from crypto.errors import (
+    EncryptError,
+    HeaderError,
+    HeaderMacError,
+    NoMatch,
+    NotAnEnvelope,
+    PaddingError,
+    PayloadError,
+    StanzaError,
+    TrailingDataError,
+    TruncatedError,
+    UnsupportedVersion,
+)
+from crypto.keys import KEY_ID_BYTES, PrivateKey, PublicKey, RandomSource
+
+MAGIC = b"RFGENV\x00\x01"
+MAGIC_PREFIX = MAGIC[:6]
+MAX_RECIPIENTS = 32
+FILE_KEY_BYTES = 32
+SEALED_BYTES = FILE_KEY_BYTES + sodium.crypto_box_SEALBYTES  # 80
+STANZA_BYTES = KEY_ID_BYTES + SEALED_BYTES  # 88
+STREAM_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES  # 24
+MAC_BYTES = 32
+CHUNK_SIZE = 64 * 1024
+ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES  # 17
+CHUNK_CT_SIZE = CHUNK_SIZE + ABYTES
+#: Contents shorter than this are padded up to it, so short answers all look alike.
+MIN_PADDED_SIZE = 4096
+
+TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+TAG_PUSH = sodium.crypto_secretstream_xchacha20poly1305_TAG_PUSH
+TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+
+_PERSON_PAYLOAD = b"refuge-payload"
+_PERSON_MAC = b"refuge-hdr-mac"
+_ZERO_CHUNK = bytes(CHUNK_SIZE)
+
+
+def _subkey(file_key: bytes, person: bytes) -> bytes:
+    return nacl.hash.blake2b(
+        b"", digest_size=32, key=file_key, person=person, encoder=RawEncoder
+    )
+
+
+def _header_mac(file_key: bytes, header: bytes) -> bytes:
+    return nacl.hash.blake2b(
+        header, digest_size=MAC_BYTES, key=_subkey(file_key, _PERSON_MAC), encoder=RawEncoder
+    )
+
+
+def padded_size(length: int) -> int:
+    """The padded plaintext size for `length` bytes (content plus marker).
+
+    Padmé (Nikitin et al., PETS 2019), with a floor of MIN_PADDED_SIZE.
+
+    Leaks O(log log n) bits of the length; costs at most 12% above the floor.
+    """
+    if length <= MIN_PADDED_SIZE:
+        return MIN_PADDED_SIZE
+    e = length.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (length + mask) & ~mask
+
+
+class EnvelopeWriter:
+    """Encrypts a stream of writes into `dst`. Call `close()` to finish.
+
+    The header is written at construction; `write` emits each 64 KiB chunk as
+    soon as the next byte shows it is not the last; `close` writes the last
+    content chunk, the padding and the final tag. Nothing is written to `dst`
+    that is not ciphertext.
+    """
+
+    def __init__(
+        self,
+        dst: BinaryIO,
+        recipients: Sequence[PublicKey],
+        *,
+        random: RandomSource = os.urandom,
+    ) -> None:
+        if not recipients:
+            raise EncryptError("cannot encrypt: no recipient keys")
+        if len(recipients) > MAX_RECIPIENTS:
+            raise EncryptError(f"cannot encrypt: more than {MAX_RECIPIENTS} recipients")
+        if len({r.key_id for r in recipients}) != len(recipients):
+            raise EncryptError("cannot encrypt: the same recipient is named twice")
+        self._dst = dst
+        file_key = random(FILE_KEY_BYTES)
+        if len(file_key) != FILE_KEY_BYTES:
+            raise EncryptError("cannot encrypt: the random source returned too few bytes")
+        header = bytearray(MAGIC)
+        header.append(len(recipients))
+        for recipient in recipients:
+            header += recipient.key_id
+            header += nacl.public.SealedBox(recipient.to_nacl()).encrypt(file_key)
+        self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
+        stream_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
+            self._state, _subkey(file_key, _PERSON_PAYLOAD)
+        )
+        header += stream_header
+        header += _header_mac(file_key, bytes(header))
+        dst.write(bytes(header))
+        self._buffer = bytearray()
+        self._length = 0
+        self._closed = False
+
+    def _push(self, chunk: bytes, tag: int) -> None:
+        self._dst.write(
+            sodium.crypto_secretstream_xchacha20poly1305_push(self._state, chunk, None, tag)
+        )
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closed:
+            raise ValueError("write to a closed EnvelopeWriter")
+        self._length += len(data)
+        if not self._buffer and len(data) >= CHUNK_SIZE:
+            # Large writes: push whole chunks straight from the caller's buffer.
+            view = memoryview(data)
+            full = len(view) // CHUNK_SIZE * CHUNK_SIZE
+            for start in range(0, full, CHUNK_SIZE):
+                self._push(bytes(view[start : start + CHUNK_SIZE]), TAG_MESSAGE)
+            self._buffer += view[full:]
+            return
+        self._buffer += data
+        while len(self._buffer) >= CHUNK_SIZE:
+            self._push(bytes(self._buffer[:CHUNK_SIZE]), TAG_MESSAGE)
+            del self._buffer[:CHUNK_SIZE]
+
+    def close(self) -> int:
+        """Write the end-of-content marker, the padding and the final tag.
+
+        Returns the content length.
+        """
+        if self._closed:
+            return self._length
+        self._closed = True
+        tail = padded_size(self._length + 1) - (self._length - len(self._buffer))
+        first = min(tail, CHUNK_SIZE)
+        marked = bytes(self._buffer) + b"\x80" + _ZERO_CHUNK[: first - len(self._buffer) - 1]
+        self._buffer = bytearray()
+        remaining = tail - first
+        self._push(marked, TAG_PUSH if remaining else TAG_FINAL)
+        while remaining > CHUNK_SIZE:
+            self._push(_ZERO_CHUNK, TAG_MESSAGE)
+            remaining -= CHUNK_SIZE
+        if remaining:
+            self._push(_ZERO_CHUNK[:remaining], TAG_FINAL)
+        return self._length
+
+    def __enter__(self) -> EnvelopeWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+
+
+def encrypt(
+    src: BinaryIO,
+    dst: BinaryIO,
+    recipients: Sequence[PublicKey],
+    *,
+    random: RandomSource = os.urandom,
+) -> int:
+    """Encrypt everything readable from `src` into `dst`; returns the content length."""
+    writer = EnvelopeWriter(dst, recipients, random=random)
+    while chunk := src.read(CHUNK_SIZE):
+        writer.write(chunk)
+    return writer.close()
+
+
+def encrypt_bytes(
+    data: bytes, recipients: Sequence[PublicKey], *, random: RandomSource = os.urandom
+) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    writer = EnvelopeWriter(out, recipients, random=random)
+    writer.write(data)
+    writer.close()
+    return out.getvalue()
+
+
+def _read_exact(src: BinaryIO, n: int) -> bytes:
+    """Read up to n bytes, looping over short reads; fewer only at end of file."""
+    parts: list[bytes] = []
+    remaining = n
+    while remaining:
+        part = src.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+def read_header(src: BinaryIO, identities: Iterable[PrivateKey]) -> bytes:
+    """Parse and authenticate the header; return the file key.
+
+    Checks, in order: magic, version, recipient count, stanza bytes present,
+    no duplicate key id, stream header and MAC present, a stanza for one of
+    `identities`, that stanza opens, the MAC verifies.
+    """
+    magic = _read_exact(src, len(MAGIC))
+    if len(magic) < len(MAGIC) or magic[: len(MAGIC_PREFIX)] != MAGIC_PREFIX:
+        raise NotAnEnvelope()
+    if magic != MAGIC:
+        raise UnsupportedVersion()
+    count_byte = _read_exact(src, 1)
+    if not count_byte:
+        raise HeaderError("header truncated before the recipient count")
+    count = count_byte[0]
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise HeaderError(f"recipient count {count} outside 1..{MAX_RECIPIENTS}")
+    stanza_bytes = _read_exact(src, count * STANZA_BYTES)
+    if len(stanza_bytes) != count * STANZA_BYTES:
+        raise HeaderError("header truncated inside the recipient stanzas")
+    stanzas = [
+        stanza_bytes[i * STANZA_BYTES : (i + 1) * STANZA_BYTES] for i in range(count)
+    ]
+    key_ids = [s[:KEY_ID_BYTES] for s in stanzas]
+    if len(set(key_ids)) != count:
+        raise HeaderError("two stanzas name the same recipient")
+    rest = _read_exact(src, STREAM_HEADER_BYTES + MAC_BYTES)
+    if len(rest) != STREAM_HEADER_BYTES + MAC_BYTES:
+        raise HeaderError("header truncated before the MAC")
+    stream_header, mac = rest[:STREAM_HEADER_BYTES], rest[STREAM_HEADER_BYTES:]
+
+    file_key = None
+    for identity in identities:
+        kid = identity.public_key.key_id
+        if kid in key_ids:
+            sealed = stanzas[key_ids.index(kid)][KEY_ID_BYTES:]
+            try:
+                file_key = nacl.public.SealedBox(identity.to_nacl()).decrypt(sealed)
+            except nacl.exceptions.CryptoError:
+                raise StanzaError("the stanza for this key does not open") from None
+            break
+    if file_key is None:
+        raise NoMatch()
+    header = magic + count_byte + stanza_bytes + stream_header
+    if not sodium.sodium_memcmp(_header_mac(file_key, header), mac):
+        raise HeaderMacError("header MAC does not verify")
+    return file_key + stream_header
+
+
+def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[bytes]:
+    """Yield the content, one authenticated chunk at a time.
+
+    Raises a DecryptError subclass on the first failed check; a truncated or
+    extended stream is only detected at its end, so a consumer must treat all
+    output as void unless the generator finishes without raising.
+    """
+    material = read_header(src, identities)
+    file_key, stream_header = material[:FILE_KEY_BYTES], material[FILE_KEY_BYTES:]
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(
+        state, stream_header, _subkey(file_key, _PERSON_PAYLOAD)
+    )
+    in_padding = False
+    content = 0  # bytes of content released
+    total = 0  # bytes of plaintext authenticated, content + marker + padding
+    while True:
+        chunk = _read_exact(src, CHUNK_CT_SIZE)
+        if not chunk:
+            raise TruncatedError("the payload ends before its final chunk")
+        if len(chunk) < ABYTES:
+            raise PayloadError("short chunk")
+        try:
+            plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, chunk, None)
+        except nacl.exceptions.CryptoError:
+            raise PayloadError("a payload chunk failed authentication") from None
+        if tag not in (TAG_MESSAGE, TAG_PUSH, TAG_FINAL):
+            raise PayloadError("unexpected chunk tag")
+        if tag != TAG_FINAL and len(chunk) != CHUNK_CT_SIZE:
+            raise PayloadError("short chunk before the end of the payload")
+        total += len(plain)
+        if in_padding:
+            if tag == TAG_PUSH:
+                raise PaddingError("a second end-of-content chunk")
+            if plain != _ZERO_CHUNK[: len(plain)]:
+                raise PaddingError("padding is not all zero")
+        elif tag == TAG_MESSAGE:
+            content += len(plain)
+            yield plain
+        else:
+            # The end-of-content chunk: content, the 0x80 marker, then zeros.
+            stripped = plain.rstrip(b"\0")
+            if not stripped.endswith(b"\x80"):
+                raise PaddingError("no end-of-content marker")
+            in_padding = True
+            if len(stripped) > 1:
+                content += len(stripped) - 1
+                yield stripped[:-1]
+        if tag == TAG_FINAL:
+            if total != padded_size(content + 1):
+                raise PaddingError("padding length is not the canonical one")
+            if src.read(1):
+                raise TrailingDataError("data after the final chunk")
+            return
+
+
+def decrypt(src: BinaryIO, dst: BinaryIO, identities: Iterable[PrivateKey]) -> int:
+    """Decrypt `src` into `dst`; returns the content length.
+
+    On error `dst` holds a prefix of the content that must be discarded.
+    """
+    length = 0
+    for plain in decrypt_stream(src, identities):
+        dst.write(plain)
+        length += len(plain)
+    return length
+
+
+def decrypt_bytes(data: bytes, identities: Iterable[PrivateKey]) -> bytes:
+    """Decrypt a whole envelope held in memory; returns only fully verified content."""
+    import io
+
+    return b"".join(decrypt_stream(io.BytesIO(data), identities))
+
+
+def recipient_key_ids(src: BinaryIO) -> list[bytes]:
+    """The key ids named in an envelope's header, without decrypting anything."""
+    magic = _read_exact(src, len(MAGIC))
+    if magic[: len(MAGIC_PREFIX)] != MAGIC_PREFIX or len(magic) < len(MAGIC):
+        raise NotAnEnvelope()
+    if magic != MAGIC:
+        raise UnsupportedVersion()
+    count_byte = _read_exact(src, 1)
+    if not count_byte or not 1 <= count_byte[0] <= MAX_RECIPIENTS:
+        raise HeaderError("bad recipient count")
+    stanza_bytes = _read_exact(src, count_byte[0] * STANZA_BYTES)
+    if len(stanza_bytes) != count_byte[0] * STANZA_BYTES:
+        raise HeaderError("header truncated inside the recipient stanzas")
+    return [
+        stanza_bytes[i : i + KEY_ID_BYTES] for i in range(0, len(stanza_bytes), STANZA_BYTES)
+    ]

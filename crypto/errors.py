@@ -1,0 +1,100 @@
+"""Error classes for everything that can go wrong when reading keys and envelopes.
+
+Each class carries the sentence a person sees. The outside world gets a small
+number of messages ("not an envelope", "not addressed to your key", "damaged or
+tampered with"); the finer classes exist so that tests can tell which check
+fired, and so that a parsing bug cannot hide behind a MAC failure.
+"""
+
+from __future__ import annotations
+
+
+class CryptoError(Exception):
+    """Base class: every expected failure in `crypto` is one of these."""
+
+    message = "cryptographic operation failed"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(self.message if detail is None else detail)
+
+
+# --- public keys --------------------------------------------------------------
+
+
+class InvalidPublicKey(CryptoError):
+    message = "not a valid refuge-intake public key"
+
+
+# --- key files ----------------------------------------------------------------
+
+
+class KeyFileError(CryptoError):
+    message = "not a refuge-intake key file, or the file is damaged"
+
+
+class UnsupportedKeyFile(KeyFileError):
+    message = "this key file uses a format or Argon2 limits this version does not support"
+
+
+class WrongPassphrase(KeyFileError):
+    message = "wrong passphrase (or the key file is damaged)"
+
+
+# --- codenames ----------------------------------------------------------------
+
+
+class InvalidCodename(CryptoError):
+    message = "that is not a valid codename"
+
+
+# --- envelopes ----------------------------------------------------------------
+
+
+class DecryptError(CryptoError):
+    """Any failure to open an envelope. Callers outside `crypto` catch this."""
+
+    message = "cannot decrypt: the envelope is damaged or has been tampered with"
+
+
+class NotAnEnvelope(DecryptError):
+    message = "cannot decrypt: this is not a refuge-intake envelope"
+
+
+class UnsupportedVersion(DecryptError):
+    message = "cannot decrypt: this envelope was made by a newer, unknown format version"
+
+
+class HeaderError(DecryptError):
+    """The header is malformed: counts, lengths or duplicate stanzas."""
+
+
+class NoMatch(DecryptError):
+    message = "cannot decrypt: this envelope is not addressed to any of your keys"
+
+
+class StanzaError(HeaderError):
+    """A stanza names one of our keys but its sealed file key does not open."""
+
+
+class HeaderMacError(HeaderError):
+    """The header MAC does not verify: a stanza was added, removed, swapped or altered."""
+
+
+class PayloadError(DecryptError):
+    """A payload chunk failed authentication or broke a framing rule."""
+
+
+class TruncatedError(PayloadError):
+    """The payload ended before its final chunk."""
+
+
+class TrailingDataError(PayloadError):
+    """Bytes follow the final chunk."""
+
+
+class PaddingError(PayloadError):
+    """The padding after the content is not all zero bytes, or is framed wrongly."""
+
+
+class EncryptError(CryptoError):
+    message = "cannot encrypt"

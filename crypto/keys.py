@@ -1,0 +1,127 @@
+"""X25519 key pairs, the public key's text form and its fingerprint.
+
+A public key travels from the reviewer's offline machine to the operator as a
+line of text, and the two compare its fingerprint over the phone. The text form
+is `refuge-pk1-` followed by the lowercase, unpadded base32 of the 32 key bytes;
+anything that does not re-encode to the same string is refused, so there is
+exactly one way to write each key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+
+import nacl.hash
+import nacl.public
+from nacl.encoding import RawEncoder
+
+from crypto.errors import InvalidPublicKey
+
+PUBLIC_KEY_PREFIX = "refuge-pk1-"
+KEY_BYTES = 32
+#: Bytes of the fingerprint hash shown to people (80 bits, 20 hex digits).
+FINGERPRINT_BYTES = 10
+#: Bytes of the fingerprint hash that name a recipient inside an envelope.
+KEY_ID_BYTES = 8
+_FINGERPRINT_PERSON = b"refuge-fpr-v1"
+
+#: Where randomness comes from: os.urandom, or a seeded source in vector generation.
+RandomSource = Callable[[int], bytes]
+
+
+def _fingerprint_hash(raw: bytes) -> bytes:
+    return nacl.hash.blake2b(
+        raw, digest_size=32, person=_FINGERPRINT_PERSON, encoder=RawEncoder
+    )
+
+
+class PublicKey:
+    """A recipient's X25519 public key."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
+            raise InvalidPublicKey("a public key is exactly 32 bytes")
+        self.raw = raw
+
+    @classmethod
+    def from_text(cls, text: str) -> PublicKey:
+        text = text.strip()
+        if not text.startswith(PUBLIC_KEY_PREFIX):
+            raise InvalidPublicKey(
+                f"not a valid refuge-intake public key: it must start with {PUBLIC_KEY_PREFIX!r}"
+            )
+        body = text[len(PUBLIC_KEY_PREFIX) :]
+        if len(body) != 52:
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: wrong length (was it cut short?)"
+            )
+        try:
+            raw = base64.b32decode(body.upper() + "====")
+        except (binascii.Error, ValueError):
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: it contains characters outside base32"
+            ) from None
+        key = cls(raw)
+        if key.to_text() != text:
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: not in canonical form"
+            )
+        return key
+
+    def to_text(self) -> str:
+        return PUBLIC_KEY_PREFIX + base64.b32encode(self.raw).decode().rstrip("=").lower()
+
+    @property
+    def fingerprint(self) -> str:
+        """Twenty hex digits in groups of four, to read aloud and compare."""
+        digits = _fingerprint_hash(self.raw)[:FINGERPRINT_BYTES].hex()
+        return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+    @property
+    def key_id(self) -> bytes:
+        """The short identifier that names this key in an envelope's stanza."""
+        return _fingerprint_hash(self.raw)[:KEY_ID_BYTES]
+
+    def to_nacl(self) -> nacl.public.PublicKey:
+        return nacl.public.PublicKey(self.raw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and other.raw == self.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.fingerprint!r})"
+
+
+class PrivateKey:
+    """An X25519 private key, held in memory only while a command runs."""
+
+    __slots__ = ("_sk",)
+
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
+            raise ValueError("a private key is exactly 32 bytes")
+        self._sk = nacl.public.PrivateKey(raw)
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        return cls(bytes(nacl.public.PrivateKey.generate()))
+
+    @property
+    def public_key(self) -> PublicKey:
+        return PublicKey(bytes(self._sk.public_key))
+
+    def to_nacl(self) -> nacl.public.PrivateKey:
+        return self._sk
+
+    def raw(self) -> bytes:
+        return bytes(self._sk)
+
+    def __repr__(self) -> str:
+        return f"PrivateKey(public={self.public_key.fingerprint!r})"
