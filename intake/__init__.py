@@ -1,0 +1,115 @@
+"""The intake server: applicant pages, encrypted storage, operator commands.
+
+`create_app(config=None)` builds the Flask app. Configuration comes from
+INTAKE_* environment variables (see `intake.config`), overridden by `config`
+(tests pass their own data directory and cheap Argon2 limits).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from flask import Flask, current_app, render_template, session
+from flask.typing import ResponseReturnValue
+
+from intake import cli, db, errors, views
+from intake import config as config_mod
+from intake.security import (
+    CountingMiddleware,
+    DerivationLimiter,
+    IntakeSessionInterface,
+    add_security_headers,
+    log_exception_safely,
+)
+from intake.storage import StagingArea, clean_abandoned_staging
+from intake.upload import IntakeRequest
+
+logger = logging.getLogger("intake")
+
+
+def templates_dir() -> Path:
+    """`templates/` beside the package in a checkout, or inside it when installed."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("the intake templates are missing from this installation")
+
+
+class IntakeFlask(Flask):
+    request_class = IntakeRequest
+    session_interface = IntakeSessionInterface()
+
+    def log_exception(
+        self, exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None],
+    ) -> None:
+        if exc_info[0] is None or exc_info[1] is None:
+            return
+        log_exception_safely(self, (exc_info[0], exc_info[1], exc_info[2]))
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = IntakeFlask(
+        __name__,
+        template_folder=str(templates_dir()),
+        static_folder="static",
+    )
+    app.config.update(config_mod.defaults_from_env(config_mod.environment()))
+    if config:
+        app.config.update(config)
+    data_dir = Path(app.config["DATA_DIR"])
+    app.config["DATA_DIR"] = data_dir
+    config_mod.prepare_data_dir(data_dir)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_mod.secret_key(data_dir)
+    app.extensions["intake_salt"] = config_mod.codename_salt(data_dir)
+
+    # Uploads abandoned by a dead process are removed before this one takes any.
+    clean_abandoned_staging(data_dir / "staging")
+    app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
+    app.extensions["intake_limiter"] = DerivationLimiter(
+        int(app.config["ARGON2_CONCURRENCY"]), float(app.config["ARGON2_WAIT_SECONDS"])
+    )
+
+    db.init_app(app, config_mod.database_url(app.config))
+    app.extensions["intake_schema_ready"] = False
+
+    app.register_blueprint(views.bp)
+    errors.register(app)
+    cli.register(app)
+    app.before_request(_check_schema)
+    app.before_request(_slide_session)
+    app.after_request(add_security_headers)
+    app.teardown_request(_discard_staged)
+    app.wsgi_app = CountingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def _check_schema() -> ResponseReturnValue | None:
+    app = current_app
+    if app.extensions["intake_schema_ready"]:
+        return None
+    if db.schema_ready(db.engine()):
+        app.extensions["intake_schema_ready"] = True
+        return None
+    logger.error("the database is not initialised: run `%s`", db.INIT_COMMAND)
+    return render_template("not_ready.html", command=db.INIT_COMMAND), 503
+
+
+def _slide_session() -> None:
+    # The cookie's signed timestamp is its age; re-signing on each visit makes
+    # PERMANENT_SESSION_LIFETIME an idle timeout for signed-in applicants.
+    if "case" in session:
+        session.modified = True
+
+
+def _discard_staged(_exc: BaseException | None) -> None:
+    from flask import request
+
+    discard = getattr(request, "discard_staged", None)
+    if discard is not None:
+        discard()

@@ -1,0 +1,108 @@
+"""Operator commands: `init-db` and `keys add | list | remove`.
+
+Expected failures print one line on stderr and exit non-zero (click's
+ClickException); nothing here prints a traceback for a mistake an operator
+can make.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import or_, select
+
+from crypto.envelope import MAX_RECIPIENTS
+from crypto.errors import InvalidPublicKey
+from crypto.keys import PublicKey
+from intake import db
+from intake.models import RecipientKey
+
+keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
+
+
+def _require_schema() -> None:
+    if not db.schema_ready(db.engine()):
+        raise click.ClickException(f"the database is not initialised: run `{db.INIT_COMMAND}`")
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the database tables (safe to run again)."""
+    db.create_schema(db.engine())
+    click.echo("Initialised the database.")
+
+
+@keys_cli.command("add")
+@click.argument("pubkey")
+@click.option("--name", required=True, help="Who holds the key, e.g. the reviewer's name.")
+def keys_add(pubkey: str, name: str) -> None:
+    """Install a reviewer public key (text form refuge-pk1-...)."""
+    _require_schema()
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise click.ClickException("the name must be 1 to 100 characters")
+    try:
+        key = PublicKey.from_text(pubkey)
+    except InvalidPublicKey as e:
+        raise click.ClickException(str(e)) from None
+    dbs = db.session()
+    text = key.to_text()
+    existing = dbs.scalar(
+        select(RecipientKey).where(or_(RecipientKey.public_key == text, RecipientKey.name == name))
+    )
+    if existing is not None:
+        if existing.public_key == text:
+            state = "active" if existing.active else "removed"
+            raise click.ClickException(
+                f"this key is already installed as {existing.name!r} ({state})"
+            )
+        raise click.ClickException(f"a key named {name!r} already exists; choose another name")
+    active = len(dbs.scalars(select(RecipientKey).where(RecipientKey.active)).all())
+    if active >= MAX_RECIPIENTS:
+        raise click.ClickException(f"at most {MAX_RECIPIENTS} keys can be active at once")
+    dbs.add(RecipientKey(name=name, public_key=text, fingerprint=key.fingerprint,
+                         added_day=db.today(), active=True))
+    dbs.commit()
+    click.echo(f"Added key {name!r}.")
+    click.echo(f"Fingerprint: {key.fingerprint}")
+    click.echo("Compare this fingerprint with the reviewer over a separate channel.")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List installed keys: name, fingerprint, day added, status."""
+    _require_schema()
+    rows = db.session().scalars(select(RecipientKey).order_by(RecipientKey.id)).all()
+    if not rows:
+        click.echo("No keys installed: intake is closed.")
+        return
+    for r in rows:
+        state = "active" if r.active else "removed"
+        click.echo(f"{r.name}\t{r.fingerprint}\t{r.added_day.isoformat()}\t{state}")
+
+
+@keys_cli.command("remove")
+@click.argument("name_or_fingerprint")
+def keys_remove(name_or_fingerprint: str) -> None:
+    """Stop sealing new submissions to a key (by name or fingerprint)."""
+    _require_schema()
+    dbs = db.session()
+    wanted = name_or_fingerprint.strip()
+    compact = wanted.replace(" ", "").lower()
+    rows = dbs.scalars(select(RecipientKey).where(RecipientKey.active)).all()
+    matches = [r for r in rows if r.name == wanted or r.fingerprint.replace(" ", "") == compact]
+    if not matches:
+        raise click.ClickException(f"no active key named or with fingerprint {wanted!r}")
+    for r in matches:
+        r.active = False
+    dbs.commit()
+    left = len(rows) - len(matches)
+    click.echo(f"Removed {', '.join(repr(r.name) for r in matches)}; {left} active key(s) left.")
+    if left == 0:
+        click.echo("No active keys remain: intake is now closed.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(keys_cli)

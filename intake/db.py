@@ -1,0 +1,76 @@
+"""The database engine and a session per request.
+
+Plain SQLAlchemy 2, no Flask extension: one engine per app, one session per
+request, closed at teardown. `init-db` creates the schema as in Flask's own
+tutorial; until it has run, every page says which command the operator needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.models import Base
+
+INIT_COMMAND = "flask --app intake init-db"
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+    return engine
+
+
+def init_app(app: Flask, url: str) -> None:
+    engine = make_engine(url)
+    app.extensions["intake_engine"] = engine
+    app.extensions["intake_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    return current_app.extensions["intake_engine"]  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    """The session for this request or command, created on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["intake_sessionmaker"]()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def schema_ready(db_engine: Engine) -> bool:
+    names = set(inspect(db_engine).get_table_names())
+    return set(Base.metadata.tables) <= names
+
+
+def create_schema(db_engine: Engine) -> None:
+    Base.metadata.create_all(db_engine)
+
+
+def new_id() -> str:
+    """A public random id: 16 bytes as 32 lowercase hex digits."""
+    return secrets.token_hex(16)
+
+
+def today() -> dt.date:
+    """Days are UTC dates; the server never records a time of day."""
+    return dt.datetime.now(dt.UTC).date()

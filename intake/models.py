@@ -1,0 +1,91 @@
+"""The database schema: ids, days, sizes and public keys, nothing else.
+
+What a seized database reveals is exactly what is here: how many applicants
+and submissions exist, the day each arrived, ciphertext sizes, and each
+applicant's reply public key. Days, never times. No name, no text, no
+filename, no content type: those live only inside envelopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ID_LENGTH = 32  # 16 random bytes as lowercase hex
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RecipientKey(Base):
+    """A reviewer public key; new submissions are sealed to every active one."""
+
+    __tablename__ = "recipient_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    public_key: Mapped[str] = mapped_column(String(80), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(30))
+    added_day: Mapped[dt.date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Applicant(Base):
+    """One case. Found only through the lookup id derived from the codename."""
+
+    __tablename__ = "applicants"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)  # the case id
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    reply_public_key: Mapped[str] = mapped_column(String(80))
+    created_day: Mapped[dt.date] = mapped_column(Date)
+    last_active_day: Mapped[dt.date] = mapped_column(Date)
+
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="applicant", order_by="Submission.day"
+    )
+
+
+class Submission(Base):
+    """One application or follow-up: an answers envelope plus attachment envelopes."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20))  # "application" | "followup"
+    answers_blob_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    exported_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None)
+
+    applicant: Mapped[Applicant] = relationship(back_populates="submissions")
+    blobs: Mapped[list[Blob]] = relationship(back_populates="submission")
+
+
+class Blob(Base):
+    """One stored envelope: `store/<id>` in the data directory."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    size: Mapped[int] = mapped_column(Integer)  # ciphertext bytes (content is padded)
+    role: Mapped[str] = mapped_column(String(20))  # "answers" | "attachment"
+
+    submission: Mapped[Submission] = relationship(back_populates="blobs")
+
+
+class Reply(Base):
+    """A reply from the Secretariat, sealed to the applicant's reply key (a later issue)."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    blob_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    size: Mapped[int] = mapped_column(Integer)
+    read_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None)

@@ -1,0 +1,241 @@
+"""The ciphertext store and the staging area for uploads in flight.
+
+Layout under the data directory:
+
+    store/<blob id>              one envelope each, never rewritten
+    staging/<process dir>/<tmp>  envelopes being written by a request
+
+Every process owns one staging subdirectory and holds an exclusive `flock` on
+a lock file inside it for as long as it lives. At start a process removes
+every staging subdirectory whose lock it can take: its owner died (a crash, a
+kill), so whatever it was writing is abandoned. Live workers keep theirs.
+
+Only ciphertext is ever written here: a `StagedEnvelope` encrypts each write
+before it reaches the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, BinaryIO, cast
+
+from crypto.envelope import EnvelopeWriter
+from crypto.keys import PublicKey
+
+LOCK_NAME = ".lock"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StagingArea:
+    """This process's staging directory, locked for its lifetime."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir = root / f"p{os.getpid()}-{secrets.token_hex(4)}"
+        self.dir.mkdir(mode=0o700)
+        self._lock_fd = os.open(self.dir / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def new_path(self) -> Path:
+        return self.dir / secrets.token_hex(8)
+
+    def files(self) -> list[Path]:
+        return [p for p in self.dir.iterdir() if p.name != LOCK_NAME]
+
+
+def clean_abandoned_staging(root: Path) -> int:
+    """Remove staging directories left by dead processes; returns how many."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for sub in root.iterdir():
+        if not sub.is_dir():
+            with contextlib.suppress(FileNotFoundError):
+                sub.unlink()
+            continue
+        lock = sub / LOCK_NAME
+        try:
+            fd = os.open(lock, os.O_WRONLY)
+        except FileNotFoundError:
+            fd = None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live process owns it
+            shutil.rmtree(sub, ignore_errors=True)
+            removed += 1
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
+
+
+class StagedEnvelope:
+    """A write-only file object that encrypts into a staged file.
+
+    Werkzeug's multipart parser calls `write()` once per received chunk and
+    `seek(0)` when the part ends: that is where the envelope is finished and
+    the file made durable. Nothing but ciphertext reaches the disk.
+    """
+
+    def __init__(self, path: Path, recipients: Sequence[PublicKey]) -> None:
+        self.path = path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        try:
+            self._writer = EnvelopeWriter(self._file, recipients)
+        except BaseException:
+            self.discard()
+            raise
+        self.plaintext_size = 0
+        self.ciphertext_size = 0
+        self.finished = False
+
+    # --- what Werkzeug uses -------------------------------------------------
+
+    def write(self, data: bytes) -> int:
+        if self.finished or self._file is None:
+            raise ValueError("write to a finished upload")
+        self._writer.write(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if offset == 0 and whence == os.SEEK_SET:
+            self.finish()
+            return 0
+        raise OSError("a staged envelope cannot be read back")
+
+    def tell(self) -> int:
+        return 0
+
+    def read(self, _size: int = -1) -> bytes:
+        raise OSError("a staged envelope cannot be read back")
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return not self.finished
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        """Release the file handle; a finished envelope stays for `commit`."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # --- ours ---------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Write the final chunk and make the file durable."""
+        if self.finished:
+            return
+        if self._file is None:
+            raise ValueError("the staged file was discarded")
+        self.plaintext_size = self._writer.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        self.ciphertext_size = self.path.stat().st_size
+        self.finished = True
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class NullSink:
+    """Where file parts go that must not be kept: empty file inputs, closed intake.
+
+    Bytes are dropped as they arrive; nothing is buffered or written.
+    """
+
+    plaintext_size = 0
+    finished = True
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return 0
+
+    def tell(self) -> int:
+        return 0
+
+    def read(self, _size: int = -1) -> bytes:
+        return b""
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def as_io(self) -> IO[bytes]:
+        return cast(IO[bytes], self)
+
+
+def stage_bytes(
+    staging: StagingArea, data: bytes, recipients: Sequence[PublicKey]
+) -> StagedEnvelope:
+    """Encrypt an in-memory plaintext (the answers JSON) into a staged file."""
+    staged = StagedEnvelope(staging.new_path(), recipients)
+    try:
+        staged.write(data)
+        staged.finish()
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def move_into_store(store: Path, moves: Sequence[tuple[str, StagedEnvelope]]) -> list[Path]:
+    """Rename finished staged envelopes to `store/<blob id>`; durable when it returns.
+
+    On failure, whatever was already moved is removed again and the error raised,
+    so the store holds all of them or none.
+    """
+    moved: list[Path] = []
+    try:
+        for blob_id, staged in moves:
+            if not staged.finished:
+                raise ValueError("an unfinished upload cannot be stored")
+            target = store / blob_id
+            if target.exists():
+                raise FileExistsError("blob id collision")
+            os.replace(staged.path, target)
+            moved.append(target)
+        fsync_dir(store)
+    except BaseException:
+        remove_files(moved)
+        raise
+    return moved
+
+
+def remove_files(paths: Sequence[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

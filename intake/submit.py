@@ -1,0 +1,135 @@
+"""Turning a validated form into stored ciphertext and database rows, all or nothing.
+
+The attachments are already encrypted in staging (the request class did that
+while they streamed in). Here the answers and the list of attachments become
+one more envelope; then one transaction inserts the rows, the staged files are
+renamed into the store, and the transaction commits. If anything fails, the
+moved files are removed, the transaction rolls back, and the request's
+teardown removes whatever is still staged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+
+from crypto.keys import PublicKey
+from intake.db import new_id
+from intake.models import Applicant, Blob, Submission
+from intake.storage import (
+    StagedEnvelope,
+    StagingArea,
+    move_into_store,
+    remove_files,
+    stage_bytes,
+)
+
+FORMAT = "refuge-intake submission"
+VERSION = 1
+
+
+@dataclass
+class NewApplicant:
+    lookup_id: bytes
+    reply_public_key: PublicKey
+
+
+def staged_attachments(files: Sequence[FileStorage]) -> list[tuple[FileStorage, StagedEnvelope]]:
+    """The chosen files of a validated form, each with its finished envelope."""
+    out: list[tuple[FileStorage, StagedEnvelope]] = []
+    for f in files:
+        if not f:
+            continue  # an empty file input
+        stream = f.stream
+        if not isinstance(stream, StagedEnvelope) or not stream.finished:
+            raise ValueError("an upload did not arrive whole")
+        out.append((f, stream))
+    return out
+
+
+def store_submission(
+    db: Session,
+    *,
+    staging: StagingArea,
+    store: Path,
+    recipients: Sequence[PublicKey],
+    kind: str,
+    day: dt.date,
+    answers: dict[str, Any],
+    files: Sequence[FileStorage],
+    applicant: Applicant | None = None,
+    new_applicant: NewApplicant | None = None,
+) -> Applicant:
+    """Store one submission for an existing or a new applicant; returns the applicant."""
+    attachments = staged_attachments(files)
+    if applicant is None:
+        if new_applicant is None:
+            raise ValueError("need an applicant or a new one")
+        applicant = Applicant(
+            id=new_id(),
+            lookup_id=new_applicant.lookup_id,
+            reply_public_key=new_applicant.reply_public_key.to_text(),
+            created_day=day,
+            last_active_day=day,
+        )
+        db.add(applicant)
+    else:
+        applicant.last_active_day = day
+    submission_id = new_id()
+    blob_ids = [new_id() for _ in attachments]
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "case": applicant.id,
+        "submission": submission_id,
+        "kind": kind,
+        "day": day.isoformat(),
+        "answers": answers,
+        "attachments": [
+            {
+                "blob": blob_id,
+                "name": f.filename or "",
+                "type": f.content_type or "",
+                "size": staged.plaintext_size,
+            }
+            for blob_id, (f, staged) in zip(blob_ids, attachments, strict=True)
+        ],
+    }
+    answers_blob_id = new_id()
+    answers_env = stage_bytes(
+        staging, json.dumps(document, ensure_ascii=False).encode("utf-8"), recipients
+    )
+    moves = [(answers_blob_id, answers_env)] + [
+        (blob_id, staged) for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True)
+    ]
+    moved: list[Path] = []
+    try:
+        submission = Submission(
+            id=submission_id,
+            applicant_id=applicant.id,
+            day=day,
+            kind=kind,
+            answers_blob_id=answers_blob_id,
+        )
+        db.add(submission)
+        db.add(Blob(id=answers_blob_id, submission_id=submission_id,
+                    size=answers_env.ciphertext_size, role="answers"))
+        for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True):
+            db.add(Blob(id=blob_id, submission_id=submission_id,
+                        size=staged.ciphertext_size, role="attachment"))
+        db.flush()
+        moved = move_into_store(store, moves)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        remove_files(moved)
+        answers_env.discard()
+        raise
+    return applicant

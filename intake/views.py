@@ -1,0 +1,227 @@
+"""The applicant pages: landing, apply, sign in, case, sign out.
+
+Views stay thin: forms validate, `submit.store_submission` stores, and the
+request class has already encrypted any files by the time a form is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from crypto.codename import derive, generate_codename, normalise_codename
+from crypto.errors import InvalidCodename
+from crypto.keys import PublicKey
+from crypto.params import Argon2Limits
+from intake import db
+from intake.forms import ApplicationForm, FollowupForm, SigninForm, SignoutForm
+from intake.models import Applicant, RecipientKey
+from intake.security import Busy, DerivationLimiter, drain_body
+from intake.storage import StagingArea
+from intake.submit import NewApplicant, store_submission
+from intake.upload import IntakeRequest
+
+bp = Blueprint("applicant", __name__)
+
+WRONG_CODENAME = (
+    "That codename does not open any case. Check each of the seven words and try again."
+)
+STALE_FORM = (
+    "This page was open for a long time, or your browser did not send back the security "
+    "token, so nothing was sent. What you typed is kept below; please choose your files "
+    "again and send it once more."
+)
+BUSY = "The server is busy right now. Nothing was stored. Please wait a minute and send it again."
+
+
+def _request() -> IntakeRequest:
+    return cast(IntakeRequest, request)
+
+
+def active_recipients() -> list[PublicKey]:
+    rows = db.session().scalars(select(RecipientKey).where(RecipientKey.active)).all()
+    return [PublicKey.from_text(r.public_key) for r in rows]
+
+
+def _limiter() -> DerivationLimiter:
+    return cast(DerivationLimiter, current_app.extensions["intake_limiter"])
+
+
+def _derive(codename: str) -> tuple[bytes, PublicKey]:
+    limits = cast(Argon2Limits, current_app.config["ARGON2_LIMITS"])
+    salt = cast(bytes, current_app.extensions["intake_salt"])
+    with _limiter():
+        keys = derive(codename, salt, limits=limits)
+    return keys.lookup_id, keys.reply_public_key
+
+
+def _store_paths() -> tuple[Path, StagingArea]:
+    staging = cast(StagingArea, current_app.extensions["intake_staging"])
+    return Path(current_app.config["DATA_DIR"]) / "store", staging
+
+
+def _closed() -> ResponseReturnValue:
+    if request.method == "POST":
+        drain_body(int(current_app.config["DRAIN_LIMIT"]))
+    return render_template("closed.html"), 503
+
+
+def _turned_away() -> ResponseReturnValue:
+    # The honeypot was filled: say nothing useful to a bot, store nothing.
+    return render_template("turned_away.html"), 200
+
+
+def current_applicant() -> Applicant | None:
+    case = session.get("case")
+    if not isinstance(case, str):
+        return None
+    return db.session().get(Applicant, case)
+
+
+@bp.route("/")
+def landing() -> ResponseReturnValue:
+    return render_template("landing.html", open=bool(active_recipients()))
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply() -> ResponseReturnValue:
+    recipients = active_recipients()
+    if not recipients:
+        return _closed()
+    if request.method == "POST":
+        _request().accept_uploads(recipients)
+    form = ApplicationForm()
+    notice = None
+    status = 200
+    if request.method == "POST":
+        if form.homepage.data:
+            return _turned_away()
+        if form.validate():
+            codename = generate_codename()
+            try:
+                lookup_id, reply_public_key = _derive(codename)
+            except Busy:
+                return render_template("apply.html", form=form, notice=BUSY), 503
+            store, staging = _store_paths()
+            applicant = store_submission(
+                db.session(),
+                staging=staging,
+                store=store,
+                recipients=recipients,
+                kind="application",
+                day=db.today(),
+                answers=form.answers(),
+                files=form.attachments.data or [],
+                new_applicant=NewApplicant(lookup_id, reply_public_key),
+            )
+            session.clear()
+            session["case"] = applicant.id
+            return render_template("codename.html", codename=codename)
+        status = 400
+        if "csrf_token" in form.errors:
+            notice = STALE_FORM
+    return render_template("apply.html", form=form, notice=notice), status
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> ResponseReturnValue:
+    form = SigninForm()
+    notice = None
+    if request.method == "POST":
+        if not form.validate():
+            if "csrf_token" in form.errors:
+                notice = "Your sign-in page had expired. Please type your codename again."
+            return render_template("signin.html", form=form, notice=notice), 400
+        try:
+            normal = normalise_codename(form.codename.data or "")
+        except InvalidCodename:
+            form.codename.errors = [WRONG_CODENAME]
+            form.codename.data = ""
+            return render_template("signin.html", form=form), 400
+        try:
+            lookup_id, _reply = _derive(normal)
+        except Busy:
+            return render_template("signin.html", form=form, notice=BUSY), 503
+        dbs = db.session()
+        applicant = dbs.scalar(select(Applicant).where(Applicant.lookup_id == lookup_id))
+        form.codename.data = ""  # never echo a codename back into a page
+        if applicant is None:
+            form.codename.errors = [WRONG_CODENAME]
+            return render_template("signin.html", form=form), 400
+        applicant.last_active_day = db.today()
+        dbs.commit()
+        session.clear()
+        session["case"] = applicant.id
+        return redirect(url_for("applicant.case"))
+    return render_template("signin.html", form=form, notice=notice)
+
+
+@bp.route("/case", methods=["GET", "POST"])
+def case() -> ResponseReturnValue:
+    applicant = current_applicant()
+    if applicant is None:
+        if request.method == "POST":
+            drain_body(int(current_app.config["DRAIN_LIMIT"]))
+        flash("You are not signed in, or your session ended after a while without activity. "
+              "Sign in with your codename to continue.")
+        return redirect(url_for("applicant.signin"))
+    recipients = active_recipients()
+    if request.method == "POST":
+        if not recipients:
+            return _closed()
+        _request().accept_uploads(recipients)
+    form = FollowupForm()
+    notice = None
+    status = 200
+    if request.method == "POST":
+        if form.homepage.data:
+            return _turned_away()
+        if form.validate():
+            store, staging = _store_paths()
+            store_submission(
+                db.session(),
+                staging=staging,
+                store=store,
+                recipients=recipients,
+                kind="followup",
+                day=db.today(),
+                answers=form.answers(),
+                files=form.attachments.data or [],
+                applicant=applicant,
+            )
+            flash("Sent. Your message was added to your case.")
+            return redirect(url_for("applicant.case"))
+        status = 400
+        if "csrf_token" in form.errors:
+            notice = STALE_FORM
+    return render_template(
+        "case.html",
+        applicant=applicant,
+        submissions=applicant.submissions,
+        form=form,
+        signout=SignoutForm(),
+        open=bool(recipients),
+        notice=notice,
+    ), status
+
+
+@bp.route("/signout", methods=["GET", "POST"])
+def signout() -> ResponseReturnValue:
+    if request.method == "POST":
+        # Signing out is always allowed, even with a stale form: it only forgets.
+        session.clear()
+        return render_template("signed_out.html")
+    return render_template("signout.html", signout=SignoutForm(), signed_in="case" in session)

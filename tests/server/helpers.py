@@ -1,0 +1,121 @@
+"""Shared steps for the server tests: CSRF tokens, a valid application, decryption."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, stream_encode_multipart
+
+from crypto.envelope import decrypt_bytes
+from crypto.keys import PrivateKey
+from intake import db
+from intake.models import Applicant, Blob, Submission
+
+TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
+CODENAME = re.compile(r'id="codename">([^<]+)<')
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    found = TOKEN.search(page.data)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1).decode()
+
+
+def answers(**over: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Ayşe Example",
+        "contact": "signal: +00 000",
+        "country": "Nowhere",
+        "profession": "poet",
+        "profession_other": "",
+        "languages": "Turkish, Kurdish",
+        "work": "Poems about rivers. https://example.org/poems",
+        "threat": "Charged in 2023 for a poem.",
+        "situation": "In hiding.",
+        "urgency": "weeks",
+        "family": "",
+        "references": "PEN",
+        "acknowledge": "y",
+    }
+    data.update(over)
+    return data
+
+
+def files(*specs: tuple[bytes, str, str]) -> list[FileStorage]:
+    return [FileStorage(io.BytesIO(content), filename=name, content_type=ctype)
+            for content, name, ctype in specs]
+
+
+def multipart(fields: dict[str, Any]) -> tuple[bytes, str]:
+    """Encode a form body in memory (the test client's encoder spools big bodies to a
+    temporary file, which would blur the check that the server never does)."""
+    data: MultiDict[str, Any] = MultiDict()
+    for key, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            data.add(key, item)
+    stream, _length, boundary = stream_encode_multipart(data, use_tempfile=False)
+    return stream.read(), f"multipart/form-data; boundary={boundary}"
+
+
+def post(client: FlaskClient, path: str, fields: dict[str, Any]) -> TestResponse:
+    body, ctype = multipart(fields)
+    return client.post(path, data=body, content_type=ctype)
+
+
+def apply(client: FlaskClient, data: dict[str, Any] | None = None,
+          attachments: list[FileStorage] | None = None) -> TestResponse:
+    body = dict(answers() if data is None else data)
+    body["csrf_token"] = csrf(client, "/apply")
+    if attachments is not None:
+        body["attachments"] = attachments
+    return post(client, "/apply", body)
+
+
+def codename_of(response: TestResponse) -> str:
+    found = CODENAME.search(response.get_data(as_text=True))
+    assert found, "no codename on the page"
+    return found.group(1).strip()
+
+
+def store_files(app: Flask) -> list[Path]:
+    return sorted((Path(app.config["DATA_DIR"]) / "store").iterdir())
+
+
+def staging_files(app: Flask) -> list[Path]:
+    root = Path(app.config["DATA_DIR"]) / "staging"
+    return [p for p in root.rglob("*") if p.is_file() and p.name != ".lock"]
+
+
+def counts(app: Flask) -> tuple[int, int, int]:
+    with app.app_context():
+        s = db.session()
+        return (
+            len(s.scalars(select(Applicant)).all()),
+            len(s.scalars(select(Submission)).all()),
+            len(s.scalars(select(Blob)).all()),
+        )
+
+
+def opened_submissions(app: Flask, key: PrivateKey) -> list[dict[str, Any]]:
+    """Every stored submission, decrypted as a reviewer would, with attachment bytes."""
+    store = Path(app.config["DATA_DIR"]) / "store"
+    out = []
+    with app.app_context():
+        for sub in db.session().scalars(select(Submission).order_by(Submission.day)).all():
+            doc = json.loads(decrypt_bytes((store / sub.answers_blob_id).read_bytes(), [key]))
+            doc["_files"] = {
+                a["blob"]: decrypt_bytes((store / a["blob"]).read_bytes(), [key])
+                for a in doc["attachments"]
+            }
+            doc["_row"] = {"kind": sub.kind, "applicant": sub.applicant_id}
+            out.append(doc)
+    return out
