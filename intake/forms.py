@@ -136,9 +136,14 @@ class ApplicationForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_
         if not field.data:
             raise ValidationError("Please say how urgent it is.")
 
-    def validate_profession_other(self, field: StringField) -> None:
-        if self.profession.data == "other" and not (field.data or "").strip():
-            raise ValidationError("Please say what you do.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = bool(super().validate(extra_validators))
+        # Optional() ends the field's own chain when empty, so this check lives here.
+        if self.profession.data == "other" and not (self.profession_other.data or "").strip():
+            self.profession_other.errors = [*self.profession_other.errors,
+                                            "Please say what you do."]
+            return False
+        return ok
 
     def answers(self) -> dict[str, Any]:
         out: dict[str, Any] = {n: (getattr(self, n).data or "") for n in APPLICATION_FIELDS}
