@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
 
 from crypto.envelope import MAX_RECIPIENTS
@@ -27,6 +27,7 @@ def _require_schema() -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create the database tables (safe to run again)."""
     db.create_schema(db.engine())

@@ -1,0 +1,89 @@
+"""Operator commands through Flask's CLI runner."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from crypto.keys import PrivateKey
+
+from .helpers import apply, opened_submissions
+
+
+def test_init_db_is_repeatable(make_app) -> None:
+    app = make_app(with_key=False, init=False)
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["init-db"])
+        assert result.exit_code == 0
+        assert "Initialised the database" in result.output
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_keys_before_init_db(make_app) -> None:
+    app = make_app(with_key=False, init=False)
+    result = app.test_cli_runner().invoke(args=["keys", "list"])
+    assert result.exit_code != 0
+    assert "init-db" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_keys_add_prints_fingerprint(runner: FlaskCliRunner) -> None:
+    key = PrivateKey.generate().public_key
+    result = runner.invoke(args=["keys", "add", key.to_text(), "--name", "second"])
+    assert result.exit_code == 0
+    assert key.fingerprint in result.output
+    listed = runner.invoke(args=["keys", "list"]).output
+    assert "second" in listed and key.fingerprint in listed and "reviewer one" in listed
+
+
+def test_keys_add_refuses_bad_and_duplicate(runner: FlaskCliRunner,
+                                            reviewer_key: PrivateKey) -> None:
+    cases = [
+        (["keys", "add", "refuge-pk1-notakey", "--name", "x"], "not a valid"),
+        (["keys", "add", reviewer_key.public_key.to_text(), "--name", "again"],
+         "already installed"),
+        (["keys", "add", PrivateKey.generate().public_key.to_text(), "--name", "reviewer one"],
+         "already exists"),
+        (["keys", "add", PrivateKey.generate().public_key.to_text(), "--name", " "],
+         "name must be"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0, args
+        assert message in result.output
+        assert result.output.strip().count("\n") == 0  # one line
+        assert "Traceback" not in result.output
+    assert runner.invoke(args=["keys", "list"]).output.count("\n") == 1
+
+
+def test_keys_remove_by_name_or_fingerprint(app: Flask, runner: FlaskCliRunner,
+                                            reviewer_key: PrivateKey) -> None:
+    other = PrivateKey.generate()
+    runner.invoke(args=["keys", "add", other.public_key.to_text(), "--name", "other"])
+    result = runner.invoke(args=["keys", "remove", other.public_key.fingerprint])
+    assert result.exit_code == 0 and "'other'" in result.output
+    # New submissions are sealed to the remaining key only.
+    apply(app.test_client())
+    assert opened_submissions(app, reviewer_key)
+    try:
+        opened_submissions(app, other)
+    except Exception as e:
+        assert "not addressed" in str(e)
+    else:
+        raise AssertionError("a removed key could still open a new submission")
+    result = runner.invoke(args=["keys", "remove", "reviewer one"])
+    assert result.exit_code == 0 and "intake is now closed" in result.output
+    assert "removed" in runner.invoke(args=["keys", "list"]).output
+    assert app.test_client().get("/apply").status_code == 503
+    result = runner.invoke(args=["keys", "remove", "nobody"])
+    assert result.exit_code != 0 and "no active key" in result.output
+
+
+def test_submissions_are_sealed_to_every_active_key(app: Flask, runner: FlaskCliRunner,
+                                                    reviewer_key: PrivateKey) -> None:
+    other = PrivateKey.generate()
+    runner.invoke(args=["keys", "add", other.public_key.to_text(), "--name", "other"])
+    apply(app.test_client())
+    assert opened_submissions(app, reviewer_key)[0]["answers"] == \
+        opened_submissions(app, other)[0]["answers"]
