@@ -23,6 +23,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
 
+DEMO_PORT ?= 5000
+DEMO_FLASK := INTAKE_DATA_DIR=demo/data $(BIN)/flask --app intake
+
 # The demo passphrase is written to a file beside the key: demo use only.
 demo: $(STAMP)
 	@mkdir -p demo
@@ -32,6 +35,12 @@ demo: $(STAMP)
 	@echo "Demo reviewer key: demo/reviewer.key (passphrase in demo/passphrase)"
 	@echo "Its public key and fingerprint: demo/reviewer.pub"
 	@cat demo/reviewer.pub
+	@$(DEMO_FLASK) init-db
+	@$(DEMO_FLASK) keys list | grep -q '^demo reviewer' || \
+		$(DEMO_FLASK) keys add "$$(head -n 1 demo/reviewer.pub)" --name "demo reviewer"
+	@echo "Intake server data: demo/data (database, ciphertext store)"
+	@echo "Open http://127.0.0.1:$(DEMO_PORT)/ in a browser; Ctrl-C stops the server."
+	$(DEMO_FLASK) run --host 127.0.0.1 --port $(DEMO_PORT)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
