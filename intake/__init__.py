@@ -8,6 +8,7 @@ INTAKE_* environment variables (see `intake.config`), overridden by `config`
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,9 +32,10 @@ logger = logging.getLogger("intake")
 
 
 def templates_dir() -> Path:
-    """`templates/` beside the package in a checkout, or inside it when installed."""
+    """`templates/` beside the package in a checkout, or the installed data files."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    installed = Path(sys.prefix) / "share" / "refuge-intake" / "templates"
+    for candidate in (here.parent / "templates", installed):
         if candidate.is_dir():
             return candidate
     raise RuntimeError("the intake templates are missing from this installation")
@@ -61,6 +63,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_mod.defaults_from_env(config_mod.environment()))
     if config:
         app.config.update(config)
+    if app.debug:
+        # The interactive debugger shows local variables: applicant plaintext.
+        logger.warning("debug mode is not allowed for the intake server; running without it")
+        app.debug = False
     data_dir = Path(app.config["DATA_DIR"])
     app.config["DATA_DIR"] = data_dir
     config_mod.prepare_data_dir(data_dir)

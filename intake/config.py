@@ -81,6 +81,8 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "ARGON2_CONCURRENCY": _int_env(env, "INTAKE_ARGON2_CONCURRENCY", 2),
         "ARGON2_WAIT_SECONDS": float(_int_env(env, "INTAKE_ARGON2_WAIT_SECONDS", 3)),
         "TEMPLATES_AUTO_RELOAD": False,
+        # Errors are answered with our own page, never re-raised to a debugger.
+        "PROPAGATE_EXCEPTIONS": False,
         "PREFERRED_URL_SCHEME": "http",
     }
     if env.get("INTAKE_SECRET_KEY"):

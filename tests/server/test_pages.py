@@ -272,3 +272,20 @@ def test_uninitialised_database_says_what_to_run(make_app,
     assert response.status_code == 503
     assert "flask --app intake init-db" in check_page(response)
     assert "flask --app intake init-db" in caplog.text
+
+
+def test_no_template_has_script_or_remote_resource() -> None:
+    from intake import templates_dir
+
+    names = sorted(p.name for p in templates_dir().glob("*.html"))
+    assert "apply.html" in names and "base.html" in names
+    for path in templates_dir().glob("*.html"):
+        text = path.read_text("utf-8").lower()
+        assert "<script" not in text and "javascript:" not in text, path.name
+        assert "http://" not in text and "https://" not in text, path.name
+
+
+def test_debug_mode_is_refused(make_app) -> None:
+    app = make_app(DEBUG=True)
+    assert app.debug is False
+    assert app.config["PROPAGATE_EXCEPTIONS"] is False
