@@ -17,6 +17,7 @@ before it reaches the file.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import secrets
@@ -212,12 +213,17 @@ def stage_bytes(
     return staged
 
 
-def move_into_store(store: Path, moves: Sequence[tuple[str, StagedEnvelope]]) -> list[Path]:
+def move_into_store(
+    store: Path, moves: Sequence[tuple[str, StagedEnvelope]], day: dt.date
+) -> list[Path]:
     """Rename finished staged envelopes to `store/<blob id>`; durable when it returns.
 
+    Each file's times are set to midnight UTC of `day`, so the store, like the
+    database, records the day a submission arrived and not the time.
     On failure, whatever was already moved is removed again and the error raised,
     so the store holds all of them or none.
     """
+    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
     moved: list[Path] = []
     try:
         for blob_id, staged in moves:
@@ -228,6 +234,7 @@ def move_into_store(store: Path, moves: Sequence[tuple[str, StagedEnvelope]]) ->
                 raise FileExistsError("blob id collision")
             os.replace(staged.path, target)
             moved.append(target)
+            os.utime(target, (midnight, midnight))
         fsync_dir(store)
     except BaseException:
         remove_files(moved)

@@ -125,7 +125,7 @@ def store_submission(
             db.add(Blob(id=blob_id, submission_id=submission_id,
                         size=staged.ciphertext_size, role="attachment"))
         db.flush()
-        moved = move_into_store(store, moves)
+        moved = move_into_store(store, moves, day)
         db.commit()
     except BaseException:
         db.rollback()

@@ -175,8 +175,12 @@ def case() -> ResponseReturnValue:
     if applicant is None:
         if request.method == "POST":
             drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        flash("You are not signed in, or your session ended after a while without activity. "
-              "Sign in with your codename to continue.")
+        if request.method == "POST":
+            flash("Your session had ended, so what you were sending was not stored. "
+                  "Sign in with your codename and send it again.")
+        else:
+            flash("You are not signed in, or your session ended after a while without "
+                  "activity. Sign in with your codename to continue.")
         return redirect(url_for("applicant.signin"))
     recipients = active_recipients()
     if request.method == "POST":

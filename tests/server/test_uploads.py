@@ -315,3 +315,34 @@ def test_oversize_over_a_real_socket(data_dir: Path, reviewer_key: PrivateKey) -
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_stored_files_carry_the_day_not_the_time(app: Flask, client: FlaskClient) -> None:
+    import datetime as dt
+
+    apply(client, attachments=files((b"x" * 100, "a", "x/y")))
+    for path in store_files(app):
+        stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        assert (stamp.hour, stamp.minute, stamp.second) == (0, 0, 0)
+        assert stat_mode(path) == 0o600
+
+
+def stat_mode(path: Path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_followup_after_session_end_says_nothing_was_stored(make_app) -> None:
+    import datetime as dt
+
+    app = make_app(PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=1))
+    client = app.test_client()
+    apply(client)
+    token = csrf(client, "/case")
+    time.sleep(2.1)
+    response = post(client, "/case", {"csrf_token": token, "message": "late",
+                                      "attachments": files((b"x" * 5000, "f", "x/y"))})
+    assert response.status_code == 302
+    assert "was not stored" in client.get("/signin").get_data(as_text=True)
+    assert counts(app) == (1, 1, 1) and staging_files(app) == []
