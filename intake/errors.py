@@ -48,7 +48,8 @@ def too_large(_e: HTTPException) -> ResponseReturnValue:
     answer_kb = int(config["MAX_FORM_MEMORY_SIZE"]) // 1024
     text = (
         f"What you sent is larger than this server accepts: at most {total_mb} MB in one "
-        f"submission (all files together), and at most {answer_kb} KB of text in one answer. "
+        f"submission (all files together), at most {answer_kb} KB of text in one answer, "
+        f"and at most {int(config['MAX_FILES'])} files. "
         "Nothing was stored. Go back, choose fewer or smaller files (you can send more "
         "files later from your case page, after you sign in), and send again."
     )

@@ -289,3 +289,17 @@ def test_debug_mode_is_refused(make_app) -> None:
     app = make_app(DEBUG=True)
     assert app.debug is False
     assert app.config["PROPAGATE_EXCEPTIONS"] is False
+
+
+def test_interrupted_upload_gets_a_friendly_400(app: Flask, client: FlaskClient) -> None:
+    import io
+
+    from .helpers import multipart
+
+    body, ctype = multipart(dict(answers(), csrf_token=csrf(client, "/apply"),
+                                 attachments=files((b"p" * 300_000, "a.bin", "x/y"))))
+    response = client.post("/apply", input_stream=io.BytesIO(body[: len(body) - 1000]),
+                           content_type=ctype, content_length=len(body))
+    assert response.status_code == 400
+    assert "send it again" in check_page(response)
+    assert counts(app) == (0, 0, 0) and staging_files(app) == [] and store_files(app) == []

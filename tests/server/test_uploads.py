@@ -286,7 +286,9 @@ def test_oversize_followup(small_app: Flask) -> None:
     assert counts(small_app) == (1, 1, 1)
 
 
-def test_oversize_over_a_real_socket(data_dir: Path, reviewer_key: PrivateKey) -> None:
+@pytest.fixture
+def live_server(data_dir: Path, reviewer_key: PrivateKey) -> Iterator[int]:
+    """The app behind Werkzeug's real HTTP server on 127.0.0.1; yields the port."""
     from crypto.params import TEST_LIMITS
     from intake import db
 
@@ -300,21 +302,41 @@ def test_oversize_over_a_real_socket(data_dir: Path, reviewer_key: PrivateKey) -
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        body, ctype = multipart(dict(answers(), attachments=files((b"q" * (3 * MB), "f", "x/y"))))
-        head = (f"POST /apply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-        with socket.create_connection(("127.0.0.1", server.server_port), timeout=20) as sock:
-            sock.sendall(head + body)  # a reset here would fail the test
-            reply = b""
-            while chunk := sock.recv(65536):
-                reply += chunk
-        status = reply.split(b"\r\n", 1)[0]
-        assert b" 413 " in status
-        assert b"at most 1 MB" in reply
+        yield server.server_port
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(request)  # a reset here would fail the test
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply
+
+
+def test_oversize_over_a_real_socket(live_server: int) -> None:
+    body, ctype = multipart(dict(answers(), attachments=files((b"q" * (3 * MB), "f", "x/y"))))
+    head = (f"POST /apply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    reply = exchange(live_server, head + body)
+    assert b" 413 " in reply.split(b"\r\n", 1)[0]
+    assert b"at most 1 MB" in reply
+    assert b"Content-Security-Policy: default-src 'none'" in reply
+
+
+def test_oversize_chunked_over_a_real_socket(live_server: int) -> None:
+    body, ctype = multipart(dict(answers(), attachments=files((b"q" * (3 * MB), "f", "x/y"))))
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                      for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+    head = (f"POST /apply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    reply = exchange(live_server, head + chunks)
+    assert b" 413 " in reply.split(b"\r\n", 1)[0]
+    assert b"at most 1 MB" in reply
 
 
 def test_stored_files_carry_the_day_not_the_time(app: Flask, client: FlaskClient) -> None:
