@@ -368,3 +368,20 @@ def test_followup_after_session_end_says_nothing_was_stored(make_app) -> None:
     assert response.status_code == 302
     assert "was not stored" in client.get("/signin").get_data(as_text=True)
     assert counts(app) == (1, 1, 1) and staging_files(app) == []
+
+
+def test_client_that_disconnects_mid_upload(live_server: int, data_dir: Path) -> None:
+    body, ctype = multipart(dict(answers(), attachments=files((b"q" * 600_000, "f", "x/y"))))
+    head = (f"POST /apply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", live_server), timeout=20) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)  # the upload stops half way
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert b" 400 " in reply.split(b"\r\n", 1)[0]
+    assert b"could not be understood" in reply
+    leftovers = [p for p in (data_dir / "staging").rglob("*") if p.is_file() and p.name != ".lock"]
+    assert leftovers == []
+    assert list((data_dir / "store").iterdir()) == []
