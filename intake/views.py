@@ -44,6 +44,7 @@ STALE_FORM = (
     "token, so nothing was sent. What you typed is kept below; please choose your files "
     "again and send it once more."
 )
+SMALL_BODY = 16 * 1024
 BUSY = "The server is busy right now. Nothing was stored. Please wait a minute and send it again."
 
 
@@ -138,6 +139,8 @@ def apply() -> ResponseReturnValue:
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin() -> ResponseReturnValue:
+    # A codename is a few hundred bytes: no reason to read a large body here.
+    request.max_content_length = SMALL_BODY
     form = SigninForm()
     notice = None
     if request.method == "POST":
@@ -224,6 +227,7 @@ def case() -> ResponseReturnValue:
 
 @bp.route("/signout", methods=["GET", "POST"])
 def signout() -> ResponseReturnValue:
+    request.max_content_length = SMALL_BODY
     if request.method == "POST":
         # Signing out is always allowed, even with a stale form: it only forgets.
         session.clear()

@@ -306,3 +306,18 @@ def test_interrupted_upload_stores_nothing(app: Flask, client: FlaskClient) -> N
     assert response.status_code == 400
     check_page(response)
     assert counts(app) == (0, 0, 0) and staging_files(app) == [] and store_files(app) == []
+
+
+def test_signin_refuses_a_large_body(client: FlaskClient) -> None:
+    response = client.post("/signin", data={"codename": "x" * 100_000})
+    assert response.status_code == 413
+
+
+def test_error_markup_is_accessible(client: FlaskClient) -> None:
+    data = answers(country="")
+    data["csrf_token"] = csrf(client, "/apply")
+    html = check_page(post(client, "/apply", data))
+    assert '"None"' not in html
+    assert re.search(r'<input[^>]*aria-describedby="country-error"[^>]*aria-invalid="true"'
+                     r'|<input[^>]*aria-invalid="true"[^>]*aria-describedby="country-error"', html)
+    assert 'id="country-error"' in html
