@@ -321,3 +321,10 @@ def test_error_markup_is_accessible(client: FlaskClient) -> None:
     assert re.search(r'<input[^>]*aria-describedby="country-error"[^>]*aria-invalid="true"'
                      r'|<input[^>]*aria-invalid="true"[^>]*aria-describedby="country-error"', html)
     assert 'id="country-error"' in html
+
+
+def test_ids_are_unique_on_every_page(app: Flask, client: FlaskClient) -> None:
+    for response in every_page(app, client):
+        ids = re.findall(r'\sid="([^"]+)"', response.get_data(as_text=True))
+        response.close()
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
