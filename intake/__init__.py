@@ -8,6 +8,7 @@ INTAKE_* environment variables (see `intake.config`), overridden by `config`
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -81,6 +82,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         int(app.config["ARGON2_CONCURRENCY"]), float(app.config["ARGON2_WAIT_SECONDS"])
     )
 
+    if not app.config.get("DATABASE_URL"):
+        # SQLite creates its file (and journals, with the same mode) world-readable
+        # under the default umask; an empty file is a valid empty database.
+        os.close(os.open(data_dir / config_mod.DATABASE_FILE, os.O_WRONLY | os.O_CREAT, 0o600))
     db.init_app(app, config_mod.database_url(app.config))
     app.extensions["intake_schema_ready"] = False
 

@@ -54,7 +54,7 @@ def test_limiter_is_bounded() -> None:
 
 def test_secret_files_are_private_and_stable(make_app, data_dir: Path) -> None:
     app = make_app()
-    for name in ("secret_key", "codename_salt"):
+    for name in ("secret_key", "codename_salt", "intake.sqlite3"):
         mode = stat.S_IMODE((data_dir / name).stat().st_mode)
         assert mode == 0o600, name
     assert len((data_dir / "codename_salt").read_bytes()) == 16
