@@ -70,14 +70,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.debug = False
     data_dir = Path(app.config["DATA_DIR"])
     app.config["DATA_DIR"] = data_dir
-    config_mod.prepare_data_dir(data_dir)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_mod.secret_key(data_dir)
-    app.extensions["intake_salt"] = config_mod.codename_salt(data_dir)
-
-    # Uploads abandoned by a dead process are removed before this one takes any.
-    clean_abandoned_staging(data_dir / "staging")
-    app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
+    try:
+        config_mod.prepare_data_dir(data_dir)
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = config_mod.secret_key(data_dir)
+        app.extensions["intake_salt"] = config_mod.codename_salt(data_dir)
+        # Uploads abandoned by a dead process are removed before this one takes any.
+        clean_abandoned_staging(data_dir / "staging")
+        app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
+    except OSError as e:
+        raise config_mod.ConfigError(
+            f"cannot use the data directory {data_dir}: {e.strerror or e}"
+        ) from None
     app.extensions["intake_limiter"] = DerivationLimiter(
         int(app.config["ARGON2_CONCURRENCY"]), float(app.config["ARGON2_WAIT_SECONDS"])
     )
@@ -85,7 +89,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("DATABASE_URL"):
         # SQLite creates its file (and journals, with the same mode) world-readable
         # under the default umask; an empty file is a valid empty database.
-        os.close(os.open(data_dir / config_mod.DATABASE_FILE, os.O_WRONLY | os.O_CREAT, 0o600))
+        db_file = data_dir / config_mod.DATABASE_FILE
+        try:
+            os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as e:
+            raise config_mod.ConfigError(f"cannot use {db_file}: {e.strerror or e}") from None
     db.init_app(app, config_mod.database_url(app.config))
     app.extensions["intake_schema_ready"] = False
 

@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
+
 from crypto.atomic import OutputExists, atomic_output
 from crypto.codename import SALT_BYTES
 from crypto.params import CODENAME_LIMITS
@@ -27,8 +29,12 @@ SALT_FILE = "codename_salt"
 DATABASE_FILE = "intake.sqlite3"
 
 
-class ConfigError(Exception):
-    """A configuration value an operator must fix; the message says which."""
+class ConfigError(click.ClickException):
+    """A configuration value an operator must fix; the message says which.
+
+    A ClickException so that `flask --app intake ...` prints it as one line and
+    exits 1 when the app factory fails, instead of a traceback.
+    """
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:

@@ -87,3 +87,21 @@ def test_environment_configuration(tmp_path: Path) -> None:
     assert str(app.extensions["intake_engine"].url).endswith("x.db")
     with pytest.raises(ConfigError, match="INTAKE_MAX_UPLOAD_MB"):
         defaults_from_env({"INTAKE_MAX_UPLOAD_MB": "lots"})
+
+
+def test_bad_configuration_is_one_line_from_the_cli(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for env in ({"INTAKE_MAX_UPLOAD_MB": "lots", "INTAKE_DATA_DIR": str(tmp_path / "d")},
+                {"INTAKE_DATA_DIR": str(blocker / "data")}):
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "intake", "keys", "list"],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().count("\n") == 0, result.stderr
+        assert result.stderr.startswith("Error: ")
