@@ -115,7 +115,9 @@ def _check_schema() -> ResponseReturnValue | None:
     if db.schema_ready(db.engine()):
         app.extensions["intake_schema_ready"] = True
         return None
-    logger.error("the database is not initialised: run `%s`", db.INIT_COMMAND)
+    if not app.extensions.get("intake_schema_warned"):
+        app.extensions["intake_schema_warned"] = True
+        logger.error("the database is not initialised: run `%s`", db.INIT_COMMAND)
     return render_template("not_ready.html", command=db.INIT_COMMAND), 503
 
 

@@ -9,7 +9,6 @@ exhaust memory: a request that cannot get a slot quickly gets a "busy" page.
 
 from __future__ import annotations
 
-import logging
 import threading
 import traceback
 from collections.abc import Iterable
@@ -150,6 +149,3 @@ def drain_body(limit: int) -> bool:
         return length is not None or not stream.read(1)
     except OSError:
         return False
-
-
-logger = logging.getLogger("intake")
