@@ -385,3 +385,22 @@ def test_client_that_disconnects_mid_upload(live_server: int, data_dir: Path) ->
     leftovers = [p for p in (data_dir / "staging").rglob("*") if p.is_file() and p.name != ".lock"]
     assert leftovers == []
     assert list((data_dir / "store").iterdir()) == []
+
+
+def test_file_parts_outside_the_attachments_field_are_not_kept(
+    app: Flask, client: FlaskClient, reviewer_key: PrivateKey
+) -> None:
+    data = dict(answers(), csrf_token=csrf(client, "/apply"),
+                extra=files((b"smuggled" * 1000, "x.bin", "x/y")),
+                attachments=files((b"kept", "k.txt", "text/plain")))
+    assert post(client, "/apply", data).status_code == 200
+    assert counts(app) == (1, 1, 2) and staging_files(app) == []
+    doc = opened_submissions(app, reviewer_key)[0]
+    assert [a["name"] for a in doc["attachments"]] == ["k.txt"]
+
+
+def test_signin_takes_no_files(app: Flask, client: FlaskClient) -> None:
+    data = {"csrf_token": csrf(client, "/signin"), "codename": "a b c d e f g",
+            "f": files((b"z" * 5000, "x.bin", "x/y"))}
+    assert post(client, "/signin", data).status_code == 400
+    assert staging_files(app) == [] and store_files(app) == []
