@@ -1,6 +1,7 @@
 """The bundle: committed vectors, round trips through the writer, and random damage."""
 
 import contextlib
+import functools
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,13 +105,13 @@ def make_submissions(n_cases: int = 2, attach: int = 2) -> tuple[bytes, dict[str
         answers = encrypt_bytes(b'{"case": %d}' % c, [REVIEWER.public_key])
         aid = f"{c + 500:032x}"
         members[aid] = answers
-        w.add_member(aid, lambda data=answers: io.BytesIO(data))
+        w.add_member(aid, functools.partial(io.BytesIO, answers))
         att_ids = []
         for a in range(attach):
             data = encrypt_bytes(bytes([a]) * (a * 70000), [REVIEWER.public_key])
             bid = f"{c:016x}{a + 1:016x}"
             members[bid] = data
-            w.add_member(bid, lambda data=data: io.BytesIO(data))
+            w.add_member(bid, functools.partial(io.BytesIO, data))
             att_ids.append(bid)
         w.add_case(
             f"{c + 1000:032x}",
