@@ -451,7 +451,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
           text_file: TextIO | None) -> None:
     """Write a reply to the applicant ($EDITOR on a terminal, else --file or stdin)."""
     home = Home(home_dir)
-    keys = unlock(home, passphrase_file)  # proves it is the reviewer, and checks the passphrase
+    unlock(home, passphrase_file)  # only the key holder writes replies in this home
     state = home.load_state()
     case_id = home.resolve_case(state, case)
     if text_file is not None:
@@ -474,7 +474,6 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
         {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
     )
     home.save_state(state)
-    del keys
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
 
 

@@ -87,6 +87,9 @@ class Home:
         self.state_path = path / "state.json"
         self.index_path = path / "index.env"
         self.tmp = path / "tmp"
+        #: Documents decrypted during this command (an import fills it so the
+        #: index is built without decrypting everything a second time).
+        self._docs: dict[str, dict[str, Any]] = {}
 
     # --- keys ---------------------------------------------------------------
 
@@ -175,6 +178,8 @@ class Home:
 
     def open_json(self, blob: str, keys: Keys) -> dict[str, Any]:
         """Decrypt a small JSON envelope. Raises NoMatch if not addressed to us."""
+        if blob in self._docs:
+            return self._docs[blob]
         data = envelope.decrypt_bytes(self.blob_path(blob).read_bytes(), keys.private)
         try:
             doc = json.loads(data.decode("utf-8"))
@@ -375,6 +380,7 @@ class Home:
         if problem:
             raise BadInput(f"{where} does not match the manifest ({problem}); nothing was imported")
         assert isinstance(doc, dict)
+        self._docs[sub.answers] = doc
         return doc
 
     # --- replies ------------------------------------------------------------
