@@ -67,6 +67,10 @@ class ReviewerGroup(click.Group):
             raise ReviewerError(f"{e.strerror or e}{where}") from None
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def default_home() -> str:
     return click.get_app_dir("refuge-reviewer")
 
@@ -456,7 +460,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     case_id = home.resolve_case(state, case)
     if text_file is not None:
         text = text_file.read()
-    elif not sys.stdin.isatty():
+    elif not stdin_is_terminal():
         text = sys.stdin.read()
     else:
         text = click.edit("\n# Write the reply above. Lines starting with # are dropped.\n") or ""

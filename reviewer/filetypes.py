@@ -13,6 +13,7 @@ with another program.
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -49,6 +50,7 @@ EXECUTABLE_TYPES = {
     "application/x-sh",
 }
 _ODF_PREFIX = b"mimetypeapplication/vnd.oasis.opendocument."
+_ODF_TYPE = re.compile(rb"application/vnd\.oasis\.opendocument\.[a-z][a-z.-]{0,40}[a-z]")
 _OOXML = {
     "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -67,8 +69,9 @@ _EQUIVALENT = {
 
 def _zip_type(path: Path, head: bytes) -> str:
     if head[30:].startswith(_ODF_PREFIX):
-        end = head.find(b"PK", 30)
-        return head[38:end if end > 0 else 120].decode("ascii", "replace")
+        # The type is the applicant's bytes: accept only a plain ODF type name.
+        match = _ODF_TYPE.match(head, 38)
+        return match.group().decode("ascii") if match else "application/vnd.oasis.opendocument"
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -167,6 +170,9 @@ def _jpeg_segments(f: BinaryIO) -> list[tuple[int, int, bytes]]:
         head = f.read(4)
         if len(head) < 4 or head[0] != 0xFF:
             return out
+        if head[1] == 0xFF:  # a fill byte before a marker
+            f.seek(pos + 1)
+            continue
         marker = head[1]
         if marker == 0xDA:  # start of scan: image data follows
             out.append((marker, pos, b""))

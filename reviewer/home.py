@@ -203,7 +203,7 @@ class Home:
             if key.key_id not in seen:
                 seen.add(key.key_id)
                 keys.append(key)
-        return keys
+        return keys[:MAX_RECIPIENTS]
 
     # --- the index ----------------------------------------------------------
 
@@ -328,6 +328,12 @@ class Home:
                             )
                         result.already += 1
                         continue
+                    for blob in (sub.answers, *sub.attachments):
+                        if self.blob_path(blob).exists():
+                            raise BadInput(
+                                f"submission {sub.submission} reuses the id of a stored"
+                                " envelope; nothing was imported"
+                            )
                     doc = self._check_answers(staging, record, sub, keys)
                     new.append((record, sub, doc))
             # Everything checked: commit. Blobs first, then the state that names them.

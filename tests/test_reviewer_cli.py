@@ -470,3 +470,56 @@ def test_home_holds_no_plaintext(env: Env, tmp_path: Path) -> None:
     for p in env.home.rglob("*"):
         if p.is_file():
             assert not os.access(p, os.X_OK)
+
+
+def test_bundle_reusing_a_stored_blob_id_is_refused(env: Env, tmp_path: Path) -> None:
+    path, a, _ = bundle_two(env, tmp_path)
+    env.run("import", str(path))
+    stored = a.submissions[0].record.answers
+    before = (env.home / "blobs" / stored).read_bytes()
+    c = Applicant()
+    sub = submit(c, [env.public])
+    sub.blobs = {stored: next(iter(sub.blobs.values()))}
+    sub.record = type(sub.record)(sub.record.submission, sub.record.day, sub.record.kind,
+                                  stored, ())
+    bad = write_bundle(tmp_path / "reuse.bundle", [(c, [sub])], [env.public])
+    result = env.run("import", str(bad))
+    assert result.exit_code == EXIT_BUNDLE
+    assert "reuses the id" in result.output
+    assert (env.home / "blobs" / stored).read_bytes() == before
+
+
+def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:
+    a = Applicant()
+    big = os.urandom(1_500_000)
+    submit(a, [env.public], files=[("video.bin", "application/octet-stream", big)])
+    path = write_bundle(tmp_path / "big.bundle", [(a, a.submissions)], [env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Checking the bundle" in result.output
+    out = tmp_path / "out"
+    env.run("extract", a.case, str(out))
+    assert (out / "video.bin").read_bytes() == big
+
+
+def test_reply_in_editor_on_a_terminal(env: Env, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path, a, _ = bundle_two(env, tmp_path)
+    env.run("import", str(path))
+    import click
+
+    import reviewer.cli as cli_module
+
+    monkeypatch.setattr(click, "edit", lambda text: "Written in the editor\n# a comment\n")
+    monkeypatch.setattr(cli_module, "stdin_is_terminal", lambda: True)
+    result = env.runner.invoke(cli, ["reply", "--home", str(env.home), "--passphrase-file",
+                                     str(env.pass_file), a.case])
+    assert result.exit_code == 0, result.output
+    shown = env.run("show", a.case).output
+    assert "Written in the editor" in shown and "a comment" not in shown
+
+
+def test_export_replies_without_home(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["export-replies", "--home", str(tmp_path / "none"),
+                                      str(tmp_path / "r.bundle")])
+    assert result.exit_code == EXIT_NOT_FOUND

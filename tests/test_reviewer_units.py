@@ -175,3 +175,12 @@ def test_strip_removes_only_metadata(tmp_path: Path) -> None:
     assert out.getvalue().endswith(jpeg_with_exif()[-40:])
     with pytest.raises(ValueError):
         filetypes.strip_metadata(jpeg, "application/pdf", io.BytesIO())
+
+
+def test_hostile_odf_type_is_not_echoed(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("mimetype", b"application/vnd.oasis.opendocument.\x1b[2Jtext")
+    detected = _detect(tmp_path, buf.getvalue())
+    assert "\x1b" not in detected
+    assert detected.startswith("application/vnd.oasis.opendocument")
