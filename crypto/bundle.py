@@ -69,6 +69,7 @@ _PERSON_MEMBER = b"refuge-bndl-mb1"
 _ID = re.compile(r"[0-9a-f]{32}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NOT_PRINTABLE = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 # --- errors ---------------------------------------------------------------------
@@ -293,7 +294,7 @@ _TOP_KEYS = {"format", "version", "kind", "created", "recipients", "members"}
 
 def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
     """Parse and validate manifest bytes (already digest-checked). Raises BundleError."""
-    if any(b < 0x20 or b > 0x7E for b in data):
+    if not data.isascii() or _NOT_PRINTABLE.search(data):
         raise _fail("it is not printable ASCII")
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -207,6 +207,9 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
     bad("non_ascii", "a non-ASCII byte in the manifest", canon(man).replace(b"2026-11-23",
         "2026-11-2\u0663".encode()))
 
+    bad("control_char", "a DEL byte inside a string",
+        canon(man).replace(b'"2026-11-23"', b'"2026-11-23\x7f"'))
+
     def mutate(name: str, comment: str, fn: Any) -> None:
         m = copy.deepcopy(man)
         fn(m)
