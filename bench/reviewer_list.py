@@ -25,7 +25,7 @@ def main(n: int) -> None:
         (d / "pass").write_text("correct horse battery staple\n")
         runner = CliRunner()
         base = ["--home", str(d / "home"), "--passphrase-file", str(d / "pass")]
-        out = runner.invoke(cli, ["init", *base, "--test-limits"]).output
+        out = runner.invoke(cli, ["init", *base, "--insecure-test-limits"]).output
         key = PublicKey.from_text(out.splitlines()[2])
         start = time.perf_counter()
         cases = []

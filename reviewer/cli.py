@@ -125,8 +125,10 @@ def cli() -> None:
 @home_option
 @passphrase_option
 @click.option("--rotate", is_flag=True, help="Add a new key; older keys stay to open old material.")
-@click.option("--test-limits", is_flag=True, hidden=True, help="Cheap Argon2 limits: tests only.")
-def init(home_dir: Path, passphrase_file: Path | None, rotate: bool, test_limits: bool) -> None:
+# Hidden, as in `python -m crypto keygen`: cheap Argon2 limits so tests stay fast.
+@click.option("--insecure-test-limits", is_flag=True, hidden=True)
+def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
+         insecure_test_limits: bool) -> None:
     """Create your key; print the public key and fingerprint for the operator."""
     home = Home(home_dir)
     if home.key_files() and not rotate:
@@ -145,7 +147,7 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool, test_limits
             f"that passphrase is too short (under {MIN_PASSPHRASE} characters);"
             " use six or more random words"
         )
-    public = home.create_key(passphrase, TEST_LIMITS if test_limits else KEYFILE_LIMITS)
+    public = home.create_key(passphrase, TEST_LIMITS if insecure_test_limits else KEYFILE_LIMITS)
     click.echo(f"Created a new key in {home_dir}.")
     click.echo("Give the operator this public key, and read them the fingerprint by phone:")
     click.echo(public.to_text())

@@ -73,7 +73,7 @@ def env(tmp_path: Path) -> Env:
     pass_file.write_text(PASSPHRASE + "\n")
     home = tmp_path / "home"
     result = runner.invoke(cli, ["init", "--home", str(home), "--passphrase-file", str(pass_file),
-                                 "--test-limits"])
+                                 "--insecure-test-limits"])
     assert result.exit_code == 0, result.output
     public = PublicKey.from_text(result.output.splitlines()[2])
     return Env(runner, home, pass_file, public)
@@ -112,14 +112,14 @@ def test_init_prints_key_and_fingerprint(env: Env) -> None:
 
 
 def test_init_refuses_to_overwrite(env: Env) -> None:
-    result = env.run("init", "--test-limits")
+    result = env.run("init", "--insecure-test-limits")
     assert result.exit_code == 1
     assert "not overwriting" in result.output
     assert len(list((env.home / "keys").iterdir())) == 1
 
 
 def test_init_refuses_short_passphrase(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["init", "--home", str(tmp_path / "h"), "--test-limits"],
+    result = CliRunner().invoke(cli, ["init", "--home", str(tmp_path / "h"), "--insecure-test-limits"],
                                 input="short\nshort\n")
     assert result.exit_code == EXIT_KEY
     assert "too short" in result.output
@@ -127,7 +127,7 @@ def test_init_refuses_short_passphrase(tmp_path: Path) -> None:
 
 
 def test_init_prompts_twice(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["init", "--home", str(tmp_path / "h"), "--test-limits"],
+    result = CliRunner().invoke(cli, ["init", "--home", str(tmp_path / "h"), "--insecure-test-limits"],
                                 input=f"{PASSPHRASE}\n{PASSPHRASE}\n")
     assert result.exit_code == 0, result.output
     assert "diceware" in result.output
@@ -137,7 +137,7 @@ def test_init_prompts_twice(tmp_path: Path) -> None:
 def test_rotated_key_still_opens_old_material(env: Env, tmp_path: Path) -> None:
     path, a, _ = bundle_two(env, tmp_path)
     assert env.run("import", str(path)).exit_code == 0
-    rotated = env.run("init", "--rotate", "--test-limits")
+    rotated = env.run("init", "--rotate", "--insecure-test-limits")
     assert rotated.exit_code == 0, rotated.output
     new_public = env.run("pubkey", key=False).output.splitlines()[0]
     assert new_public != env.public.to_text()
@@ -523,3 +523,26 @@ def test_export_replies_without_home(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["export-replies", "--home", str(tmp_path / "none"),
                                       str(tmp_path / "r.bundle")])
     assert result.exit_code == EXIT_NOT_FOUND
+
+
+def test_key_added_later_reads_only_what_came_after(env: Env, tmp_path: Path) -> None:
+    earlier = PrivateKey.generate().public_key  # a colleague's key, installed first
+    a = Applicant()
+    submit(a, [earlier], answers={**APPLICATION, "name": "Before"})
+    submit(a, [earlier, env.public], kind="followup", day="2026-11-24",
+           answers={"message": "After your key was added"})
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions)], [earlier, env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 submission(s) are not addressed to your key" in result.output
+    shown = env.run("show", a.case).output
+    assert "not addressed to your key" in shown
+    assert "After your key was added" in shown and "Before" not in shown
+    # the reviewer's records go to the colleague too
+    env.run("verify", a.case, "--identity", "i", "--work", "w", "--persecution", "p",
+            "--risk", "low", "--recommendation", "proceed", "--notes", "")
+    blobs = {p.name for p in (env.home / "blobs").iterdir()}
+    known = {b for s in a.submissions for b in s.blobs}
+    (record,) = blobs - known
+    with open(env.home / "blobs" / record, "rb") as f:
+        assert set(envelope.recipient_key_ids(f)) == {earlier.key_id, env.public.key_id}
