@@ -546,3 +546,15 @@ def test_key_added_later_reads_only_what_came_after(env: Env, tmp_path: Path) ->
     (record,) = blobs - known
     with open(env.home / "blobs" / record, "rb") as f:
         assert set(envelope.recipient_key_ids(f)) == {earlier.key_id, env.public.key_id}
+
+
+def test_attachment_order_in_manifest_is_not_significant(env: Env, tmp_path: Path) -> None:
+    a = Applicant()
+    sub = submit(a, [env.public], files=[("1.txt", "text/plain", b"one"),
+                                         ("2.txt", "text/plain", b"two")])
+    sub.record = type(sub.record)(sub.record.submission, sub.record.day, sub.record.kind,
+                                  sub.record.answers, sub.record.attachments[::-1])
+    path = write_bundle(tmp_path / "b.bundle", [(a, [sub])], [env.public])
+    assert env.run("import", str(path)).exit_code == 0
+    shown = env.run("show", a.case).output
+    assert shown.index("1. 1.txt") < shown.index("2. 2.txt")
