@@ -187,6 +187,8 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     if not new:
         click.echo(
             f"Nothing new: all {result.already} submissions in this bundle were already imported."
+            if result.already
+            else "Nothing new: this bundle holds no submissions."
         )
         return
     click.echo(

@@ -453,7 +453,7 @@ def answers_problem(doc: object, case: str, sub: SubmissionRecord) -> str | None
     for a in attachments:
         if (
             not isinstance(a, dict)
-            or set(a) != {"blob", "name", "type", "size"}
+            or not {"blob", "name", "type", "size"} <= set(a)
             or not isinstance(a["name"], str)
             or not isinstance(a["type"], str)
             or type(a["size"]) is not int

@@ -558,3 +558,11 @@ def test_attachment_order_in_manifest_is_not_significant(env: Env, tmp_path: Pat
     assert env.run("import", str(path)).exit_code == 0
     shown = env.run("show", a.case).output
     assert shown.index("1. 1.txt") < shown.index("2. 2.txt")
+
+
+def test_empty_bundle(env: Env, tmp_path: Path) -> None:
+    path = write_bundle(tmp_path / "empty.bundle", [], [env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == 0
+    assert "holds no submissions" in result.output
+    assert env.run("list").output.strip() == "No cases."
