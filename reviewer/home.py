@@ -291,7 +291,8 @@ class Home:
 
         Pass 1 (read_bundle) copies every member into a fresh staging folder
         while checking the whole bundle; pass 2 decrypts each new answers
-        envelope and checks it against the manifest. Only then are blobs moved
+        envelope and checks it against the manifest, and authenticates each
+        new attachment envelope (decrypting it and discarding the output). Only then are blobs moved
         in and state.json rewritten; on any error the staging folder goes and
         nothing has changed.
         """
@@ -386,6 +387,19 @@ class Home:
         if problem:
             raise BadInput(f"{where} does not match the manifest ({problem}); nothing was imported")
         assert isinstance(doc, dict)
+        # Authenticate every attachment now, so a damaged one refuses the bundle
+        # instead of surprising the reviewer at `extract`. Output is discarded.
+        for blob in sub.attachments:
+            try:
+                with open(staging / blob, "rb") as f:
+                    for _ in envelope.decrypt_stream(f, keys.private):
+                        pass
+            except NoMatch:
+                continue  # shown as "not addressed to your key" at extract
+            except DecryptError as e:
+                raise BadInput(
+                    f"{where}: attachment {blob}: {e}; nothing was imported"
+                ) from None
         self._docs[sub.answers] = doc
         return doc
 

@@ -566,3 +566,19 @@ def test_empty_bundle(env: Env, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "holds no submissions" in result.output
     assert env.run("list").output.strip() == "No cases."
+
+
+def test_tampered_attachment_with_recomputed_digests_imports_nothing(env: Env,
+                                                                      tmp_path: Path) -> None:
+    a = Applicant()
+    sub = submit(a, [env.public], files=[("a.pdf", "application/pdf", b"%PDF-1.4 " * 1000)])
+    (blob,) = sub.record.attachments
+    damaged = bytearray(sub.blobs[blob])
+    damaged[-20] ^= 1  # inside the last chunk: the envelope MAC fails, the bundle is fine
+    sub.blobs[blob] = bytes(damaged)
+    path = write_bundle(tmp_path / "b.bundle", [(a, [sub])], [env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == EXIT_BUNDLE, result.output
+    assert f"attachment {blob}" in result.output and "nothing was imported" in result.output
+    assert not (env.home / "state.json").exists()
+    assert list((env.home / "blobs").iterdir()) == []
