@@ -28,6 +28,7 @@ import nacl.public
 from nacl.encoding import RawEncoder
 
 from crypto.errors import (
+    ChunkAuthError,
     EncryptError,
     HeaderError,
     HeaderMacError,
@@ -95,9 +96,10 @@ def padded_size(length: int) -> int:
 class EnvelopeWriter:
     """Encrypts a stream of writes into `dst`. Call `close()` to finish.
 
-    The header is written at construction; `write` emits each 64 KiB chunk as
-    soon as the next byte shows it is not the last; `close` writes the last
-    content chunk, the padding and the final tag. Nothing is written to `dst`
+    The header is written at construction; `write` emits each 64 KiB chunk of
+    content as soon as it is full (the end-of-content marker always follows in
+    a later chunk, so a full content chunk is never the last); `close` writes
+    the marker chunk, the padding and the final tag. Nothing is written to `dst`
     that is not ciphertext.
     """
 
@@ -299,11 +301,15 @@ def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[
         try:
             plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, chunk, None)
         except nacl.exceptions.CryptoError:
-            raise PayloadError("a payload chunk failed authentication") from None
+            raise ChunkAuthError("a payload chunk failed authentication") from None
         if tag not in (TAG_MESSAGE, TAG_PUSH, TAG_FINAL):
             raise PayloadError("unexpected chunk tag")
         if tag != TAG_FINAL and len(chunk) != CHUNK_CT_SIZE:
             raise PayloadError("short chunk before the end of the payload")
+        if tag == TAG_FINAL and not plain:
+            # The writer never emits one; allowing it would give some contents
+            # a second valid encoding (a full PUSH chunk then an empty final).
+            raise PayloadError("empty final chunk")
         total += len(plain)
         if in_padding:
             if tag == TAG_PUSH:

@@ -13,6 +13,8 @@ import base64
 import binascii
 from collections.abc import Callable
 
+import nacl.bindings
+import nacl.exceptions
 import nacl.hash
 import nacl.public
 from nacl.encoding import RawEncoder
@@ -26,6 +28,9 @@ FINGERPRINT_BYTES = 10
 #: Bytes of the fingerprint hash that name a recipient inside an envelope.
 KEY_ID_BYTES = 8
 _FINGERPRINT_PERSON = b"refuge-fpr-v1"
+#: Any scalar will do: X25519 clamps it to a multiple of 8, so every low-order
+#: point maps to the all-zero output, which libsodium refuses.
+_PROBE_SCALAR = bytes([0x42]) * KEY_BYTES
 
 #: Where randomness comes from: os.urandom, or a seeded source in vector generation.
 RandomSource = Callable[[int], bytes]
@@ -45,6 +50,15 @@ class PublicKey:
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
             raise InvalidPublicKey("a public key is exactly 32 bytes")
+        # A low-order point would make every sealed box to it fail inside
+        # libsodium (and carries no secret); refuse it when the key is read,
+        # not with a library traceback when someone encrypts to it.
+        try:
+            nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, raw)
+        except nacl.exceptions.RuntimeError:
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: it is a low-order point"
+            ) from None
         self.raw = raw
 
     @classmethod
