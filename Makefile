@@ -23,8 +23,15 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
 
+# The demo passphrase is written to a file beside the key: demo use only.
 demo: $(STAMP)
-	$(BIN)/python -m tools.demo
+	@mkdir -p demo
+	@test -f demo/passphrase || echo "demo passphrase, not for real use" > demo/passphrase
+	@test -f demo/reviewer.key || $(BIN)/python -m crypto keygen demo/reviewer.key \
+		--passphrase-file demo/passphrase > demo/reviewer.pub
+	@echo "Demo reviewer key: demo/reviewer.key (passphrase in demo/passphrase)"
+	@echo "Its public key and fingerprint: demo/reviewer.pub"
+	@cat demo/reviewer.pub
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,9 @@ class OutputExists(FileExistsError):
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = 0o600) -> Iterator[BinaryIO]:
+def atomic_output(
+    path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = 0o600
+) -> Iterator[BinaryIO]:
     target = Path(path)
     if not overwrite and target.exists():
         raise OutputExists(f"{target} already exists; not overwriting it")

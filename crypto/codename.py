@@ -1,7 +1,9 @@
 """Applicant codenames: generation, normalisation and the one derivation.
 
 A codename is seven words drawn uniformly from the EFF long word list, less
-its four hyphenated words (7,772 words, 12.9 bits each: 90.5 bits). The server shows it once and never stores
+its four hyphenated words (drop-down, felt-tip, t-shirt, yo-yo) so that a
+hyphen typed between words is never ambiguous: 7,772 words, 12.92 bits each,
+90.4 bits in all. The server shows it once and never stores
 it. From the codename and a per-installation secret salt, one Argon2id
 evaluation yields 64 bytes; two keyed BLAKE2b calls with distinct labels turn
 that into independent subkeys: the lookup id (what the database stores to find
@@ -41,24 +43,19 @@ def wordlist() -> tuple[str, ...]:
 
 
 @cache
-def codename_wordlist() -> tuple[str, ...]:
-    """The words codenames are made of: the list less any word holding a separator.
-
-    The EFF list has four hyphenated words (drop-down, felt-tip, t-shirt,
-    yo-yo). Normalisation turns hyphens into spaces, so a codename holding one
-    of them could never be typed back in; they are never drawn.
-    """
-    return tuple(w for w in wordlist() if not any(sep in w for sep in _SEPARATORS))
+def codename_words() -> tuple[str, ...]:
+    """The words codenames are drawn from: the list's 7,772 letters-only words."""
+    return tuple(w for w in wordlist() if w.isalpha())
 
 
 @cache
 def _wordset() -> frozenset[str]:
-    return frozenset(codename_wordlist())
+    return frozenset(codename_words())
 
 
 def generate_codename(words: int = CODENAME_WORDS) -> str:
     """Seven uniformly random words from the list, separated by single spaces."""
-    choices = codename_wordlist()
+    choices = codename_words()
     return " ".join(secrets.choice(choices) for _ in range(words))
 
 

@@ -17,6 +17,11 @@ class CryptoError(Exception):
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(self.message if detail is None else detail)
 
+    @property
+    def public_message(self) -> str:
+        """The sentence to show outside the package."""
+        return str(self)
+
 
 # --- public keys --------------------------------------------------------------
 
@@ -54,6 +59,11 @@ class DecryptError(CryptoError):
     """Any failure to open an envelope. Callers outside `crypto` catch this."""
 
     message = "cannot decrypt: the envelope is damaged or has been tampered with"
+
+    @property
+    def public_message(self) -> str:
+        # One opaque sentence per outcome; the detail (which check) stays inside.
+        return type(self).message
 
 
 class NotAnEnvelope(DecryptError):

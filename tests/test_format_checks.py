@@ -52,7 +52,7 @@ def test_sealing_refuses_limits_the_file_could_not_be_opened_with() -> None:
 
 
 def test_generated_codenames_never_hold_a_hyphenated_word() -> None:
-    pool = codename.codename_wordlist()
+    pool = codename.codename_words()
     assert len(pool) == 7772
     assert {"drop-down", "felt-tip", "t-shirt", "yo-yo"}.isdisjoint(pool)
     # Every word of the pool survives normalisation on its own.

@@ -1,0 +1,64 @@
+"""Public keys: text form, canonical encoding, fingerprints."""
+
+import base64
+
+import pytest
+
+from crypto.errors import InvalidPublicKey
+from crypto.keys import PUBLIC_KEY_PREFIX, PrivateKey, PublicKey
+
+
+def test_text_form_round_trips_and_is_stable():
+    key = PrivateKey.generate().public_key
+    text = key.to_text()
+    assert text.startswith(PUBLIC_KEY_PREFIX)
+    assert len(text) == len(PUBLIC_KEY_PREFIX) + 52
+    assert PublicKey.from_text(text) == key
+    assert PublicKey.from_text(f"  {text}\n") == key
+
+
+def test_known_key_has_known_text_and_fingerprint():
+    key = PublicKey(bytes(range(32)))
+    assert key.to_text() == (
+        "refuge-pk1-aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq"
+    )
+    fingerprint = key.fingerprint
+    assert len(fingerprint) == 24 and fingerprint.count(" ") == 4
+    assert all(c in "0123456789abcdef " for c in fingerprint)
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda t: t.replace("refuge-pk1-", "refuge-pk2-"), "must start with"),
+        (lambda t: t[:-1], "wrong length"),
+        (lambda t: t + "a", "wrong length"),
+        (lambda t: t[:-1] + "1", "outside base32"),
+        (lambda t: t.upper(), "must start with"),
+        (lambda t: t[:11] + t[11:].upper(), "canonical"),
+        # The last base32 digit carries 4 unused bits: setting one must be refused.
+        (lambda t: t[:-1] + chr(ord(t[-1]) + 1) if t[-1] in "aceg" else t[:-1] + "b", "canonical"),
+    ],
+)
+def test_non_canonical_or_damaged_text_is_refused(mutate, fragment):
+    text = PublicKey(bytes(32)).to_text()
+    assert text.endswith("a")
+    with pytest.raises(InvalidPublicKey, match=fragment):
+        PublicKey.from_text(mutate(text))
+
+
+def test_raw_length_is_checked():
+    with pytest.raises(InvalidPublicKey):
+        PublicKey(b"\x00" * 31)
+
+
+def test_fingerprints_differ_and_key_id_is_fingerprint_prefix():
+    a, b = PrivateKey.generate().public_key, PrivateKey.generate().public_key
+    assert a.fingerprint != b.fingerprint
+    assert a.key_id.hex()[:16] == a.fingerprint.replace(" ", "")[:16]
+
+
+def test_base32_alphabet_used_is_rfc4648():
+    key = PrivateKey.generate().public_key
+    body = key.to_text()[len(PUBLIC_KEY_PREFIX):]
+    assert base64.b32decode(body.upper() + "====") == key.raw
