@@ -41,7 +41,7 @@ from crypto.errors import (
     TruncatedError,
     UnsupportedVersion,
 )
-from crypto.keys import KEY_ID_BYTES, PrivateKey, PublicKey, RandomSource
+from crypto.keys import KEY_ID_BYTES, PrivateKey, PublicKey, RandomSource, is_low_order
 
 MAGIC = b"RFGENV\x00\x01"
 MAGIC_PREFIX = MAGIC[:6]
@@ -123,6 +123,8 @@ class EnvelopeWriter:
         header = bytearray(MAGIC)
         header.append(len(recipients))
         for recipient in recipients:
+            if is_low_order(recipient.raw):
+                raise EncryptError("cannot encrypt: a recipient key is not a usable public key")
             header += recipient.key_id
             header += nacl.public.SealedBox(recipient.to_nacl()).encrypt(file_key)
         self._state = sodium.crypto_secretstream_xchacha20poly1305_state()

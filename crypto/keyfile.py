@@ -19,8 +19,8 @@ import nacl.pwhash.argon2id
 import nacl.secret
 import nacl.utils
 
-from crypto.errors import InvalidPublicKey, KeyFileError, UnsupportedKeyFile, WrongPassphrase
-from crypto.keys import KEY_BYTES, PrivateKey, PublicKey, RandomSource
+from crypto.errors import KeyFileError, UnsupportedKeyFile, WrongPassphrase
+from crypto.keys import KEY_BYTES, PrivateKey, PublicKey, RandomSource, is_low_order
 from crypto.params import (
     KEYFILE_LIMITS,
     KEYFILE_MEMLIMIT_RANGE,
@@ -104,10 +104,9 @@ def _parse(data: bytes) -> tuple[Argon2Limits, bytes, PublicKey, bytes, bytes]:
         raise UnsupportedKeyFile("the key file asks for Argon2 limits outside the supported range")
     salt = data[pos : pos + _SALT_BYTES]
     pos += _SALT_BYTES
-    try:
-        public = PublicKey(data[pos : pos + KEY_BYTES])
-    except InvalidPublicKey:
-        raise KeyFileError("the key file is damaged: its public key is invalid") from None
+    public = PublicKey(data[pos : pos + KEY_BYTES])
+    if is_low_order(public.raw):
+        raise KeyFileError("the key file is damaged: its public key is invalid")
     pos += KEY_BYTES
     nonce = data[pos : pos + _NONCE_BYTES]
     pos += _NONCE_BYTES

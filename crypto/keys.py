@@ -36,6 +36,19 @@ _PROBE_SCALAR = bytes([0x42]) * KEY_BYTES
 RandomSource = Callable[[int], bytes]
 
 
+def is_low_order(raw: bytes) -> bool:
+    """True for the X25519 points no secret key has (the all-zero key among them).
+
+    A sealed box to such a point fails inside libsodium, so a key read from
+    outside is refused when it is read, not with a library traceback later.
+    """
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, raw)
+    except nacl.exceptions.RuntimeError:
+        return True
+    return False
+
+
 def _fingerprint_hash(raw: bytes) -> bytes:
     return nacl.hash.blake2b(
         raw, digest_size=32, person=_FINGERPRINT_PERSON, encoder=RawEncoder
@@ -50,15 +63,6 @@ class PublicKey:
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
             raise InvalidPublicKey("a public key is exactly 32 bytes")
-        # A low-order point would make every sealed box to it fail inside
-        # libsodium (and carries no secret); refuse it when the key is read,
-        # not with a library traceback when someone encrypts to it.
-        try:
-            nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, raw)
-        except nacl.exceptions.RuntimeError:
-            raise InvalidPublicKey(
-                "not a valid refuge-intake public key: it is a low-order point"
-            ) from None
         self.raw = raw
 
     @classmethod
@@ -83,6 +87,10 @@ class PublicKey:
         if key.to_text() != text:
             raise InvalidPublicKey(
                 "not a valid refuge-intake public key: not in canonical form"
+            )
+        if is_low_order(raw):
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: it is a low-order point"
             )
         return key
 

@@ -10,6 +10,7 @@ import pytest
 from crypto import codename, envelope, keyfile
 from crypto.errors import (
     ChunkAuthError,
+    EncryptError,
     InvalidCodename,
     InvalidPublicKey,
     KeyFileError,
@@ -30,8 +31,8 @@ LOW_ORDER = [
 
 @pytest.mark.parametrize("raw", LOW_ORDER)
 def test_low_order_public_keys_are_refused(raw: bytes) -> None:
-    with pytest.raises(InvalidPublicKey):
-        PublicKey(raw)
+    with pytest.raises(EncryptError):
+        envelope.encrypt_bytes(b"x", [PublicKey(raw)])
     text = "refuge-pk1-" + __import__("base64").b32encode(raw).decode().rstrip("=").lower()
     with pytest.raises(InvalidPublicKey):
         PublicKey.from_text(text)
