@@ -183,3 +183,10 @@ def test_generator_is_importable_and_matches_the_committed_vectors() -> None:
         assert {c.name for c in cases} == {p.stem for p in files(folder)}
         for case in cases:
             assert (VECTORS / folder / f"{case.name}.txt").read_bytes() == case.render()
+
+
+def test_generator_runs_and_writes_every_case(tmp_path: Path) -> None:
+    counts = load_generator().write_all(tmp_path, log=lambda _: None)
+    assert counts == {folder: len(files(folder)) for folder in ("envelope", "keyfile", "codename")}
+    for folder in counts:
+        assert {p.name for p in (tmp_path / folder).iterdir()} == {p.name for p in files(folder)}

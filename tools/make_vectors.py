@@ -297,6 +297,18 @@ def envelope_cases() -> list[EnvelopeCase]:
     bad("header_stanza_seals_other_key",
         "the stanza opens but to another file key, so the MAC fails", p.to_bytes(),
         errors.HeaderMacError)
+    # A recipient who knows the file key can write a bad stanza for another
+    # recipient under a valid MAC; the first matching identity decides.
+    p = header_case("bad stanza for alice", [alice.public_key, bob.public_key])
+    p.stanzas[0] = alice.public_key.key_id + bytes(envelope.SEALED_BYTES)
+    forged = p.to_bytes()
+    bad("header_stanza_error_first_identity",
+        "alice's stanza does not open (MAC valid); alice is the decrypter's first identity",
+        forged, errors.StanzaError, [alice, bob])
+    cases.append(EnvelopeCase(
+        "success_bad_stanza_for_other_identity",
+        "the same envelope with bob first: his stanza opens and alice's is never tried",
+        forged, [bob, alice], content=b"hi"))
     bad("header_flipped_stream_header", "a byte of the secretstream header flipped",
         flip(base, 9 + 88 + 3), errors.HeaderMacError)
     bad("header_flipped_mac", "the last byte of the header MAC flipped",
@@ -369,6 +381,9 @@ def envelope_cases() -> list[EnvelopeCase]:
     bad("payload_full_content_then_eof",
         "one full MESSAGE chunk and then the end of the file",
         stream_case("message eof", [(bytes(CHUNK), MESSAGE)]), errors.TruncatedError)
+    bad("payload_push_marker_then_eof",
+        "a full PUSH marker chunk and then the end of the file: no final chunk",
+        stream_case("push eof", [(b"hi\x80" + bytes(CHUNK - 3), PUSH)]), errors.TruncatedError)
     bad("payload_missing_marker", "the final chunk holds content and zeros but no 0x80",
         stream_case("no marker", [(b"hello" + bytes(4091), FINAL)]), errors.PaddingError)
     bad("payload_all_zero_final", "the final chunk is 4096 zero bytes",
@@ -552,8 +567,27 @@ def codename_cases() -> list[CodenameCase]:
 # --- writing ------------------------------------------------------------------
 
 
-def write_all(out: Path, log: Callable[[str], None] = print) -> dict[str, int]:
-    """Check and write every case under `out`; returns the number written per folder."""
+def header_of(data: bytes) -> bytes:
+    return data.partition(b"\n\n")[0]
+
+
+def same_case(folder: str, committed: bytes, rendered: bytes) -> bool:
+    """Envelopes are the same case if their headers agree; the rest are deterministic."""
+    if folder == "envelope":
+        return header_of(committed) == header_of(rendered)
+    return committed == rendered
+
+
+def write_all(
+    out: Path, *, force: bool = False, log: Callable[[str], None] = print
+) -> dict[str, int]:
+    """Check every case and write it under `out`; returns the number of cases per folder.
+
+    A committed file whose header lines are unchanged is kept as it is unless
+    `force`: its envelope bytes differ on every run only by libsodium's own
+    randomness, and rewriting them would churn the history for nothing.
+    Files for cases that no longer exist are removed.
+    """
     written: dict[str, int] = {}
     groups: list[tuple[str, list[EnvelopeCase] | list[KeyFileCase] | list[CodenameCase]]] = [
         ("envelope", envelope_cases()),
@@ -563,24 +597,33 @@ def write_all(out: Path, log: Callable[[str], None] = print) -> dict[str, int]:
     for folder, cases in groups:
         target = out / folder
         target.mkdir(parents=True, exist_ok=True)
-        for old in target.glob("*.txt"):
-            old.unlink()
         names = [c.name for c in cases]
+        for stale in target.glob("*.txt"):
+            if stale.stem not in names:
+                stale.unlink()
         comments = [c.comment for c in cases]
         assert len(set(names)) == len(names) and len(set(comments)) == len(comments), folder
+        changed = 0
         for case in cases:
             case.check()
-            (target / f"{case.name}.txt").write_bytes(case.render())
+            path = target / f"{case.name}.txt"
+            rendered = case.render()
+            if force or not path.exists() or not same_case(folder, path.read_bytes(), rendered):
+                path.write_bytes(rendered)
+                changed += 1
         written[folder] = len(cases)
-        log(f"{folder}: {len(cases)} cases written to {target}")
+        log(f"{folder}: {len(cases)} cases checked, {changed} written to {target}")
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--force", action="store_true", help="rewrite every file, not only changed cases"
+    )
     args = parser.parse_args(argv)
-    write_all(args.out)
+    write_all(args.out, force=args.force)
     return 0
 
 
