@@ -103,3 +103,19 @@ def test_a_flipped_chunk_is_a_chunk_auth_error() -> None:
     data[-1] ^= 1
     with pytest.raises(ChunkAuthError):
         envelope.decrypt(io.BytesIO(bytes(data)), io.BytesIO(), [sk])
+
+
+def test_cli_refuses_a_low_order_recipient_in_one_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from crypto.cli import cli
+
+    (tmp_path / "in").write_bytes(b"hi")
+    zero = "refuge-pk1-" + "a" * 52
+    result = CliRunner().invoke(
+        cli, ["encrypt", "-r", zero, str(tmp_path / "in"), str(tmp_path / "out")]
+    )
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "low-order" in result.output
+    assert not (tmp_path / "out").exists()
