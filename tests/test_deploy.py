@@ -442,3 +442,23 @@ def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
     )
     # Unknown keys and bad values are only warnings (exit 0), so any output fails.
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+
+
+# --- the skip-locally, fail-in-CI rule (tests/tools.py) ----------------------------
+
+
+@pytest.mark.parametrize("ci", ["true", "1", "yes"])
+def test_a_missing_program_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception, match="not installed"):
+        require_program("refuge-intake-no-such-program")
+
+
+@pytest.mark.parametrize("ci", [None, "", "0", "false"])
+def test_a_missing_program_skips_locally(monkeypatch: pytest.MonkeyPatch, ci: str | None) -> None:
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception):
+        require_program("refuge-intake-no-such-program")
