@@ -390,6 +390,7 @@ HARDENING = {
     "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
     "CapabilityBoundingSet": "",
     "UMask": "0077",
+    "LimitCORE": "0",  # a core dump holds whatever plaintext was in memory
     "MemoryDenyWriteExecute": "yes",
 }
 
@@ -462,3 +463,51 @@ def test_a_missing_program_skips_locally(monkeypatch: pytest.MonkeyPatch, ci: st
         monkeypatch.setenv("CI", ci)
     with pytest.raises(pytest.skip.Exception):
         require_program("refuge-intake-no-such-program")
+
+
+# --- docs/deploy.md says what the files in deploy/ do ------------------------------
+
+DEPLOY_DOC = REPO / "docs" / "deploy.md"
+
+
+def test_deploy_doc_agrees_with_the_deploy_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = DEPLOY_DOC.read_text()
+    server = unit_settings(DEPLOY / "refuge-intake.service")["Service"]
+    torrc = dict(torrc_options(TORRC.read_text()))
+    cfg = load_gunicorn_config(monkeypatch)
+
+    # The environment file the doc writes is the one the units read, and its
+    # data directory is the one the units may write.
+    (env_file,) = server["EnvironmentFile"]
+    assert f"install -m 0640 -g refuge-intake /dev/null {env_file}" in doc
+    (data_dir,) = server["ReadWritePaths"]
+    assert f"\nINTAKE_DATA_DIR={data_dir}\n" in doc
+    assert f"install -d -o refuge-intake -g refuge-intake -m 0700 {data_dir}" in doc
+
+    # The venv and source paths the doc installs to are the ones the units run.
+    assert "python3 -m venv /opt/refuge-intake\n" in doc
+    assert "git clone https://REPOSITORY-URL/refuge-intake.git /opt/refuge-intake/src" in doc
+    venv_gunicorn = "/opt/refuge-intake/bin/gunicorn -c /opt/refuge-intake/src/deploy/"
+    assert server["ExecStart"][0].startswith(venv_gunicorn)
+
+    # Tor: where the address appears, and the numbers the doc explains.
+    assert f"cat {torrc['HiddenServiceDir']}hostname" in doc
+    for key in (
+        "HiddenServicePoWQueueRate",
+        "HiddenServicePoWQueueBurst",
+        "HiddenServiceMaxStreams",
+        "HiddenServicePoWDefensesEnabled",
+    ):
+        assert f"{key} {torrc[key]}" in doc, key
+    assert f"beyond {torrc['HiddenServiceEnableIntroDoSRatePerSec']} a second" in doc
+    assert f"(bursts of {torrc['HiddenServiceEnableIntroDoSBurstPerSec']})" in doc
+
+    # gunicorn's defaults as the doc's table states them.
+    assert f"| `INTAKE_GUNICORN_BIND` | `{cfg.bind[0]}` |" in doc
+    assert f"| `INTAKE_GUNICORN_WORKERS` | `{cfg.workers}` |" in doc
+    assert f"| `INTAKE_GUNICORN_THREADS` | `{cfg.threads}` |" in doc
+    assert f"about {cfg.workers * cfg.threads} requests at a time" in doc
+
+    # Every file the doc tells the operator to copy exists.
+    for name in re.findall(r"/opt/refuge-intake/src/deploy/([\w.-]+)", doc):
+        assert (DEPLOY / name).is_file(), name
