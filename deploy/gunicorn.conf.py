@@ -98,6 +98,12 @@ threads = _bounded_int("INTAKE_GUNICORN_THREADS", 8, 1, 32)
 # Tor's own defences (see deploy/torrc) sit in front of this.
 worker_connections = 64
 
+# Each worker builds the app itself (the default, stated because it matters):
+# create_app opens the database and reads the reviewer keys, and doing that
+# in the master before forking would share database connections between
+# processes.
+preload_app = False
+
 # --- timeouts suited to slow uploads over Tor -----------------------------
 
 # A worker that does not report to the master for this long is killed and

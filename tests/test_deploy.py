@@ -30,6 +30,9 @@ DEPLOY = REPO / "deploy"
 GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
 TORRC = DEPLOY / "torrc"
 GUNICORN = (sys.executable, "-m", "gunicorn")
+# The fixtures postgres_server, postgres_url and fresh_postgres_url.
+pytest_plugins = ["tests.postgres_server"]
+
 UNITS = ("refuge-intake.service", "refuge-intake-purge.service", "refuge-intake-purge.timer")
 
 
@@ -223,7 +226,7 @@ def test_gunicorn_logs_no_request_data(tmp_path: Path) -> None:
 # enforces with seccomp), prove it is on, then exercise every compiled
 # dependency the server loads.
 MDWE_PROBE = r"""
-import ctypes, importlib.util, mmap, sys
+import ctypes, importlib.util, mmap, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
 if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
@@ -252,20 +255,39 @@ app.get("/")(lambda: "ok")
 assert app.test_client().get("/").data == b"ok"
 if importlib.util.find_spec("intake") is not None:  # the server, once merged
     import intake
+pg_url = os.environ.get("PROBE_PG_URL")
+if pg_url:  # libpq from psycopg's binary wheel, talking to a real server
+    engine = sqlalchemy.create_engine(pg_url)
+    with engine.begin() as conn:
+        assert conn.execute(sqlalchemy.text("select 41 + 1")).scalar() == 42
+    engine.dispose()
 print("ok")
 """
 
 
-def test_python_stack_runs_without_writable_executable_memory() -> None:
+def run_mdwe_probe(**env: str) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_MDWE is Linux only")
     result = subprocess.run(
-        [sys.executable, "-c", MDWE_PROBE], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", MDWE_PROBE],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode == 77:
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_python_stack_runs_without_writable_executable_memory() -> None:
+    run_mdwe_probe()
+
+
+def test_postgresql_client_runs_without_writable_executable_memory(postgres_url: str) -> None:
+    run_mdwe_probe(PROBE_PG_URL=postgres_url)
 
 
 # --- tor -------------------------------------------------------------------------
