@@ -13,6 +13,9 @@ EnvironmentFile), each validated so that a typo stops the server at start-up
 instead of running it in an unsafe shape:
 
   INTAKE_GUNICORN_BIND     default 127.0.0.1:8000; loopback or unix: only
+                           (deploy/refuge-intake.service is set up for loopback
+                           TCP: its system-call filter refuses the chown that
+                           gunicorn does on a unix socket)
   INTAKE_GUNICORN_WORKERS  default 2; 1..8
   INTAKE_GUNICORN_THREADS  default 8; 1..32
 """

@@ -141,8 +141,9 @@ class RunningGunicorn:
     server wrote (its error log goes to stderr, as under systemd).
     """
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, **env: str) -> None:
         self.home = home
+        self.env = env
         self.port = free_port()
         self.output = ""
         self._proc: subprocess.Popen[str] | None = None
@@ -152,7 +153,10 @@ class RunningGunicorn:
             [*GUNICORN, "-c", str(GUNICORN_CONF), "tests.deploy_app:app"],
             cwd=REPO,
             env=gunicorn_env(
-                self.home, INTAKE_GUNICORN_BIND=f"127.0.0.1:{self.port}", INTAKE_GUNICORN_WORKERS="1"
+                self.home,
+                INTAKE_GUNICORN_BIND=f"127.0.0.1:{self.port}",
+                INTAKE_GUNICORN_WORKERS="1",
+                **self.env,
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -198,6 +202,17 @@ def test_gunicorn_serves_and_ignores_forwarding_headers(tmp_path: Path) -> None:
     assert seen["scheme"] == "http"
     assert seen["script_name"] == ""
     assert seen["remote_addr"] == "127.0.0.1"
+
+
+def test_gunicorn_tells_systemd_it_is_ready(tmp_path: Path) -> None:
+    """refuge-intake.service is Type=notify: gunicorn must send READY=1 on $NOTIFY_SOCKET."""
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        listener.settimeout(30)
+        with RunningGunicorn(tmp_path, NOTIFY_SOCKET=address):
+            message = listener.recv(4096)
+    assert b"READY=1" in message.split(b"\n")
 
 
 def test_gunicorn_logs_no_request_data(tmp_path: Path) -> None:
