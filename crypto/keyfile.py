@@ -79,7 +79,8 @@ def seal_private_key(
         + nonce
         + boxed
     )
-    assert len(out) == KEYFILE_BYTES
+    if len(out) != KEYFILE_BYTES:  # a layout change that forgot the spec
+        raise KeyFileError("internal error: key file has the wrong length")
     return out
 
 
