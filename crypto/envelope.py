@@ -28,6 +28,7 @@ import nacl.public
 from nacl.encoding import RawEncoder
 
 from crypto.errors import (
+    ChunkAuthError,
     EncryptError,
     HeaderError,
     HeaderMacError,
@@ -40,7 +41,7 @@ from crypto.errors import (
     TruncatedError,
     UnsupportedVersion,
 )
-from crypto.keys import KEY_ID_BYTES, PrivateKey, PublicKey, RandomSource
+from crypto.keys import KEY_ID_BYTES, PrivateKey, PublicKey, RandomSource, is_low_order
 
 MAGIC = b"RFGENV\x00\x01"
 MAGIC_PREFIX = MAGIC[:6]
@@ -82,7 +83,8 @@ def padded_size(length: int) -> int:
 
     Padmé (Nikitin et al., PETS 2019), with a floor of MIN_PADDED_SIZE.
 
-    Leaks O(log log n) bits of the length; costs at most 12% above the floor.
+    Leaks O(log log n) bits of the length; above the floor it adds at most
+    6.25% (1/16, reached just past 4 KiB) and less as sizes grow.
     """
     if length <= MIN_PADDED_SIZE:
         return MIN_PADDED_SIZE
@@ -95,9 +97,10 @@ def padded_size(length: int) -> int:
 class EnvelopeWriter:
     """Encrypts a stream of writes into `dst`. Call `close()` to finish.
 
-    The header is written at construction; `write` emits each 64 KiB chunk as
-    soon as the next byte shows it is not the last; `close` writes the last
-    content chunk, the padding and the final tag. Nothing is written to `dst`
+    The header is written at construction; `write` emits each 64 KiB chunk of
+    content as soon as it is full (the end-of-content marker always follows in
+    a later chunk, so a full content chunk is never the last); `close` writes
+    the marker chunk, the padding and the final tag. Nothing is written to `dst`
     that is not ciphertext.
     """
 
@@ -121,6 +124,8 @@ class EnvelopeWriter:
         header = bytearray(MAGIC)
         header.append(len(recipients))
         for recipient in recipients:
+            if is_low_order(recipient.raw):
+                raise EncryptError("cannot encrypt: a recipient key is not a usable public key")
             header += recipient.key_id
             header += nacl.public.SealedBox(recipient.to_nacl()).encrypt(file_key)
         self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
@@ -299,11 +304,15 @@ def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[
         try:
             plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, chunk, None)
         except nacl.exceptions.CryptoError:
-            raise PayloadError("a payload chunk failed authentication") from None
+            raise ChunkAuthError("a payload chunk failed authentication") from None
         if tag not in (TAG_MESSAGE, TAG_PUSH, TAG_FINAL):
             raise PayloadError("unexpected chunk tag")
         if tag != TAG_FINAL and len(chunk) != CHUNK_CT_SIZE:
             raise PayloadError("short chunk before the end of the payload")
+        if tag == TAG_FINAL and not plain:
+            # The writer never emits one; allowing it would give some contents
+            # a second valid encoding (a full PUSH chunk then an empty final).
+            raise PayloadError("empty final chunk")
         total += len(plain)
         if in_padding:
             if tag == TAG_PUSH:

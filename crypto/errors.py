@@ -94,6 +94,10 @@ class PayloadError(DecryptError):
     """A payload chunk failed authentication or broke a framing rule."""
 
 
+class ChunkAuthError(PayloadError):
+    """A payload chunk failed authentication (Poly1305 tag, order or key)."""
+
+
 class TruncatedError(PayloadError):
     """The payload ended before its final chunk."""
 

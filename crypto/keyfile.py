@@ -20,7 +20,7 @@ import nacl.secret
 import nacl.utils
 
 from crypto.errors import KeyFileError, UnsupportedKeyFile, WrongPassphrase
-from crypto.keys import KEY_BYTES, PrivateKey, PublicKey, RandomSource
+from crypto.keys import KEY_BYTES, PrivateKey, PublicKey, RandomSource, is_low_order
 from crypto.params import (
     KEYFILE_LIMITS,
     KEYFILE_MEMLIMIT_RANGE,
@@ -62,8 +62,13 @@ def seal_private_key(
     """Return the bytes of a key file holding `key` under `passphrase`."""
     if not passphrase:
         raise KeyFileError("the passphrase must not be empty")
+    if not _limits_supported(limits.opslimit, limits.memlimit):
+        # A file we could not open again would lock the reviewer out of their key.
+        raise ValueError("Argon2 limits outside the range a key file may carry")
     salt = random(_SALT_BYTES)
     nonce = random(_NONCE_BYTES)
+    if len(salt) != _SALT_BYTES or len(nonce) != _NONCE_BYTES:
+        raise ValueError("the random source returned too few bytes")
     box_key = _derive(passphrase, salt, limits)
     boxed = nacl.bindings.crypto_secretbox(key.raw(), nonce, box_key)
     out = (
@@ -74,8 +79,16 @@ def seal_private_key(
         + nonce
         + boxed
     )
-    assert len(out) == KEYFILE_BYTES
+    if len(out) != KEYFILE_BYTES:  # a layout change that forgot the spec
+        raise KeyFileError("internal error: key file has the wrong length")
     return out
+
+
+def _limits_supported(opslimit: int, memlimit: int) -> bool:
+    return (
+        KEYFILE_OPSLIMIT_RANGE[0] <= opslimit <= KEYFILE_OPSLIMIT_RANGE[1]
+        and KEYFILE_MEMLIMIT_RANGE[0] <= memlimit <= KEYFILE_MEMLIMIT_RANGE[1]
+    )
 
 
 def _parse(data: bytes) -> tuple[Argon2Limits, bytes, PublicKey, bytes, bytes]:
@@ -88,14 +101,13 @@ def _parse(data: bytes) -> tuple[Argon2Limits, bytes, PublicKey, bytes, bytes]:
     pos = len(KEYFILE_MAGIC)
     opslimit, memlimit = _LIMITS.unpack_from(data, pos)
     pos += _LIMITS.size
-    if not (
-        KEYFILE_OPSLIMIT_RANGE[0] <= opslimit <= KEYFILE_OPSLIMIT_RANGE[1]
-        and KEYFILE_MEMLIMIT_RANGE[0] <= memlimit <= KEYFILE_MEMLIMIT_RANGE[1]
-    ):
+    if not _limits_supported(opslimit, memlimit):
         raise UnsupportedKeyFile("the key file asks for Argon2 limits outside the supported range")
     salt = data[pos : pos + _SALT_BYTES]
     pos += _SALT_BYTES
     public = PublicKey(data[pos : pos + KEY_BYTES])
+    if is_low_order(public.raw):
+        raise KeyFileError("the key file is damaged: its public key is invalid")
     pos += KEY_BYTES
     nonce = data[pos : pos + _NONCE_BYTES]
     pos += _NONCE_BYTES

@@ -13,6 +13,8 @@ import base64
 import binascii
 from collections.abc import Callable
 
+import nacl.bindings
+import nacl.exceptions
 import nacl.hash
 import nacl.public
 from nacl.encoding import RawEncoder
@@ -26,9 +28,25 @@ FINGERPRINT_BYTES = 10
 #: Bytes of the fingerprint hash that name a recipient inside an envelope.
 KEY_ID_BYTES = 8
 _FINGERPRINT_PERSON = b"refuge-fpr-v1"
+#: Any scalar will do: X25519 clamps it to a multiple of 8, so every low-order
+#: point maps to the all-zero output, which libsodium refuses.
+_PROBE_SCALAR = bytes([0x42]) * KEY_BYTES
 
 #: Where randomness comes from: os.urandom, or a seeded source in vector generation.
 RandomSource = Callable[[int], bytes]
+
+
+def is_low_order(raw: bytes) -> bool:
+    """True for the X25519 points no secret key has (the all-zero key among them).
+
+    A sealed box to such a point fails inside libsodium, so a key read from
+    outside is refused when it is read, not with a library traceback later.
+    """
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, raw)
+    except nacl.exceptions.RuntimeError:
+        return True
+    return False
 
 
 def _fingerprint_hash(raw: bytes) -> bytes:
@@ -69,6 +87,10 @@ class PublicKey:
         if key.to_text() != text:
             raise InvalidPublicKey(
                 "not a valid refuge-intake public key: not in canonical form"
+            )
+        if is_low_order(raw):
+            raise InvalidPublicKey(
+                "not a valid refuge-intake public key: it is a low-order point"
             )
         return key
 

@@ -1,0 +1,503 @@
+"""The `reviewer` command: the Secretariat's offline tool.
+
+Each command is thin: it resolves the home directory, asks for the
+passphrase when a key is needed, and calls reviewer.home. Every expected
+failure becomes one line on stderr and a fixed exit code (reviewer.errors)
+through ReviewerGroup; everything printed that came from an applicant goes
+through reviewer.inert first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from crypto import envelope
+from crypto.atomic import OutputExists, atomic_output
+from crypto.bundle import BundleError
+from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
+from crypto.keys import PublicKey
+from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
+from reviewer import filetypes
+from reviewer.errors import BadInput, KeyProblem, ReviewerError
+from reviewer.home import (
+    RECOMMENDATIONS,
+    RISKS,
+    UNVERIFIED,
+    Home,
+    Keys,
+    new_id,
+    today,
+)
+from reviewer.inert import cell, inert
+from reviewer.safenames import safe_name, unique_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MIN_PASSPHRASE = 12
+#: Bundles at least this large get a progress bar while they are checked.
+PROGRESS_THRESHOLD = 1024 * 1024
+APPLICATION_FIELDS = (
+    "name", "contact", "country", "profession", "profession_other", "languages", "work",
+    "threat", "situation", "urgency", "family", "references", "acknowledge",
+)
+
+
+class ReviewerGroup(click.Group):
+    """The one error dispatcher: expected failures become one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutputExists as e:
+            raise ReviewerError(str(e)) from None
+        except KeyFileError as e:
+            raise KeyProblem(str(e)) from None
+        except (BundleError, DecryptError) as e:
+            raise BadInput(str(e)) from None
+        except CryptoError as e:
+            raise ReviewerError(str(e)) from None
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            raise ReviewerError(f"{e.strerror or e}{where}") from None
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def default_home() -> str:
+    return click.get_app_dir("refuge-reviewer")
+
+
+def home_option(f: F) -> F:
+    return click.option(
+        "--home",
+        "home_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="REVIEWER_HOME",
+        default=default_home,
+        show_default="a per-user directory",
+        help="Where the reviewer's keys and stored cases live (env REVIEWER_HOME).",
+    )(f)
+
+
+def passphrase_option(f: F) -> F:
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="Read the passphrase from the first line of this file (for scripts).",
+    )(f)
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    if passphrase_file is not None:
+        lines = passphrase_file.read_text("utf-8").splitlines()
+        passphrase = lines[0] if lines else ""
+    else:
+        passphrase = click.prompt(
+            "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+    if not passphrase:
+        raise KeyProblem("the passphrase is empty")
+    return passphrase
+
+
+def unlock(home: Home, passphrase_file: Path | None) -> Keys:
+    home.require()
+    return home.unlock(read_passphrase(passphrase_file))
+
+
+@click.group(cls=ReviewerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Read, verify and answer refuge-intake submissions on an offline machine."""
+
+
+# --- keys -----------------------------------------------------------------------
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--rotate", is_flag=True, help="Add a new key; older keys stay to open old material.")
+# Hidden, as in `python -m crypto keygen`: cheap Argon2 limits so tests stay fast.
+@click.option("--insecure-test-limits", is_flag=True, hidden=True)
+def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
+         insecure_test_limits: bool) -> None:
+    """Create your key; print the public key and fingerprint for the operator."""
+    home = Home(home_dir)
+    if home.key_files() and not rotate:
+        raise ReviewerError(
+            f"{home_dir} already holds a key; not overwriting it (use --rotate to add a new one)"
+        )
+    if passphrase_file is None:
+        click.echo(
+            "Choose a passphrase of six or more random words (e.g. from a diceware list);"
+            " it protects your key if this machine is taken. There is no way to recover it.",
+            err=True,
+        )
+    passphrase = read_passphrase(passphrase_file, confirm=True)
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise KeyProblem(
+            f"that passphrase is too short (under {MIN_PASSPHRASE} characters);"
+            " use six or more random words"
+        )
+    public = home.create_key(passphrase, TEST_LIMITS if insecure_test_limits else KEYFILE_LIMITS)
+    click.echo(f"Created a new key in {home_dir}.")
+    click.echo("Give the operator this public key, and read them the fingerprint by phone:")
+    click.echo(public.to_text())
+    click.echo(f"fingerprint: {public.fingerprint}")
+
+
+@cli.command()
+@home_option
+def pubkey(home_dir: Path) -> None:
+    """Print your current public key, then its fingerprint."""
+    key = Home(home_dir).own_public_keys()[0]
+    click.echo(key.to_text())
+    click.echo(key.fingerprint)
+
+
+# --- import and read --------------------------------------------------------------
+
+
+@cli.command("import")
+@home_option
+@passphrase_option
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
+    """Verify a submissions bundle completely, then store what is new."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    size = bundle.stat().st_size
+    with open(bundle, "rb") as src:
+        if size >= PROGRESS_THRESHOLD:
+            bar_ctx = click.progressbar(length=size, label="Checking the bundle", file=sys.stderr)
+            with bar_ctx as bar:
+                result = home.import_bundle(src, keys, progress=bar.update)
+        else:
+            result = home.import_bundle(src, keys)
+    home.fresh_index(home.load_state(), keys)
+    new = result.new_applications + result.new_followups
+    if not new:
+        click.echo(
+            f"Nothing new: all {result.already} submissions in this bundle were already imported."
+            if result.already
+            else "Nothing new: this bundle holds no submissions."
+        )
+        return
+    click.echo(
+        f"Imported {new} submission{'s' * (new != 1)}: {result.new_cases} new"
+        f" case{'s' * (result.new_cases != 1)}, {result.new_followups}"
+        f" follow-up{'s' * (result.new_followups != 1)}"
+        + (f" ({result.already} already imported)." if result.already else ".")
+    )
+    if result.unreadable:
+        click.echo(
+            f"Note: {result.unreadable} submission(s) are not addressed to your key; they are"
+            " stored, and a reviewer whose key they were sealed to can read them."
+        )
+
+
+@cli.command("list")
+@home_option
+@passphrase_option
+@click.option("--state", "state_filter", type=click.Choice([UNVERIFIED, *RECOMMENDATIONS]),
+              help="Only cases whose latest recommendation is this.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None,
+          as_json: bool) -> None:
+    """A table of cases."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = home.load_state()
+    index = home.fresh_index(state, keys)
+    rows: list[dict[str, Any]] = []
+    for case_id, case in sorted(state["cases"].items(), key=lambda kv: (kv[1]["received"], kv[0])):
+        entry = index[case_id]
+        if state_filter and entry["state"] != state_filter:
+            continue
+        rows.append({
+            "case": case_id,
+            "received": case["received"],
+            "name": entry["name"],
+            "profession": entry["profession"],
+            "country": entry["country"],
+            "attachments": entry["attachments"],
+            "followups": sum(s["kind"] == "followup" for s in case["submissions"]),
+            "state": entry["state"],
+            "readable": entry["readable"],
+        })
+    if as_json:
+        # ensure_ascii: every control or bidi character arrives escaped, never raw.
+        click.echo(json.dumps(rows, ensure_ascii=True))
+        return
+    if not rows:
+        click.echo("No cases." if not state_filter else f"No cases in state {state_filter}.")
+        return
+    header = f"{'case':12}  {'received':10}  {'name':24}  {'profession':16}  {'country':14}  " \
+             f"{'files':>5}  state"
+    click.echo(header)
+    for r in rows:
+        name = r["name"] if r["readable"] or r["name"] else "(not for your key)"
+        click.echo(
+            f"{r['case'][:12]}  {r['received']}  {cell(name, 24):24}  "
+            f"{cell(r['profession'], 16):16}  {cell(r['country'], 14):14}  "
+            f"{r['attachments']:>5}  {r['state']}"
+        )
+    click.echo(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+
+
+def _answer_lines(answers: dict[str, Any], order: tuple[str, ...]) -> list[str]:
+    lines: list[str] = []
+    for key in [*[k for k in order if k in answers], *sorted(set(answers) - set(order))]:
+        value = answers[key]
+        text = ", ".join(value) if isinstance(value, list) else str(value)
+        label = inert(str(key), multiline=False)
+        if "\n" in text or len(text) > 60:
+            lines.append(f"{label}:")
+            lines.extend("    " + line for line in inert(text).split("\n"))
+        else:
+            lines.append(f"{label}: {inert(text)}")
+    return lines
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
+    """Everything about one case (a unique prefix of its id will do)."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = home.load_state()
+    case_id = home.resolve_case(state, case)
+    record = state["cases"][case_id]
+    out: list[str] = [f"Case {case_id}, received {record['received']}"]
+    for sub in record["submissions"]:
+        title = "Application" if sub["kind"] == "application" else "Follow-up"
+        out += ["", f"== {title}, {sub['day']} (submission {sub['id']})"]
+        try:
+            if not sub["readable"]:
+                raise NoMatch()
+            doc = home.open_json(sub["answers"], keys)
+        except NoMatch:
+            out.append("(not addressed to your key: another reviewer can read this submission)")
+            continue
+        answers = doc.get("answers", {})
+        out += _answer_lines(answers, APPLICATION_FIELDS if sub["kind"] == "application"
+                             else ("message",))
+        attachments = doc.get("attachments", [])
+        out.append(f"Attachments: {len(attachments) or 'none'}")
+        for i, a in enumerate(attachments, 1):
+            out.append(
+                f"  {i}. {inert(a['name'], multiline=False)}  "
+                f"({inert(a['type'], multiline=False) or 'no type given'}, {a['size']:,} bytes)"
+            )
+    out += ["", "== Verification records"]
+    if not record["verifications"]:
+        out.append("none yet")
+    for i, v in enumerate(record["verifications"], 1):
+        try:
+            doc = home.open_json(v["blob"], keys)
+        except NoMatch:
+            out.append(f"{i}. {v['day']}: (not addressed to your key)")
+            continue
+        out.append(
+            f"{i}. {v['day']} by {inert(str(doc.get('reviewer', '?')), multiline=False)}: "
+            f"risk {inert(str(doc.get('risk')))}, "
+            f"recommendation {inert(str(doc.get('recommendation')))}"
+        )
+        for label in ("identity", "work", "persecution", "notes"):
+            text = inert(str(doc.get(label, "")))
+            out.append(f"   {label}: " + text.replace("\n", "\n" + " " * (len(label) + 5)))
+    out += ["", "== Replies"]
+    if not record["replies"]:
+        out.append("none yet")
+    for i, r in enumerate(record["replies"], 1):
+        flag = "exported" if r["exported"] else "not yet exported"
+        try:
+            text = str(home.open_json(r["blob"], keys).get("text", ""))
+        except NoMatch:
+            text = "(not addressed to your key)"
+        out.append(f"{i}. {r['day']} ({flag})")
+        out.extend("   " + line for line in inert(text).split("\n"))
+    click.echo("\n".join(out))
+
+
+# --- extract ----------------------------------------------------------------------
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--strip-metadata", is_flag=True,
+              help="Also write copies of JPEG and PNG images without their metadata.")
+def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: Path,
+            strip_metadata: bool) -> None:
+    """Write a case's attachments into DIRECTORY under safe names. Opens nothing."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = home.load_state()
+    case_id = home.resolve_case(state, case)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    taken: set[str] = set()
+    written = 0
+    for sub in state["cases"][case_id]["submissions"]:
+        try:
+            if not sub["readable"]:
+                raise NoMatch()
+            doc = home.open_json(sub["answers"], keys)
+        except NoMatch:
+            click.echo(f"submission {sub['id']}: not addressed to your key; skipped")
+            continue
+        for a in doc.get("attachments", []):
+            written += _extract_one(home, keys, a, directory, taken, strip_metadata)
+    click.echo(f"{written} file{'s' * (written != 1)} written to {directory}. Nothing was opened.")
+
+
+def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, taken: set[str],
+                 strip: bool) -> int:
+    original = str(a["name"])
+    name = unique_name(directory, safe_name(original), taken)
+    target = directory / name
+    try:
+        with open(home.blob_path(a["blob"]), "rb") as src, atomic_output(target) as out:
+            size = envelope.decrypt(src, out, keys.private)
+    except NoMatch:
+        taken.discard(name.casefold())
+        click.echo(f"{inert(original, multiline=False)}: not addressed to your key; skipped")
+        return 0
+    detected = filetypes.detect_type(target)
+    claimed = str(a["type"])
+    line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"
+    if name != original:
+        line += f"  (sent as {inert(original, multiline=False)!r})"
+    click.echo(line)
+    if not filetypes.types_agree(claimed, detected):
+        click.echo("  WARNING: the content is not what was claimed; handle with care")
+    if detected in filetypes.EXECUTABLE_TYPES:
+        click.echo("  WARNING: this is a program; do not run it")
+    if size != a["size"]:
+        click.echo(f"  WARNING: the applicant's browser reported {a['size']:,} bytes")
+    found = filetypes.find_metadata(target, detected)
+    if found:
+        click.echo(f"  metadata: {', '.join(found)}")
+        if strip and filetypes.can_strip(detected):
+            stem, dot, ext = name.rpartition(".")
+            stripped_name = unique_name(
+                directory, f"{stem}.stripped.{ext}" if dot else f"{name}.stripped", taken
+            )
+            with atomic_output(directory / stripped_name) as out:
+                filetypes.strip_metadata(target, detected, out)
+            click.echo(f"  stripped copy: {stripped_name}")
+            return 2
+    return 1
+
+
+# --- verify and reply -------------------------------------------------------------
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.option("--identity", help="How the applicant's identity was checked.")
+@click.option("--work", help="How the work was authenticated, with what evidence.")
+@click.option("--persecution", help="How the persecution was verified: sources.")
+@click.option("--risk", type=click.Choice(RISKS))
+@click.option("--recommendation", type=click.Choice(RECOMMENDATIONS))
+@click.option("--notes")
+def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: str | None,
+           work: str | None, persecution: str | None, risk: str | None,
+           recommendation: str | None, notes: str | None) -> None:
+    """Record a verification (appended; earlier records are kept)."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = home.load_state()
+    case_id = home.resolve_case(state, case)
+
+    def ask(value: str | None, text: str, **kw: Any) -> str:
+        return value if value is not None else str(click.prompt(text, **kw))
+
+    record = {
+        "format": "refuge-intake verification",
+        "version": 1,
+        "case": case_id,
+        "day": today(),
+        "reviewer": keys.private[0].public_key.fingerprint,
+        "identity": ask(identity, "Identity check"),
+        "work": ask(work, "Work authenticated (how, with what evidence)"),
+        "persecution": ask(persecution, "Persecution verified (sources)"),
+        "risk": ask(risk, "Risk level", type=click.Choice(RISKS)),
+        "recommendation": ask(recommendation, "Recommendation",
+                              type=click.Choice(RECOMMENDATIONS)),
+        "notes": ask(notes, "Notes", default="", show_default=False),
+    }
+    blob = home.seal_json(record, home.reviewer_recipients(state))
+    state["cases"][case_id]["verifications"].append({"blob": blob, "day": record["day"]})
+    home.save_state(state)
+    home.fresh_index(state, keys)
+    n = len(state["cases"][case_id]["verifications"])
+    click.echo(f"Verification record {n} saved for case {case_id}: {record['recommendation']}.")
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
+              help="Read the reply from this file ('-' for standard input).")
+def reply(home_dir: Path, passphrase_file: Path | None, case: str,
+          text_file: TextIO | None) -> None:
+    """Write a reply to the applicant ($EDITOR on a terminal, else --file or stdin)."""
+    home = Home(home_dir)
+    unlock(home, passphrase_file)  # only the key holder writes replies in this home
+    state = home.load_state()
+    case_id = home.resolve_case(state, case)
+    if text_file is not None:
+        text = text_file.read()
+    elif not stdin_is_terminal():
+        text = sys.stdin.read()
+    else:
+        text = click.edit("\n# Write the reply above. Lines starting with # are dropped.\n") or ""
+        text = "\n".join(line for line in text.split("\n") if not line.startswith("#"))
+    text = text.strip()
+    if not text:
+        raise ReviewerError("the reply is empty; nothing was saved")
+    reply_id = new_id()
+    doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
+           "day": today(), "text": text}
+    applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
+    reviewers = [k for k in home.reviewer_recipients(state) if k.key_id != applicant.key_id]
+    blob = home.seal_json(doc, [applicant, *reviewers][: envelope.MAX_RECIPIENTS])
+    state["cases"][case_id]["replies"].append(
+        {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
+    )
+    home.save_state(state)
+    click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
+
+
+@cli.command("export-replies")
+@home_option
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Include replies already exported.")
+def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
+    """Write every reply not yet exported into a replies bundle for the operator."""
+    count = Home(home_dir).export_replies(bundle, everything=everything)
+    if not count:
+        click.echo("No replies to export; no bundle written.")
+        return
+    click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+
+
+def main() -> None:
+    cli(prog_name="reviewer")
+

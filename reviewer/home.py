@@ -1,0 +1,487 @@
+"""The reviewer's home directory: keys, stored envelopes, bookkeeping, the index.
+
+Layout (docs/reviewer.md, "What is kept on disk"):
+
+    keys/key-0001.key …   key files (crypto.keyfile), the highest number current
+    blobs/<id>            envelopes: from bundles, and the reviewer's own
+                          verification records and replies
+    state.json            bookkeeping only: ids, days, which blob is what,
+                          exported flags, the reviewer keys the server uses
+    index.env             one envelope sealed to the reviewer's own keys:
+                          name, profession, country, attachment count and
+                          verification state per case, so `list` decrypts
+                          one object instead of every case
+    tmp/                  staging for an import in progress (ciphertext only)
+
+Nothing here is applicant or reviewer plaintext except in the envelopes.
+The bookkeeping is written with atomic_output, so a crash leaves the old or
+the new state, and blobs are moved in before the state names them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from crypto import envelope
+from crypto.atomic import atomic_output
+from crypto.bundle import (
+    KIND_SUBMISSIONS,
+    BundleWriter,
+    CaseRecord,
+    Member,
+    SubmissionRecord,
+    is_id,
+    read_bundle,
+)
+from crypto.envelope import MAX_RECIPIENTS
+from crypto.errors import DecryptError, KeyFileError, NoMatch, WrongPassphrase
+from crypto.keyfile import open_private_key, read_public_key, seal_private_key
+from crypto.keys import PrivateKey, PublicKey
+from crypto.params import Argon2Limits
+from reviewer.errors import BadInput, KeyProblem, NotFound, ReviewerError
+
+STATE_VERSION = 1
+UNVERIFIED = "unverified"
+RISKS = ("low", "medium", "high", "critical")
+RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass
+class ImportResult:
+    new_cases: int = 0
+    new_followups: int = 0
+    new_applications: int = 0
+    already: int = 0
+    unreadable: int = 0
+
+
+@dataclass
+class Keys:
+    """The reviewer's unlocked private keys (newest first) for one command."""
+
+    private: list[PrivateKey] = field(default_factory=list)
+
+
+class Home:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keys_dir = path / "keys"
+        self.blobs = path / "blobs"
+        self.state_path = path / "state.json"
+        self.index_path = path / "index.env"
+        self.tmp = path / "tmp"
+        #: Documents decrypted during this command (an import fills it so the
+        #: index is built without decrypting everything a second time).
+        self._docs: dict[str, dict[str, Any]] = {}
+
+    # --- keys ---------------------------------------------------------------
+
+    def key_files(self) -> list[Path]:
+        if not self.keys_dir.is_dir():
+            return []
+        return sorted(self.keys_dir.glob("key-*.key"))
+
+    def require(self) -> None:
+        if not self.key_files():
+            raise NotFound(
+                f"no reviewer key in {self.path}; run `reviewer init` (or give --home)"
+            )
+
+    def own_public_keys(self) -> list[PublicKey]:
+        """Every key of this reviewer, newest first."""
+        self.require()
+        keys: list[PublicKey] = []
+        for path in reversed(self.key_files()):
+            try:
+                keys.append(read_public_key(path.read_bytes()))
+            except KeyFileError as e:
+                raise KeyProblem(f"{path.name}: {e}") from None
+        return keys
+
+    def create_key(self, passphrase: str, limits: Argon2Limits) -> PublicKey:
+        for d in (self.path, self.keys_dir, self.blobs, self.tmp):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        existing = self.key_files()
+        number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 1
+        key = PrivateKey.generate()
+        with atomic_output(self.keys_dir / f"key-{number:04d}.key") as out:
+            out.write(seal_private_key(key, passphrase, limits=limits))
+        return key.public_key
+
+    def unlock(self, passphrase: str) -> Keys:
+        """Open every key file this passphrase opens; at least one must."""
+        self.require()
+        opened: list[PrivateKey] = []
+        for path in reversed(self.key_files()):
+            try:
+                opened.append(open_private_key(path.read_bytes(), passphrase))
+            except WrongPassphrase:
+                continue  # an old key may have another passphrase
+            except KeyFileError as e:
+                raise KeyProblem(f"{path.name}: {e}") from None
+        if not opened:
+            raise KeyProblem("wrong passphrase: it opens none of the keys in this home")
+        return Keys(opened)
+
+    # --- state --------------------------------------------------------------
+
+    def load_state(self) -> dict[str, Any]:
+        self.require()
+        if not self.state_path.exists():
+            return {"version": STATE_VERSION, "server_keys": [], "cases": {}}
+        try:
+            state: dict[str, Any] = json.loads(self.state_path.read_text("utf-8"))
+        except (ValueError, OSError) as e:
+            raise ReviewerError(f"{self.state_path} is damaged: {e}") from None
+        if state.get("version") != STATE_VERSION:
+            raise ReviewerError(f"{self.state_path} was written by an unknown version")
+        return state
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        with atomic_output(self.state_path, overwrite=True) as out:
+            out.write(json.dumps(state, indent=1, sort_keys=True).encode("utf-8"))
+
+    def resolve_case(self, state: dict[str, Any], prefix: str) -> str:
+        prefix = prefix.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise NotFound("a case id is made of hex digits (0-9, a-f)")
+        matches: list[str] = [c for c in state["cases"] if c.startswith(prefix)]
+        if not matches:
+            raise NotFound(f"no case starts with {prefix!r}")
+        if len(matches) > 1:
+            raise NotFound(f"{len(matches)} cases start with {prefix!r}; give more digits")
+        return matches[0]
+
+    # --- envelopes ----------------------------------------------------------
+
+    def blob_path(self, blob: str) -> Path:
+        if not is_id(blob):  # state.json is ours, but never trust a path component
+            raise ReviewerError("state.json names a blob with an invalid id")
+        return self.blobs / blob
+
+    def open_json(self, blob: str, keys: Keys) -> dict[str, Any]:
+        """Decrypt a small JSON envelope. Raises NoMatch if not addressed to us."""
+        if blob in self._docs:
+            return self._docs[blob]
+        data = envelope.decrypt_bytes(self.blob_path(blob).read_bytes(), keys.private)
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BadInput(f"the envelope {blob} does not hold valid JSON") from None
+        if not isinstance(doc, dict):
+            raise BadInput(f"the envelope {blob} does not hold a JSON object")
+        return doc
+
+    def seal_json(self, doc: dict[str, Any], recipients: list[PublicKey]) -> str:
+        blob = new_id()
+        with atomic_output(self.blob_path(blob)) as out:
+            _seal_bytes(out, json.dumps(doc, ensure_ascii=False).encode("utf-8"), recipients)
+        return blob
+
+    def reviewer_recipients(self, state: dict[str, Any]) -> list[PublicKey]:
+        """Who the reviewer's own records go to: own keys, then the server's reviewer keys."""
+        keys: list[PublicKey] = []
+        seen: set[bytes] = set()
+        for key in [*self.own_public_keys(), *map(PublicKey.from_text, state["server_keys"])]:
+            if key.key_id not in seen:
+                seen.add(key.key_id)
+                keys.append(key)
+        return keys[:MAX_RECIPIENTS]
+
+    # --- the index ----------------------------------------------------------
+
+    def load_index(self, keys: Keys) -> dict[str, Any]:
+        if not self.index_path.exists():
+            return {}
+        try:
+            data = envelope.decrypt_bytes(self.index_path.read_bytes(), keys.private)
+            index: dict[str, Any] = json.loads(data.decode("utf-8"))["cases"]
+        except (DecryptError, ValueError, KeyError, UnicodeDecodeError):
+            return {}  # rebuilt from the cases themselves
+        return index
+
+    def save_index(self, index: dict[str, Any]) -> None:
+        payload = json.dumps({"version": 1, "cases": index}, ensure_ascii=False).encode("utf-8")
+        with atomic_output(self.index_path, overwrite=True) as out:
+            _seal_bytes(out, payload, self.own_public_keys()[:MAX_RECIPIENTS])
+
+    def index_entry(self, case_id: str, case: dict[str, Any], keys: Keys) -> dict[str, Any]:
+        """Summarise one case by decrypting its envelopes (for the index)."""
+        entry: dict[str, Any] = {
+            "name": "",
+            "profession": "",
+            "country": "",
+            "attachments": 0,
+            "state": UNVERIFIED,
+            "readable": True,
+            "subs": len(case["submissions"]),
+            "verifs": len(case["verifications"]),
+        }
+        for sub in case["submissions"]:
+            if not sub["readable"]:
+                entry["readable"] = False
+                continue
+            try:
+                doc = self.open_json(sub["answers"], keys)
+            except NoMatch:
+                entry["readable"] = False
+                continue
+            entry["attachments"] += len(doc.get("attachments", []))
+            answers = doc.get("answers", {})
+            if sub["kind"] == "application" and isinstance(answers, dict):
+                for name in ("name", "profession", "country"):
+                    value = answers.get(name, "")
+                    entry[name] = value if isinstance(value, str) else ", ".join(value)
+                if answers.get("profession") == "other" and answers.get("profession_other"):
+                    entry["profession"] = str(answers["profession_other"])
+        if case["verifications"]:
+            try:
+                record = self.open_json(case["verifications"][-1]["blob"], keys)
+                entry["state"] = str(record.get("recommendation", UNVERIFIED))
+            except NoMatch:
+                entry["state"] = "?"
+        return entry
+
+    def fresh_index(self, state: dict[str, Any], keys: Keys) -> dict[str, Any]:
+        """The index, with stale or missing entries rebuilt (and saved if any were)."""
+        index = self.load_index(keys)
+        changed = False
+        for case_id, case in state["cases"].items():
+            entry = index.get(case_id)
+            if (
+                entry is None
+                or entry.get("subs") != len(case["submissions"])
+                or entry.get("verifs") != len(case["verifications"])
+            ):
+                index[case_id] = self.index_entry(case_id, case, keys)
+                changed = True
+        for gone in set(index) - set(state["cases"]):
+            del index[gone]
+            changed = True
+        if changed:
+            self.save_index(index)
+        return index
+
+    # --- import -------------------------------------------------------------
+
+    def import_bundle(
+        self,
+        src: BinaryIO,
+        keys: Keys,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        """Verify a submissions bundle completely, then store what is new.
+
+        Pass 1 (read_bundle) copies every member into a fresh staging folder
+        while checking the whole bundle; pass 2 decrypts each new answers
+        envelope and checks it against the manifest, and authenticates each
+        new attachment envelope (decrypting it and discarding the output). Only then are blobs moved
+        in and state.json rewritten; on any error the staging folder goes and
+        nothing has changed.
+        """
+        state = self.load_state()
+        self.tmp.mkdir(mode=0o700, exist_ok=True)
+        staging = self.tmp / f"import-{secrets.token_hex(6)}"
+        staging.mkdir(mode=0o700)
+        try:
+
+            @contextlib.contextmanager
+            def sink(member: Member) -> Iterator[BinaryIO]:
+                with open(staging / member.id, "xb") as out:
+                    yield out
+
+            manifest = read_bundle(src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress)
+            result = ImportResult()
+            new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]] = []
+            for record in manifest.cases:
+                stored = state["cases"].get(record.case)
+                if stored is not None and stored["reply_key"] != record.reply_key.to_text():
+                    raise BadInput(
+                        f"case {record.case} arrives with a different reply key than before;"
+                        " nothing was imported"
+                    )
+                known = {s["id"]: s for s in stored["submissions"]} if stored else {}
+                for sub in record.submissions:
+                    if sub.submission in known:
+                        if _sub_json(sub, known[sub.submission]["readable"]) != known[
+                            sub.submission
+                        ]:
+                            raise BadInput(
+                                f"submission {sub.submission} differs from the one already"
+                                " imported; nothing was imported"
+                            )
+                        result.already += 1
+                        continue
+                    for blob in (sub.answers, *sub.attachments):
+                        if self.blob_path(blob).exists():
+                            raise BadInput(
+                                f"submission {sub.submission} reuses the id of a stored"
+                                " envelope; nothing was imported"
+                            )
+                    doc = self._check_answers(staging, record, sub, keys)
+                    new.append((record, sub, doc))
+            # Everything checked: commit. Blobs first, then the state that names them.
+            for record, sub, doc in new:
+                for blob in (sub.answers, *sub.attachments):
+                    os.replace(staging / blob, self.blob_path(blob))
+                case = state["cases"].get(record.case)
+                if case is None:
+                    case = state["cases"][record.case] = {
+                        "reply_key": record.reply_key.to_text(),
+                        "received": sub.day,
+                        "submissions": [],
+                        "verifications": [],
+                        "replies": [],
+                    }
+                    result.new_cases += 1
+                case["submissions"].append(_sub_json(sub, doc is not None))
+                case["submissions"].sort(key=lambda s: (s["day"], s["kind"] != "application"))
+                case["received"] = min(case["received"], sub.day)
+                if sub.kind == "followup":
+                    result.new_followups += 1
+                else:
+                    result.new_applications += 1
+                if doc is None:
+                    result.unreadable += 1
+            if new or not state["server_keys"]:
+                state["server_keys"] = [k.to_text() for k in manifest.recipients]
+            if new:
+                self.save_state(state)
+            return result
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _check_answers(
+        self, staging: Path, record: CaseRecord, sub: SubmissionRecord, keys: Keys
+    ) -> dict[str, Any] | None:
+        """Decrypt a staged answers envelope and check it says what the manifest says."""
+        where = f"submission {sub.submission}"
+        try:
+            data = envelope.decrypt_bytes((staging / sub.answers).read_bytes(), keys.private)
+        except NoMatch:
+            return None  # sealed to other reviewers only: stored, shown with a note
+        except DecryptError as e:
+            raise BadInput(f"{where}: {e}; nothing was imported") from None
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BadInput(f"{where}: the answers are not JSON; nothing was imported") from None
+        problem = answers_problem(doc, record.case, sub)
+        if problem:
+            raise BadInput(f"{where} does not match the manifest ({problem}); nothing was imported")
+        assert isinstance(doc, dict)
+        # Authenticate every attachment now, so a damaged one refuses the bundle
+        # instead of surprising the reviewer at `extract`. Output is discarded.
+        for blob in sub.attachments:
+            try:
+                with open(staging / blob, "rb") as f:
+                    for _ in envelope.decrypt_stream(f, keys.private):
+                        pass
+            except NoMatch:
+                continue  # shown as "not addressed to your key" at extract
+            except DecryptError as e:
+                raise BadInput(
+                    f"{where}: attachment {blob}: {e}; nothing was imported"
+                ) from None
+        self._docs[sub.answers] = doc
+        return doc
+
+    # --- replies ------------------------------------------------------------
+
+    def export_replies(self, path: Path, *, everything: bool) -> int:
+        state = self.load_state()
+        pending = [
+            (case_id, reply)
+            for case_id, case in state["cases"].items()
+            for reply in case["replies"]
+            if everything or not reply["exported"]
+        ]
+        if not pending:
+            return 0
+        with atomic_output(path) as out:
+            writer = BundleWriter(
+                out, "replies", created=today(), recipients=self.reviewer_recipients(state)
+            )
+            for case_id, reply in pending:
+                writer.add_member(reply["blob"], self.blob_path(reply["blob"]))
+                writer.add_reply(reply["id"], case_id, reply["day"], reply["blob"])
+            writer.close()
+        for _, reply in pending:
+            reply["exported"] = True
+        self.save_state(state)
+        return len(pending)
+
+
+def _sub_json(sub: SubmissionRecord, readable: bool) -> dict[str, Any]:
+    return {
+        "id": sub.submission,
+        "day": sub.day,
+        "kind": sub.kind,
+        "answers": sub.answers,
+        "attachments": list(sub.attachments),
+        "readable": readable,
+    }
+
+
+def answers_problem(doc: object, case: str, sub: SubmissionRecord) -> str | None:
+    """What is wrong with a decrypted answers document, or None if it matches."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    expected = {
+        "format": "refuge-intake submission",
+        "version": 1,
+        "case": case,
+        "submission": sub.submission,
+        "kind": sub.kind,
+        "day": sub.day,
+    }
+    for key, value in expected.items():
+        if doc.get(key) != value or type(doc.get(key)) is not type(value):
+            return f"its {key} is not {value!r}"
+    answers = doc.get("answers")
+    if not isinstance(answers, dict) or not all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+        for v in answers.values()
+    ):
+        return "its answers are not text"
+    attachments = doc.get("attachments")
+    if not isinstance(attachments, list):
+        return "its attachments are not a list"
+    for a in attachments:
+        if (
+            not isinstance(a, dict)
+            or not {"blob", "name", "type", "size"} <= set(a)
+            or not isinstance(a["name"], str)
+            or not isinstance(a["type"], str)
+            or type(a["size"]) is not int
+            or a["size"] < 0
+        ):
+            return "an attachment entry is malformed"
+    # Compared as sets: the server need not keep the applicant's order in the manifest.
+    blobs = [a["blob"] for a in attachments]
+    if len(set(blobs)) != len(blobs) or sorted(blobs) != sorted(sub.attachments):
+        return "its attachments are not the ones listed"
+    return None
+
+
+def _seal_bytes(out: BinaryIO, payload: bytes, recipients: list[PublicKey]) -> None:
+    writer = envelope.EnvelopeWriter(out, recipients)
+    writer.write(payload)
+    writer.close()

@@ -1,0 +1,235 @@
+"""The bundle: committed vectors, round trips through the writer, and random damage."""
+
+import contextlib
+import functools
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crypto import bundle
+from crypto.bundle import (
+    BundleError,
+    BundleWriteError,
+    BundleWriter,
+    ManifestDigestError,
+    ManifestError,
+    Member,
+    MemberError,
+    NotABundle,
+    SubmissionRecord,
+    TrailingBundleData,
+    TruncatedBundle,
+    UnsupportedBundleVersion,
+    WrongBundleKind,
+    read_bundle,
+)
+from crypto.envelope import encrypt_bytes
+from crypto.keys import PrivateKey
+
+VECTORS = Path(__file__).parent / "vectors" / "bundle"
+EXPECT = {
+    "not a bundle": NotABundle,
+    "unsupported version": UnsupportedBundleVersion,
+    "wrong kind": WrongBundleKind,
+    "truncated": TruncatedBundle,
+    "trailing data": TrailingBundleData,
+    "manifest digest failure": ManifestDigestError,
+    "manifest failure": ManifestError,
+    "member failure": MemberError,
+}
+REVIEWER = PrivateKey.generate()
+APPLICANT = PrivateKey.generate()
+
+
+def load_vector(path: Path) -> tuple[dict[str, str], bytes]:
+    data = path.read_bytes()
+    head, _, body = data.partition(b"\n\n")
+    fields = dict(line.split(": ", 1) for line in head.decode().splitlines())
+    return fields, body
+
+
+def vector_paths() -> list[Path]:
+    return sorted(VECTORS.glob("*.bundle-vector"))
+
+
+def test_vectors_exist() -> None:
+    names = {p.stem for p in vector_paths()}
+    assert {"success_submissions", "trailing_byte", "swapped_members", "magic_v2"} <= names
+    assert len(names) >= 40
+
+
+@pytest.mark.parametrize("path", vector_paths(), ids=lambda p: p.stem)
+def test_vector(path: Path) -> None:
+    fields, body = load_vector(path)
+    staged: dict[str, bytes] = {}
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    if fields["expect"] == "success":
+        manifest = read_bundle(io.BytesIO(body), kind=fields["kind"], sink=sink)
+        assert len(manifest.members) == int(fields["members"])
+        assert [m.id for m in manifest.members] == list(staged)
+        assert sum(len(v) for v in staged.values()) == sum(m.length for m in manifest.members)
+    else:
+        with pytest.raises(EXPECT[fields["expect"]]) as info:
+            read_bundle(io.BytesIO(body), kind=fields["kind"], sink=sink)
+        # The exact class, not a parent: a parsing bug cannot hide behind another check.
+        assert type(info.value) is EXPECT[fields["expect"]]
+        assert str(info.value)  # a sentence for a person
+
+
+def test_vectors_are_up_to_date() -> None:
+    from tests.vectors import gen_bundle
+
+    generated = gen_bundle.cases()
+    assert {p.stem for p in vector_paths()} == set(generated)
+    for name, (_fields, data) in generated.items():
+        _, body = load_vector(VECTORS / f"{name}.bundle-vector")
+        assert body == data, name
+
+
+def make_submissions(n_cases: int = 2, attach: int = 2) -> tuple[bytes, dict[str, bytes]]:
+    members: dict[str, bytes] = {}
+    out = io.BytesIO()
+    w = BundleWriter(out, "submissions", created="2026-11-23", recipients=[REVIEWER.public_key])
+    for c in range(n_cases):
+        answers = encrypt_bytes(b'{"case": %d}' % c, [REVIEWER.public_key])
+        aid = f"{c + 500:032x}"
+        members[aid] = answers
+        w.add_member(aid, functools.partial(io.BytesIO, answers))
+        att_ids = []
+        for a in range(attach):
+            data = encrypt_bytes(bytes([a]) * (a * 70000), [REVIEWER.public_key])
+            bid = f"{c:016x}{a + 1:016x}"
+            members[bid] = data
+            w.add_member(bid, functools.partial(io.BytesIO, data))
+            att_ids.append(bid)
+        w.add_case(
+            f"{c + 1000:032x}",
+            APPLICANT.public_key,
+            [SubmissionRecord(f"{c + 2000:032x}", "2026-11-20", "application", aid,
+                              tuple(att_ids))],
+        )
+    w.close()
+    return out.getvalue(), members
+
+
+def test_round_trip_through_writer(tmp_path: Path) -> None:
+    data, members = make_submissions()
+    staged: dict[str, bytes] = {}
+    seen: list[int] = []
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    manifest = read_bundle(io.BytesIO(data), kind="submissions", sink=sink, progress=seen.append)
+    assert staged == members
+    assert sum(seen) == len(data)
+    expected = (f"{1:016x}{1:016x}", f"{1:016x}{2:016x}")
+    assert manifest.cases[1].submissions[0].attachments == expected
+    assert manifest.cases[0].reply_key == APPLICANT.public_key
+
+
+def test_writer_from_paths(tmp_path: Path) -> None:
+    env = encrypt_bytes(b"reply", [REVIEWER.public_key])
+    (tmp_path / "blob").write_bytes(env)
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, tmp_path / "blob")
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    w.close()
+    manifest = read_bundle(io.BytesIO(out.getvalue()), kind="replies")
+    assert manifest.replies[0].blob == "ab" * 16
+
+
+def test_writer_refuses_what_the_reader_would() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    env = encrypt_bytes(b"x", [REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(env))  # no reply names it
+    with pytest.raises(BundleWriteError, match="do not match"):
+        w.close()
+    assert out.getvalue() == b""
+    with pytest.raises(BundleWriteError):
+        w.add_case("ab" * 16, APPLICANT.public_key, [])
+
+
+def test_writer_refuses_a_member_that_changes() -> None:
+    env = bytearray(encrypt_bytes(b"x", [REVIEWER.public_key]))
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(bytes(env)))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    env[-1] ^= 1
+    with pytest.raises(BundleWriteError, match="changed"):
+        w.close()
+
+
+def test_writer_refuses_non_envelope() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(b"plaintext, oops"))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    with pytest.raises(BundleWriteError, match="not an envelope"):
+        w.close()
+
+
+def test_errors_are_bundle_errors() -> None:
+    for cls in EXPECT.values():
+        assert issubclass(cls, BundleError)
+        assert "bundle" in cls.message
+
+
+SMALL, SMALL_MEMBERS = make_submissions(n_cases=1, attach=1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_bundle_is_rejected_or_identical(data: st.DataObject) -> None:
+    """Any damage is refused; if accepted, what comes out is exactly what went in."""
+    buf = bytearray(SMALL)
+    op = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete", "swap"]))
+    pos = data.draw(st.integers(0, len(buf) - 1))
+    if op == "flip":
+        buf[pos] ^= data.draw(st.integers(1, 255))
+    elif op == "truncate":
+        del buf[pos:]
+    elif op == "insert":
+        buf[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+    elif op == "delete":
+        del buf[pos : pos + data.draw(st.integers(1, 64))]
+    else:
+        other = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos], buf[other] = buf[other], buf[pos]
+    staged: dict[str, bytes] = {}
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    try:
+        read_bundle(io.BytesIO(bytes(buf)), kind="submissions", sink=sink)
+    except BundleError:
+        return
+    assert bytes(buf) == SMALL
+    assert staged == SMALL_MEMBERS
+
+
+def test_constants_match_spec() -> None:
+    assert len(bundle.MAGIC) == 24
+    assert bundle.LENGTH.size == 4
+    assert bundle.DIGEST_BYTES == 32

@@ -1,0 +1,186 @@
+"""The reviewer's pure helpers: safe names, inert text, type and metadata detection."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reviewer import filetypes
+from reviewer.inert import cell, inert
+from reviewer.safenames import MAX_NAME_BYTES, safe_name, unique_name
+from tests.server_sim import jpeg_with_exif, png_with_text
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("/abs/x.sh", "x.sh"),
+        ("C:\\Users\\me\\evil.bat", "evil.bat"),
+        ("..", "attachment"),
+        ("", "attachment"),
+        (".bashrc", "bashrc"),
+        ("...hidden", "hidden"),
+        ("CON", "_CON"),
+        ("con.txt", "_con.txt"),
+        ("LPT1.pdf", "_LPT1.pdf"),
+        ("a:b?.txt", "a_b_.txt"),
+        ("a\x00b\x1b[31m.pdf", "ab[31m.pdf"),
+        ("\u202egnp.exe", "gnp.exe"),
+        ("trailing. ", "trailing"),
+        ("شعر.pdf", "شعر.pdf"),
+    ],
+)
+def test_safe_name(name: str, expected: str) -> None:
+    assert safe_name(name) == expected
+
+
+def test_long_name_keeps_extension() -> None:
+    name = safe_name("é" * 300 + ".docx")
+    assert name.endswith(".docx")
+    assert len(name.encode()) <= MAX_NAME_BYTES
+
+
+@given(st.text(max_size=400))
+def test_safe_name_is_always_safe(name: str) -> None:
+    out = safe_name(name)
+    assert out and out not in (".", "..")
+    assert "/" not in out and "\\" not in out and "\0" not in out
+    assert not out.startswith(".")
+    assert all(ord(c) >= 0x20 and not 0x7F <= ord(c) <= 0x9F for c in out)
+    assert len(out.encode("utf-8")) <= MAX_NAME_BYTES
+    assert out.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+
+
+def test_unique_name(tmp_path: Path) -> None:
+    (tmp_path / "a.pdf").write_bytes(b"")
+    taken: set[str] = set()
+    assert unique_name(tmp_path, "a.pdf", taken) == "a (2).pdf"
+    assert unique_name(tmp_path, "A.PDF", taken) == "A.PDF"
+    assert unique_name(tmp_path, "a.pdf", taken) == "a (3).pdf"
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    assert unique_name(tmp_path, "link", taken) == "link (2)"
+    long = "x" * (MAX_NAME_BYTES - 4) + ".pdf"
+    (tmp_path / long).write_bytes(b"")
+    second = unique_name(tmp_path, long, taken)
+    assert second.endswith(" (2).pdf") and len(second.encode()) <= MAX_NAME_BYTES
+
+
+def test_inert() -> None:
+    assert inert("a\x1b[31mb") == "a\\x1b[31mb"
+    assert inert("line\n\tnext") == "line\n\tnext"
+    assert inert("line\nnext", multiline=False) == "line\\x0anext"
+    assert inert("over\rwrite") == "over\\x0dwrite"
+    assert inert("\u202egnp.exe") == "\\u202egnp.exe"
+    assert inert("\x9b31m") == "\\x9b31m"  # C1 CSI
+    assert inert("\ud800") == "\\ud800"
+    assert inert("فارسی\u200cنیم‌فاصله") == "فارسی\u200cنیم‌فاصله"  # ZWNJ is text, not a trick
+    assert cell("x" * 30, 10) == "x" * 9 + "…"
+
+
+@given(st.text())
+def test_inert_never_lets_controls_through(text: str) -> None:
+    out = inert(text, multiline=False)
+    assert all(ord(c) >= 0x20 and not 0x7F <= ord(c) <= 0x9F for c in out)
+    assert not set(out) & {"\u202e", "\u2066", "\u2028"}
+
+
+def _detect(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    return filetypes.detect_type(path)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.7\n", "application/pdf"),
+        (jpeg_with_exif(), "image/jpeg"),
+        (png_with_text(), "image/png"),
+        (b"GIF89a....", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"ID3\x04\x00", "audio/mpeg"),
+        (b"\x00\x00\x00\x18ftypmp42", "video/mp4"),
+        (b"OggS\x00\x02", "audio/ogg"),
+        (b"MZ\x90\x00", "application/x-msdownload"),
+        (b"\x7fELF\x02", "application/x-executable"),
+        (b"#!/bin/sh\nrm -rf ~\n", "application/x-sh"),
+        ("Привет, мир\n".encode(), "text/plain"),
+        (b"<!DOCTYPE html><p>", "text/html"),
+        (b"\x00\x01\x02\x03", "application/octet-stream"),
+        (_zip({"word/document.xml": b"<w/>", "docProps/core.xml": b"<c/>"}),
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (_zip({"a.txt": b"a"}), "application/zip"),
+    ],
+)
+def test_detect_type(tmp_path: Path, data: bytes, expected: str) -> None:
+    assert _detect(tmp_path, data) == expected
+
+
+def test_odt_detected(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("mimetype", b"application/vnd.oasis.opendocument.text")
+        zf.writestr("META-INF/manifest.xml", b"<m/>")
+        zf.writestr("meta.xml", b"<meta/>")
+    path = tmp_path / "doc.odt"
+    path.write_bytes(buf.getvalue())
+    detected = filetypes.detect_type(path)
+    assert detected == "application/vnd.oasis.opendocument.text"
+    assert filetypes.types_agree("application/vnd.oasis.opendocument.text", detected)
+    assert filetypes.find_metadata(path, detected) == ["document properties"]
+
+
+def test_types_agree() -> None:
+    assert filetypes.types_agree("image/jpg", "image/jpeg")
+    assert filetypes.types_agree("text/csv; charset=utf-8", "text/plain")
+    assert not filetypes.types_agree("application/pdf", "image/png")
+    assert not filetypes.types_agree("application/pdf", "application/x-msdownload")
+    assert not filetypes.types_agree("application/x-msdownload", "application/x-msdownload")
+    assert filetypes.types_agree("application/zip", "application/zip")
+
+
+def test_pdf_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.4\n" + b"x" * (1 << 20) + b"trailer << /Info 3 0 R >>")
+    assert filetypes.find_metadata(path, "application/pdf") == ["document info"]
+    path.write_bytes(b"%PDF-1.4\nclean")
+    assert filetypes.find_metadata(path, "application/pdf") == []
+
+
+def test_strip_removes_only_metadata(tmp_path: Path) -> None:
+    jpeg = tmp_path / "a.jpg"
+    jpeg.write_bytes(jpeg_with_exif())
+    out = io.BytesIO()
+    filetypes.strip_metadata(jpeg, "image/jpeg", out)
+    stripped = tmp_path / "b.jpg"
+    stripped.write_bytes(out.getvalue())
+    assert filetypes.find_metadata(stripped, "image/jpeg") == []
+    assert filetypes.detect_type(stripped) == "image/jpeg"
+    # the quantisation table and the scan are untouched
+    assert out.getvalue().endswith(jpeg_with_exif()[-40:])
+    with pytest.raises(ValueError):
+        filetypes.strip_metadata(jpeg, "application/pdf", io.BytesIO())
+
+
+def test_hostile_odf_type_is_not_echoed(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("mimetype", b"application/vnd.oasis.opendocument.\x1b[2Jtext")
+    detected = _detect(tmp_path, buf.getvalue())
+    assert "\x1b" not in detected
+    assert detected.startswith("application/vnd.oasis.opendocument")

@@ -1,0 +1,631 @@
+"""Generate the test vectors in tests/vectors/ (format: tests/vectors/README.md).
+
+Run `python tools/make_vectors.py` from the repository root. Every case is
+checked against `crypto` before it is written, so the script fails loudly if a
+case no longer fires the check it was built for. The file key, key-file salts
+and nonces and every identity come from a seeded DRBG, but libsodium draws the
+sealed boxes' ephemeral keys and the secretstream header itself: a re-run gives
+different envelope bytes with the same meaning. The tests read only the
+committed files.
+
+Malformed envelopes are built here from nacl.bindings primitives with the real
+file key, so each one breaks exactly one rule of docs/format.md while every
+MAC and chunk tag around it stays valid: a parsing bug cannot hide behind an
+authentication failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nacl.bindings as sodium
+import nacl.public
+
+from crypto import codename, envelope, errors, keyfile
+from crypto.keys import PrivateKey, PublicKey
+from crypto.params import CODENAME_LIMITS, TEST_LIMITS, Argon2Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "tests" / "vectors"
+
+CHUNK = envelope.CHUNK_SIZE
+CT_CHUNK = envelope.CHUNK_CT_SIZE
+MESSAGE, PUSH, FINAL = envelope.TAG_MESSAGE, envelope.TAG_PUSH, envelope.TAG_FINAL
+REKEY = sodium.crypto_secretstream_xchacha20poly1305_TAG_REKEY
+
+#: The `expect:` value for each error class, most specific first.
+EXPECT_BY_ERROR: list[tuple[type[errors.CryptoError], str]] = [
+    (errors.NotAnEnvelope, "not an envelope"),
+    (errors.UnsupportedVersion, "unsupported version"),
+    (errors.NoMatch, "no match"),
+    (errors.HeaderError, "header failure"),
+    (errors.PayloadError, "payload failure"),
+]
+
+
+def expect_for(error: type[errors.CryptoError]) -> str:
+    for cls, name in EXPECT_BY_ERROR:
+        if issubclass(error, cls):
+            return name
+    raise ValueError(f"no expect class for {error.__name__}")
+
+
+class Drbg:
+    """A seeded byte source: BLAKE2b in counter mode, one stream per label."""
+
+    def __init__(self, label: str) -> None:
+        self._key = hashlib.blake2b(
+            label.encode(), digest_size=32, person=b"refuge-vectors"
+        ).digest()
+        self._counter = 0
+        self._pool = b""
+
+    def __call__(self, n: int) -> bytes:
+        blocks = [self._pool]
+        have = len(self._pool)
+        while have < n:
+            block = self._counter.to_bytes(8, "little")
+            blocks.append(hashlib.blake2b(block, key=self._key, digest_size=64).digest())
+            have += 64
+            self._counter += 1
+        pool = b"".join(blocks)
+        out, self._pool = pool[:n], pool[n:]
+        return out
+
+
+def identity(name: str) -> PrivateKey:
+    return PrivateKey(Drbg(f"identity {name}")(32))
+
+
+def content_of(name: str, length: int) -> bytes:
+    return Drbg(f"content {name}")(length)
+
+
+# --- building envelopes from their parts --------------------------------------
+
+
+def stanza(recipient: PublicKey, file_key: bytes) -> bytes:
+    return recipient.key_id + nacl.public.SealedBox(recipient.to_nacl()).encrypt(file_key)
+
+
+def canonical_plain_chunks(content: bytes) -> list[tuple[bytes, int]]:
+    """The (plaintext, tag) chunks the writer produces for `content`."""
+    length = len(content)
+    padded = content + b"\x80" + bytes(envelope.padded_size(length + 1) - length - 1)
+    chunks = [padded[i : i + CHUNK] for i in range(0, len(padded), CHUNK)]
+    marker = length // CHUNK
+    tags = [MESSAGE] * len(chunks)
+    tags[marker] = PUSH
+    tags[-1] = FINAL
+    return list(zip(chunks, tags, strict=True))
+
+
+@dataclass
+class Parts:
+    """An envelope as its fields; `to_bytes` computes the MAC unless one is given."""
+
+    file_key: bytes
+    stanzas: list[bytes]
+    stream_header: bytes
+    chunks: list[bytes]
+    magic: bytes = envelope.MAGIC
+    count: int | None = None
+    mac: bytes | None = None
+    trailer: bytes = b""
+
+    def header(self) -> bytes:
+        count = len(self.stanzas) if self.count is None else self.count
+        return self.magic + bytes([count]) + b"".join(self.stanzas) + self.stream_header
+
+    def to_bytes(self) -> bytes:
+        header = self.header()
+        mac = envelope._header_mac(self.file_key, header) if self.mac is None else self.mac
+        return header + mac + b"".join(self.chunks) + self.trailer
+
+
+def build(
+    label: str,
+    recipients: list[PublicKey],
+    plain_chunks: list[tuple[bytes, int]],
+) -> Parts:
+    """A well-formed header for `recipients` over a stream of exactly `plain_chunks`."""
+    file_key = Drbg(f"file key {label}")(envelope.FILE_KEY_BYTES)
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    stream_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
+        state, envelope._subkey(file_key, envelope._PERSON_PAYLOAD)
+    )
+    chunks = [
+        sodium.crypto_secretstream_xchacha20poly1305_push(state, plain, None, tag)
+        for plain, tag in plain_chunks
+    ]
+    return Parts(file_key, [stanza(r, file_key) for r in recipients], stream_header, chunks)
+
+
+def header_length(recipients: int) -> int:
+    return len(envelope.MAGIC) + 1 + recipients * envelope.STANZA_BYTES + 24 + 32
+
+
+def flip(data: bytes, offset: int, mask: int = 0x01) -> bytes:
+    out = bytearray(data)
+    out[offset] ^= mask
+    return bytes(out)
+
+
+# --- cases --------------------------------------------------------------------
+
+
+@dataclass
+class EnvelopeCase:
+    name: str
+    comment: str
+    data: bytes
+    identities: list[PrivateKey]
+    content: bytes | None = None  # on success
+    error: type[errors.DecryptError] | None = None  # on failure
+
+    def check(self) -> None:
+        """Run the case through `crypto`; refuse to write one that misfires."""
+        try:
+            plain = envelope.decrypt_bytes(self.data, self.identities)
+        except errors.DecryptError as e:
+            if type(e) is not self.error:
+                raise AssertionError(
+                    f"{self.name}: expected {self.error}, got {type(e).__name__}: {e}"
+                ) from e
+            return
+        if self.error is not None or plain != self.content:
+            raise AssertionError(f"{self.name}: expected {self.error}, decrypted instead")
+
+    def render(self) -> bytes:
+        lines = []
+        if self.error is None:
+            assert self.content is not None
+            lines.append("expect: success")
+            lines.append(f"payload: {hashlib.sha256(self.content).hexdigest()}")
+        else:
+            lines.append(f"expect: {expect_for(self.error)}")
+            lines.append(f"error: {self.error.__name__}")
+        lines += [f"identity: {k.raw().hex()}" for k in self.identities]
+        lines.append(f"comment: {self.comment}")
+        return ("\n".join(lines) + "\n\n").encode() + self.data
+
+
+def envelope_cases() -> list[EnvelopeCase]:
+    alice, bob, carol = identity("alice"), identity("bob"), identity("carol")
+    old, new = identity("old reviewer key"), identity("new reviewer key")
+    cases: list[EnvelopeCase] = []
+
+    def ok(name: str, comment: str, content: bytes, to: list[PrivateKey],
+           ids: list[PrivateKey] | None = None) -> bytes:
+        data = envelope.encrypt_bytes(
+            content, [k.public_key for k in to], random=Drbg(f"file key {name}")
+        )
+        cases.append(EnvelopeCase(name, comment, data, ids or to[:1], content=content))
+        return data
+
+    def bad(name: str, comment: str, data: bytes, error: type[errors.DecryptError],
+            ids: list[PrivateKey] | None = None) -> None:
+        cases.append(EnvelopeCase(name, comment, data, ids or [alice], error=error))
+
+    # Successes: the size boundaries of the padding and of the chunking.
+    ok("success_empty", "empty content: one 4096-byte final chunk", b"", [alice])
+    ok("success_one_byte", "one byte of content", b"A", [alice])
+    for n, why in [
+        (4095, "content plus marker fill the 4096-byte floor exactly"),
+        (4096, "one byte over the floor: padded to 4352 by Padme"),
+        (CHUNK - 1, "content plus marker fill one chunk exactly: a full final chunk"),
+        (CHUNK, "exactly 64 KiB: a full content chunk, then a marker-only final chunk"),
+        (CHUNK + 1, "64 KiB + 1: the marker chunk holds one byte of content"),
+        (3 * CHUNK + 12345, "multi-chunk: three full content chunks and a final chunk"),
+    ]:
+        ok(f"success_{n}_bytes", f"{n} bytes of content: {why}", content_of(str(n), n), [alice])
+    four_mib = 4 * 1024 * 1024
+    ok("success_4mib_padding_chunk",
+       "4 MiB of content: the marker chunk carries PUSH and a zero chunk follows with FINAL",
+       content_of("4mib", four_mib), [alice])
+    ok("success_content_ends_like_padding",
+       "content that itself ends in 0x80 0x00 0x00: only the last 0x80 is the marker",
+       b"abc\x80\x00\x00", [alice])
+    ok("success_zero_content", "100 zero bytes of content: the marker is what ends it",
+       bytes(100), [alice])
+    two = ok("success_two_recipients_first", "two recipients, opened with the first's key",
+             b"for alice and bob", [alice, bob])
+    cases.append(EnvelopeCase("success_two_recipients_second",
+                              "two recipients, opened with the second's key",
+                              two, [bob], content=b"for alice and bob"))
+    ok("success_old_key_among_several",
+       "the decrypter holds three keys; only its old key is a recipient",
+       b"sealed to the old key", [old, carol], ids=[new, alice, old])
+    many = [identity(f"reviewer {i}") for i in range(envelope.MAX_RECIPIENTS)]
+    ok("success_32_recipients", "the maximum of 32 recipients, opened with the last's key",
+       b"to all", many, ids=[many[-1]])
+
+    # Not for us.
+    bad("no_match_wrong_recipient", "sealed to bob only; the decrypter holds alice's key",
+        envelope.encrypt_bytes(b"x", [bob.public_key]), errors.NoMatch, [alice])
+
+    base = envelope.encrypt_bytes(b"hello", [alice.public_key], random=Drbg("base"))
+    h1 = header_length(1)
+    bad("not_envelope_empty", "an empty file", b"", errors.NotAnEnvelope)
+    bad("not_envelope_short", "five bytes, shorter than the magic", base[:5], errors.NotAnEnvelope)
+    bad("not_envelope_flipped_magic", "first byte of the magic flipped",
+        flip(base, 0), errors.NotAnEnvelope)
+    bad("not_envelope_key_file", "a key file handed over as an envelope",
+        keyfile.KEYFILE_MAGIC + bytes(136), errors.NotAnEnvelope)
+    bad("unsupported_version_2", "version 0x0002 in the last two magic bytes",
+        flip(base, 7, 0x03), errors.UnsupportedVersion)
+    bad("unsupported_version_high_byte", "version byte 6 (high byte of the version) flipped",
+        flip(base, 6), errors.UnsupportedVersion)
+
+    # Header framing: each breaks one rule and the MAC is recomputed where it could matter.
+    def header_case(label: str, recipients: list[PublicKey]) -> Parts:
+        return build(label, recipients, canonical_plain_chunks(b"hi"))
+
+    p = header_case("count zero", [alice.public_key])
+    p.count = 0
+    bad("header_count_zero", "recipient count 0 (MAC recomputed)", p.to_bytes(),
+        errors.HeaderError)
+    p = header_case("count 33", [identity(f"r{i}").public_key for i in range(32)]
+                    + [alice.public_key])
+    bad("header_count_33", "33 well-formed stanzas, MAC valid: over the limit of 32",
+        p.to_bytes(), errors.HeaderError)
+    p = header_case("duplicate", [alice.public_key])
+    p.stanzas.append(stanza(alice.public_key, p.file_key))
+    bad("header_duplicate_key_id", "two valid stanzas for the same key, MAC valid",
+        p.to_bytes(), errors.HeaderError)
+    bad("header_truncated_after_magic", "the file ends after the magic", base[:8],
+        errors.HeaderError)
+    bad("header_truncated_in_stanza", "the file ends inside the stanza", base[:9 + 40],
+        errors.HeaderError)
+    bad("header_truncated_in_stream_header", "the file ends inside the secretstream header",
+        base[: 9 + 88 + 10], errors.HeaderError)
+    bad("header_truncated_in_mac", "the file ends inside the header MAC",
+        base[: h1 - 1], errors.HeaderError)
+    bad("header_flipped_key_id", "a key id byte flipped: the stanza names no key we hold",
+        flip(base, 9), errors.NoMatch)
+    bad("header_flipped_sealed_key", "a byte of the sealed file key flipped",
+        flip(base, 9 + 8 + 40), errors.StanzaError)
+    p = header_case("other file key", [alice.public_key])
+    p.stanzas[0] = stanza(alice.public_key, bytes(32))
+    p.mac = envelope._header_mac(p.file_key, p.header())
+    bad("header_stanza_seals_other_key",
+        "the stanza opens but to another file key, so the MAC fails", p.to_bytes(),
+        errors.HeaderMacError)
+    # A recipient who knows the file key can write a bad stanza for another
+    # recipient under a valid MAC; the first matching identity decides.
+    p = header_case("bad stanza for alice", [alice.public_key, bob.public_key])
+    p.stanzas[0] = alice.public_key.key_id + bytes(envelope.SEALED_BYTES)
+    forged = p.to_bytes()
+    bad("header_stanza_error_first_identity",
+        "alice's stanza does not open (MAC valid); alice is the decrypter's first identity",
+        forged, errors.StanzaError, [alice, bob])
+    cases.append(EnvelopeCase(
+        "success_bad_stanza_for_other_identity",
+        "the same envelope with bob first: his stanza opens and alice's is never tried",
+        forged, [bob, alice], content=b"hi"))
+    bad("header_flipped_stream_header", "a byte of the secretstream header flipped",
+        flip(base, 9 + 88 + 3), errors.HeaderMacError)
+    bad("header_flipped_mac", "the last byte of the header MAC flipped",
+        flip(base, h1 - 1), errors.HeaderMacError)
+    two_hdr = header_length(2)
+    swapped = two[:9] + two[9 + 88 : 9 + 176] + two[9 : 9 + 88] + two[9 + 176 :]
+    bad("header_swapped_stanzas", "the two stanzas swapped, MAC left as it was",
+        swapped, errors.HeaderMacError)
+    removed = two[:8] + b"\x01" + two[9 : 9 + 88] + two[9 + 176 :]
+    bad("header_stanza_removed", "bob's stanza removed and the count lowered",
+        removed, errors.HeaderMacError)
+    extra = stanza(carol.public_key, bytes(32))
+    added = two[:8] + b"\x03" + two[9 : 9 + 176] + extra + two[9 + 176 :]
+    bad("header_stanza_added", "a third stanza (for carol) added and the count raised",
+        added, errors.HeaderMacError)
+    bad("header_flipped_count", "count of a two-recipient envelope flipped to 3",
+        flip(two, 8, 0x01), errors.HeaderMacError)
+    assert two_hdr == 9 + 176 + 56
+
+    # Payload: the real file key and valid chunk tags; one framing rule broken each.
+    def stream_case(label: str, chunks: list[tuple[bytes, int]]) -> bytes:
+        return build(label, [alice.public_key], chunks).to_bytes()
+
+    multi = content_of("multi", 2 * CHUNK + 100)
+    mparts = build("multi", [alice.public_key], canonical_plain_chunks(multi))
+    for i in range(3):
+        broken = list(mparts.chunks)
+        broken[i] = flip(broken[i], len(broken[i]) // 2)
+        bad(f"payload_flipped_chunk_{i}", f"a byte in the middle of chunk {i} of 3 flipped",
+            Parts(**{**mparts.__dict__, "chunks": broken}).to_bytes(), errors.ChunkAuthError)
+    reordered = [mparts.chunks[1], mparts.chunks[0], mparts.chunks[2]]
+    bad("payload_chunks_reordered", "the first two chunks swapped",
+        Parts(**{**mparts.__dict__, "chunks": reordered}).to_bytes(), errors.ChunkAuthError)
+    bad("payload_final_chunk_missing", "the final chunk removed after two full chunks",
+        Parts(**{**mparts.__dict__, "chunks": mparts.chunks[:2]}).to_bytes(),
+        errors.TruncatedError)
+    bad("payload_empty", "the header and nothing after it", base[:h1], errors.TruncatedError)
+    bad("payload_truncated_mid_chunk", "the final chunk cut short by one byte",
+        base[:-1], errors.ChunkAuthError)
+    full_final = content_of("full final", CHUNK - 1)
+    ffparts = build("full final", [alice.public_key], canonical_plain_chunks(full_final))
+    ff = ffparts.to_bytes()
+    bad("payload_trailing_byte", "one zero byte after a full-size final chunk",
+        ff + b"\x00", errors.TrailingDataError)
+    bad("payload_trailing_byte_after_short_final",
+        "one byte after a short final chunk: read with it, so the chunk fails to open",
+        base + b"\x00", errors.ChunkAuthError)
+    bad("payload_two_final_chunks",
+        "a full final chunk and a second valid final chunk after it",
+        stream_case("two finals", [(full_final + b"\x80", FINAL), (bytes(10), FINAL)]),
+        errors.TrailingDataError)
+    bad("payload_short_non_final_chunk",
+        "the only chunk carries MESSAGE and is shorter than 64 KiB",
+        stream_case("short message", [(b"hi\x80" + bytes(4093), MESSAGE)]),
+        errors.PayloadError)
+    bad("payload_short_push_chunk",
+        "the only chunk is the marker chunk tagged PUSH, short, and nothing follows",
+        stream_case("short push", [(b"hi\x80" + bytes(4093), PUSH)]), errors.PayloadError)
+    bad("payload_chunk_under_17_bytes", "ten stray bytes after a full MESSAGE chunk",
+        stream_case("stray", [(bytes(CHUNK), MESSAGE)]) + bytes(10), errors.PayloadError)
+    bad("payload_rekey_tag", "a chunk tagged REKEY, which the format never uses",
+        stream_case("rekey", [(bytes(CHUNK), REKEY), (b"\x80" + bytes(4095), FINAL)]),
+        errors.PayloadError)
+    bad("payload_empty_final_chunk", "the only chunk is an empty final chunk: no marker",
+        stream_case("empty final", [(b"", FINAL)]), errors.PayloadError)
+    bad("payload_empty_final_after_push",
+        "a full PUSH marker chunk then an empty FINAL chunk: a second encoding of 64 KiB-1",
+        stream_case("empty after push", [(full_final + b"\x80", PUSH), (b"", FINAL)]),
+        errors.PayloadError)
+    bad("payload_full_content_then_eof",
+        "one full MESSAGE chunk and then the end of the file",
+        stream_case("message eof", [(bytes(CHUNK), MESSAGE)]), errors.TruncatedError)
+    bad("payload_push_marker_then_eof",
+        "a full PUSH marker chunk and then the end of the file: no final chunk",
+        stream_case("push eof", [(b"hi\x80" + bytes(CHUNK - 3), PUSH)]), errors.TruncatedError)
+    bad("payload_missing_marker", "the final chunk holds content and zeros but no 0x80",
+        stream_case("no marker", [(b"hello" + bytes(4091), FINAL)]), errors.PaddingError)
+    bad("payload_all_zero_final", "the final chunk is 4096 zero bytes",
+        stream_case("all zero", [(bytes(4096), FINAL)]), errors.PaddingError)
+    bad("payload_nonzero_after_marker",
+        "a 0x01 after the marker: the last non-zero byte is not 0x80",
+        stream_case("nonzero marker", [(b"hi\x80\x00\x01" + bytes(4091), FINAL)]),
+        errors.PaddingError)
+    bad("payload_nonzero_padding_chunk",
+        "a full PUSH marker chunk, then a final padding chunk holding a 0x01",
+        stream_case("nonzero chunk", [(b"hi\x80" + bytes(CHUNK - 3), PUSH),
+                                      (bytes(100) + b"\x01" + bytes(100), FINAL)]),
+        errors.PaddingError)
+    bad("payload_second_push", "a full PUSH marker chunk, then a second PUSH chunk",
+        stream_case("second push", [(b"hi\x80" + bytes(CHUNK - 3), PUSH), (bytes(CHUNK), PUSH),
+                                    (bytes(10), FINAL)]), errors.PaddingError)
+    bad("payload_padding_too_long", "5 bytes of content padded to 4097 instead of 4096",
+        stream_case("too long", [(b"hello\x80" + bytes(4091), FINAL)]), errors.PaddingError)
+    bad("payload_padding_too_short", "5 bytes of content and the marker, no padding",
+        stream_case("too short", [(b"hello\x80", FINAL)]), errors.PaddingError)
+    bad("payload_padding_of_other_length",
+        "4096 bytes of content padded to 8192 (Padme says 4352)",
+        stream_case("other length", [(bytes(4096) + b"\x80" + bytes(4095), FINAL)]),
+        errors.PaddingError)
+    return cases
+
+
+# --- key files ----------------------------------------------------------------
+
+
+@dataclass
+class KeyFileCase:
+    name: str
+    comment: str
+    data: bytes
+    passphrase: str
+    key: PrivateKey | None = None  # on success
+    error: type[errors.KeyFileError] | None = None
+    extra: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        try:
+            got = keyfile.open_private_key(self.data, self.passphrase)
+        except errors.KeyFileError as e:
+            if type(e) is not self.error:
+                raise AssertionError(f"{self.name}: expected {self.error}, got {e!r}") from e
+            return
+        assert self.key is not None and got.raw() == self.key.raw(), self.name
+
+    def render(self) -> bytes:
+        if self.error is None:
+            assert self.key is not None
+            lines = ["expect: success", f"identity: {self.key.raw().hex()}",
+                     f"public key: {self.key.public_key.to_text()}"]
+        else:
+            lines = ["expect: failure", f"error: {self.error.__name__}"]
+        lines.append(f"passphrase: {self.passphrase}")
+        lines += self.extra
+        lines.append(f"comment: {self.comment}")
+        return ("\n".join(lines) + "\n\n").encode() + self.data
+
+
+def keyfile_cases() -> list[KeyFileCase]:
+    key = identity("key file")
+    pw = "correct horse battery staple"
+    good = keyfile.seal_private_key(key, pw, limits=TEST_LIMITS, random=Drbg("key file"))
+    cases = [
+        KeyFileCase("success", "a key file under the test limits", good, pw, key=key),
+        KeyFileCase("wrong_passphrase", "the passphrase is wrong", good, pw + "!",
+                    error=errors.WrongPassphrase),
+    ]
+    accented = identity("accented")
+    composed = "caf\u00e9 na\u00efve"
+    cases.append(KeyFileCase(
+        "success_nfc_passphrase",
+        "sealed under an NFC passphrase, opened with its NFD spelling",
+        keyfile.seal_private_key(accented, composed, limits=TEST_LIMITS,
+                                 random=Drbg("accented")),
+        unicodedata.normalize("NFD", composed), key=accented))
+
+    def broken(name: str, comment: str, data: bytes, error: type[errors.KeyFileError]) -> None:
+        cases.append(KeyFileCase(name, comment, data, pw, error=error))
+
+    def with_limits(ops: int, mem: int) -> bytes:
+        return good[:8] + ops.to_bytes(8, "little") + mem.to_bytes(8, "little") + good[24:]
+
+    broken("bad_magic", "the first magic byte changed", flip(good, 0), errors.KeyFileError)
+    broken("envelope_as_key_file", "an envelope's magic", envelope.MAGIC + good[8:],
+           errors.KeyFileError)
+    broken("unknown_version", "version 0x0002", flip(good, 7, 0x03), errors.UnsupportedKeyFile)
+    broken("empty", "an empty file", b"", errors.KeyFileError)
+    broken("too_short", "143 bytes: the last byte cut", good[:-1], errors.KeyFileError)
+    broken("too_long", "145 bytes: a newline appended", good + b"\n", errors.KeyFileError)
+    broken("opslimit_zero", "opslimit 0", with_limits(0, TEST_LIMITS.memlimit),
+           errors.UnsupportedKeyFile)
+    broken("opslimit_11", "opslimit 11, above the maximum of 10",
+           with_limits(11, TEST_LIMITS.memlimit), errors.UnsupportedKeyFile)
+    broken("memlimit_too_small", "memlimit 8 MiB - 1",
+           with_limits(1, 8 * 1024 * 1024 - 1), errors.UnsupportedKeyFile)
+    broken("memlimit_too_large", "memlimit 1 GiB + 1",
+           with_limits(1, 1024 * 1024 * 1024 + 1), errors.UnsupportedKeyFile)
+    broken("limits_changed", "opslimit 1 raised to 2: another key is derived",
+           with_limits(2, TEST_LIMITS.memlimit), errors.WrongPassphrase)
+    broken("flipped_salt", "a salt byte flipped", flip(good, 24), errors.WrongPassphrase)
+    broken("flipped_box", "a byte of the secretbox flipped", flip(good, 143),
+           errors.WrongPassphrase)
+    other = identity("other").public_key.raw
+    broken("public_private_mismatch",
+           "the clear public key replaced by another valid key; the box opens",
+           good[:40] + other + good[72:], errors.KeyFileError)
+    broken("low_order_public_key", "the clear public key is all zero (a low-order point)",
+           good[:40] + bytes(32) + good[72:], errors.KeyFileError)
+    return cases
+
+
+# --- codenames ----------------------------------------------------------------
+
+
+@dataclass
+class CodenameCase:
+    name: str
+    comment: str
+    typed: str
+    salt: bytes
+    limits: Argon2Limits
+    error: type[errors.CryptoError] | None = None
+
+    def render(self) -> bytes:
+        lines = []
+        if self.error is None:
+            keys = codename.derive(self.typed, self.salt, limits=self.limits)
+            lines += ["expect: success",
+                      f"normalised: {codename.normalise_codename(self.typed)}"]
+        else:
+            lines += ["expect: failure", f"error: {self.error.__name__}"]
+        lines += [f"codename: {self.typed}", f"salt: {self.salt.hex()}",
+                  f"opslimit: {self.limits.opslimit}", f"memlimit: {self.limits.memlimit}"]
+        if self.error is None:
+            lines += [f"lookup id: {keys.lookup_id.hex()}",
+                      f"reply secret: {keys.reply_key.raw().hex()}",
+                      f"reply public key: {keys.reply_public_key.to_text()}"]
+        lines.append(f"comment: {self.comment}")
+        return ("\n".join(lines) + "\n\n").encode()
+
+    def check(self) -> None:
+        try:
+            codename.derive(self.typed, self.salt, limits=self.limits)
+        except errors.CryptoError as e:
+            assert type(e) is self.error, (self.name, e)
+            return
+        assert self.error is None, self.name
+
+
+def codename_cases() -> list[CodenameCase]:
+    salt = Drbg("installation salt")(codename.SALT_BYTES)
+    words = codename.codename_words()
+    rng = Drbg("codename words")
+    pick = [words[int.from_bytes(rng(4), "little") % len(words)] for _ in range(7)]
+    plain = " ".join(pick)
+    return [
+        CodenameCase("success_test_limits", "seven words as shown, test limits",
+                     plain, salt, TEST_LIMITS),
+        CodenameCase("success_production_limits",
+                     "the same codename under CODENAME_LIMITS", plain, salt, CODENAME_LIMITS),
+        CodenameCase("success_typed_loosely",
+                     "the same codename in capitals with hyphens and extra spaces",
+                     "  " + "-".join(w.upper() for w in pick[:4]) + "   "
+                     + "  ".join(pick[4:]).title() + " ", salt, TEST_LIMITS),
+        CodenameCase("success_other_salt", "the same codename under another salt", plain,
+                     Drbg("other salt")(codename.SALT_BYTES), TEST_LIMITS),
+        CodenameCase("six_words", "only six words", " ".join(pick[:6]), salt, TEST_LIMITS,
+                     error=errors.InvalidCodename),
+        CodenameCase("unknown_word", "a word not on the list", " ".join([*pick[:6], "zzzz"]),
+                     salt, TEST_LIMITS, error=errors.InvalidCodename),
+        CodenameCase("hyphenated_list_word", "yo-yo is on the EFF list but never drawn",
+                     " ".join([*pick[:6], "yo-yo"]), salt, TEST_LIMITS,
+                     error=errors.InvalidCodename),
+    ]
+
+
+# --- writing ------------------------------------------------------------------
+
+
+def header_of(data: bytes) -> bytes:
+    return data.partition(b"\n\n")[0]
+
+
+def same_case(folder: str, committed: bytes, rendered: bytes) -> bool:
+    """Envelopes are the same case if their headers agree; the rest are deterministic."""
+    if folder == "envelope":
+        return header_of(committed) == header_of(rendered)
+    return committed == rendered
+
+
+def write_all(
+    out: Path, *, force: bool = False, log: Callable[[str], None] = print
+) -> dict[str, int]:
+    """Check every case and write it under `out`; returns the number of cases per folder.
+
+    A committed file whose header lines are unchanged is kept as it is unless
+    `force`: its envelope bytes differ on every run only by libsodium's own
+    randomness, and rewriting them would churn the history for nothing.
+    Files for cases that no longer exist are removed.
+    """
+    written: dict[str, int] = {}
+    groups: list[tuple[str, list[EnvelopeCase] | list[KeyFileCase] | list[CodenameCase]]] = [
+        ("envelope", envelope_cases()),
+        ("keyfile", keyfile_cases()),
+        ("codename", codename_cases()),
+    ]
+    for folder, cases in groups:
+        target = out / folder
+        target.mkdir(parents=True, exist_ok=True)
+        names = [c.name for c in cases]
+        for stale in target.glob("*.txt"):
+            if stale.stem not in names:
+                stale.unlink()
+        comments = [c.comment for c in cases]
+        assert len(set(names)) == len(names) and len(set(comments)) == len(comments), folder
+        changed = 0
+        for case in cases:
+            case.check()
+            path = target / f"{case.name}.txt"
+            rendered = case.render()
+            if force or not path.exists() or not same_case(folder, path.read_bytes(), rendered):
+                path.write_bytes(rendered)
+                changed += 1
+        written[folder] = len(cases)
+        log(f"{folder}: {len(cases)} cases checked, {changed} written to {target}")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--force", action="store_true", help="rewrite every file, not only changed cases"
+    )
+    args = parser.parse_args(argv)
+    write_all(args.out, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
