@@ -45,7 +45,10 @@ STALE_FORM = (
     "again and send it once more."
 )
 SMALL_BODY = 16 * 1024
-BUSY = "The server is busy right now. Nothing was stored. Please wait a minute and send it again."
+BUSY = (
+    "The server is busy right now. Nothing was stored. Please wait a minute and send it "
+    "again; if you had chosen files, choose them again."
+)
 
 
 def _request() -> IntakeRequest:
