@@ -28,6 +28,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,12 +78,17 @@ def browser_missing() -> str | None:
     return None
 
 
+def under_ci() -> bool:
+    """True when the CI variable is set to anything but empty, 0, false or no."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def require_browser() -> None:
     """Skip the calling test when Chromium is missing; under CI, fail it instead."""
     reason = browser_missing()
     if reason is None:
         return
-    if os.environ.get("CI"):
+    if under_ci():
         pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(f"browser tests skipped: {reason}")
 
@@ -113,8 +119,13 @@ def chromium_arguments(user_data_dir: Path) -> list[str]:
     ]
 
 
-def start_chromium(*, javascript: bool, user_data_dir: Path, log_path: Path | None = None) -> WebDriver:
-    """A new Chromium driven through /usr/bin/chromedriver, never through Selenium Manager."""
+def start_chromium(
+    *, javascript: bool, user_data_dir: Path, log_path: Path | None = None, log_network: bool = False
+) -> WebDriver:
+    """A new Chromium driven through /usr/bin/chromedriver, never through Selenium Manager.
+
+    ``log_network`` keeps DevTools network events for :func:`load_and_count`.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.selenium_manager import SeleniumManager
@@ -132,6 +143,8 @@ def start_chromium(*, javascript: bool, user_data_dir: Path, log_path: Path | No
         # The managed (policy-level) setting, as an administrator would set it: 2 = block.
         prefs["profile.managed_default_content_settings.javascript"] = 2
     options.add_experimental_option("prefs", prefs)
+    if log_network:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     options.page_load_strategy = "normal"
 
     service = Service(
@@ -150,14 +163,17 @@ def start_chromium(*, javascript: bool, user_data_dir: Path, log_path: Path | No
 
 
 @contextmanager
-def chromium(*, javascript: bool, name: str) -> Iterator[WebDriver]:
+def chromium(*, javascript: bool, name: str, log_network: bool = False) -> Iterator[WebDriver]:
     """A Chromium with a fresh profile directory, quit and removed afterwards."""
     require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     profile = Path(tempfile.mkdtemp(prefix=f"refuge-{name}-profile-"))
     try:
         driver = start_chromium(
-            javascript=javascript, user_data_dir=profile, log_path=ARTIFACTS / f"chromedriver-{name}.log"
+            javascript=javascript,
+            user_data_dir=profile,
+            log_path=ARTIFACTS / f"chromedriver-{name}.log",
+            log_network=log_network,
         )
         try:
             yield driver
@@ -177,6 +193,12 @@ def reset(driver: WebDriver) -> None:
     driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.execute_cdp_cmd("Network.clearBrowserCache", {})
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    if _logs_network(driver):
+        driver.get_log("performance")  # drop what earlier tests left
+
+
+def _logs_network(driver: WebDriver) -> bool:
+    return "performance" in cast(list[str], driver.log_types)
 
 
 # --- the server --------------------------------------------------------------------------
@@ -332,6 +354,90 @@ def submit(driver: WebDriver, button: WebElement, timeout: float = PAGE_LOAD_TIM
     WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_page))
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """One request the browser made while loading a page."""
+
+    url: str
+    kind: str  # DevTools resource type: Document, Stylesheet, Image, Other (favicon), ...
+    status: int | None
+    body_bytes: int  # decoded body bytes received
+    wire_bytes: int  # bytes on the wire, headers included
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    """Every request a page load caused, read from Chromium's DevTools network events."""
+
+    fetches: tuple[Fetch, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.fetches)
+
+    @property
+    def body_bytes(self) -> int:
+        return sum(fetch.body_bytes for fetch in self.fetches)
+
+    def without_favicon(self) -> PageLoad:
+        """Browsers ask for /favicon.ico on their own unless the page names an icon."""
+        return PageLoad(tuple(f for f in self.fetches if urlsplit(f.url).path != "/favicon.ico"))
+
+
+def load_and_count(driver: WebDriver, url: str, settle_s: float = 0.3) -> PageLoad:
+    """Load URL in the ``browser`` fixture and list every request it caused.
+
+    Checks "one page = at most 2 requests and 20 KB" in the real browser, favicon and
+    all. Requests that start after the load event (the favicon) are waited for until
+    the network has been quiet for SETTLE_S seconds.
+    """
+    if not _logs_network(driver):
+        raise RuntimeError("this browser was started without log_network=True")
+    driver.get_log("performance")
+    driver.get(url)
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10 * settle_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        fresh = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+        fresh = [event for event in fresh if str(event.get("method", "")).startswith("Network.")]
+        if fresh:
+            events.extend(fresh)
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle_s:
+            break
+        time.sleep(0.05)
+
+    order: list[str] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for event in events:
+        params = event["params"]
+        request_id = params.get("requestId")
+        if request_id is None:
+            continue
+        record = seen.setdefault(request_id, {"body": 0, "wire": 0, "status": None})
+        method = event["method"]
+        if method == "Network.requestWillBeSent" and request_id not in order:
+            # Only what went to a server: data: URLs are inline, and chrome:// pages
+            # are Chromium's own (its new-tab page loads in the background at start).
+            if not params["request"]["url"].startswith(("http://", "https://")):
+                continue
+            order.append(request_id)
+            record["url"] = params["request"]["url"]
+            record["kind"] = params.get("type", "")
+        elif method == "Network.responseReceived":
+            record["status"] = params["response"].get("status")
+        elif method == "Network.dataReceived":
+            record["body"] += params.get("dataLength", 0)
+        elif method == "Network.loadingFinished":
+            record["wire"] = int(params.get("encodedDataLength", 0))
+    fetches = tuple(
+        Fetch(seen[rid]["url"], seen[rid]["kind"], seen[rid]["status"], seen[rid]["body"], seen[rid]["wire"])
+        for rid in order
+    )
+    return PageLoad(fetches)
+
+
 # --- accessibility --------------------------------------------------------------------------
 
 
@@ -413,7 +519,7 @@ def live_server(app: WSGIApplication) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium_js_off() -> Iterator[WebDriver]:
     """One JavaScript-off Chromium for the whole run (starting one takes about a second)."""
-    with chromium(javascript=False, name="js-off") as driver:
+    with chromium(javascript=False, name="js-off", log_network=True) as driver:
         yield driver
 
 
@@ -439,6 +545,8 @@ def js_browser(chromium_js_on: WebDriver) -> WebDriver:
 
 
 __all__ = [
+    "Fetch",
+    "PageLoad",
     "UploadOutcome",
     "assert_accessible",
     "axe_scan",
@@ -451,6 +559,7 @@ __all__ = [
     "format_violations",
     "js_browser",
     "live_server",
+    "load_and_count",
     "page_size",
     "post_whole_body_first",
     "require_browser",
@@ -459,4 +568,5 @@ __all__ = [
     "serve",
     "set_viewport",
     "submit",
+    "under_ci",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -135,6 +136,21 @@ def test_narrow_screen_needs_no_sideways_scrolling(browser, live_server):
     assert width <= 360
 
 
+@pytest.mark.browser
+def test_every_request_a_page_causes_is_counted(browser, live_server):
+    load = harness.load_and_count(browser, live_server + "/ar")
+    assert [(urlsplit(f.url).path, f.kind, f.status) for f in load.fetches] == [
+        ("/ar", "Document", 200),
+        ("/style.css", "Stylesheet", 200),
+    ]
+    assert 0 < load.body_bytes < 20 * 1024
+
+    # A page that names no icon makes the browser ask for /favicon.ico: a third request.
+    load = harness.load_and_count(browser, live_server + "/script-check")
+    assert [urlsplit(f.url).path for f in load.fetches] == ["/script-check", "/favicon.ico"]
+    assert load.without_favicon().count == 1
+
+
 # --- too large ---------------------------------------------------------------------------
 
 
@@ -222,6 +238,9 @@ def test_missing_browser_skips_locally_and_fails_under_ci(monkeypatch, tmp_path)
     monkeypatch.setattr(harness, "CHROMIUM", tmp_path / "no-chromium")
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        harness.require_browser()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
         harness.require_browser()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="cannot run under CI"):
