@@ -37,7 +37,7 @@ from pathlib import Path
 from socketserver import BaseServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Literal, cast
 from unittest import mock
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as wsgiref_make_server
 
@@ -465,6 +465,10 @@ def axe_scan(js_driver: WebDriver, url: str, options: dict[str, Any] | None = No
     this against a page that sends ``default-src 'none'``).
     """
     js_driver.get(url)
+    return _run_axe(js_driver, url, options)
+
+
+def _run_axe(js_driver: WebDriver, url: str, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     js_driver.execute_script(axe_source())
     js_driver.set_script_timeout(60)
     run_options = {"resultTypes": ["violations"], **(options or {})}
@@ -472,6 +476,25 @@ def axe_scan(js_driver: WebDriver, url: str, options: dict[str, Any] | None = No
     if not isinstance(result, dict) or "violations" not in result:
         raise RuntimeError(f"axe did not run on {url}: {result!r}")
     return cast(list[dict[str, Any]], result["violations"])
+
+
+def axe_scan_snapshot(js_driver: WebDriver, browser_driver: WebDriver) -> list[dict[str, Any]]:
+    """Scan the page the JavaScript-off browser is showing now, as it is now.
+
+    Some pages cannot be loaded again by URL: the answer to a POST (the page that shows
+    a new codename once), or a page behind the other browser's session. This copies the
+    JavaScript-off browser's document into the JavaScript-on browser -- on the same
+    origin, so the stylesheet and the Content-Security-Policy still apply -- and scans
+    it there. The copy's address is the origin's root, so relative links in it resolve
+    against "/"; the pages should use absolute paths (they do, through url_for).
+    """
+    page_url = browser_driver.current_url
+    html = browser_driver.page_source
+    # Any page of the same origin will do as the vessel; GET / has no side effects.
+    js_driver.get(urljoin(page_url, "/"))
+    frame_id = js_driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]["frame"]["id"]
+    js_driver.execute_cdp_cmd("Page.setDocumentContent", {"frameId": frame_id, "html": html})
+    return _run_axe(js_driver, page_url)
 
 
 def format_violations(violations: list[dict[str, Any]]) -> str:
@@ -498,7 +521,16 @@ def blocking(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def assert_accessible(js_driver: WebDriver, url: str) -> list[dict[str, Any]]:
     """Fail unless axe finds no serious or critical violation on URL; returns all found."""
-    violations = axe_scan(js_driver, url)
+    return _assert_no_blocking(axe_scan(js_driver, url), url)
+
+
+def assert_accessible_snapshot(js_driver: WebDriver, browser_driver: WebDriver) -> list[dict[str, Any]]:
+    """Like :func:`assert_accessible`, for the page the JavaScript-off browser shows now."""
+    url = browser_driver.current_url
+    return _assert_no_blocking(axe_scan_snapshot(js_driver, browser_driver), url)
+
+
+def _assert_no_blocking(violations: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
     bad = blocking(violations)
     assert not bad, f"axe found {len(bad)} serious or critical violation(s) on {url}:\n" + (
         format_violations(bad)
@@ -549,7 +581,9 @@ __all__ = [
     "PageLoad",
     "UploadOutcome",
     "assert_accessible",
+    "assert_accessible_snapshot",
     "axe_scan",
+    "axe_scan_snapshot",
     "blocking",
     "browser",
     "browser_missing",

@@ -231,6 +231,22 @@ def test_axe_passes_the_clean_pages(js_browser, live_server, path):
     harness.assert_accessible(js_browser, live_server + path)
 
 
+@pytest.mark.browser
+def test_axe_scans_what_the_applicant_browser_shows_after_a_post(browser, js_browser, live_server, tmp_path):
+    # The answer to a POST cannot be fetched again by URL; it is scanned as shown.
+    browser.get(live_server + "/ar")
+    _fill_and_send(browser, "ليلى", "قصائد", _files(tmp_path, ("a.txt", "b.txt")))
+    assert harness.assert_accessible_snapshot(js_browser, browser) == []
+    # The copy keeps the page's language, direction and text.
+    assert js_browser.find_element(By.ID, "result-name").text == "ليلى"
+    assert js_browser.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
+    assert js_browser.execute_script("return getComputedStyle(document.body).maxWidth") == "640px"
+
+    browser.get(live_server + "/unlabelled")
+    violations = harness.axe_scan_snapshot(js_browser, browser)
+    assert [v["id"] for v in harness.blocking(violations)] == ["label"]
+
+
 # --- the harness itself --------------------------------------------------------------------
 
 
