@@ -260,9 +260,9 @@ def post_whole_body_first(
 ) -> UploadOutcome:
     """POST BODY_BYTES of zeros to PATH, sending all of it before reading any answer.
 
-    Browsers that behave like this (Firefox, and so Tor Browser, is reported to) show
-    "connection reset" when the server stops reading and closes mid-upload, even if it
-    sent a 413 page first. Chromium reads such an early answer anyway, so the browser
+    Firefox, and so Tor Browser, shows "The connection was reset" when the server
+    stops reading and closes mid-upload, even if it sent a 413 page first (Mozilla bug
+    746877). Chromium reads such an early answer anyway, so the browser
     tests cannot show this; this client can. Make BODY_BYTES larger than the loopback
     socket buffers (tens of MiB) or the kernel swallows it all and hides the problem.
     """
