@@ -21,6 +21,8 @@ installs the browser, so a missing one there is a broken build, not a reason to 
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import os
 import re
@@ -184,7 +186,8 @@ def chromium(*, javascript: bool, name: str, log_network: bool = False) -> Itera
 
 
 def reset(driver: WebDriver) -> None:
-    """Forget every cookie and stored datum, and leave the browser on a blank page.
+    """Forget all cookies, the cache, any emulated screen size and logged network events,
+    and leave the browser on a blank page.
 
     Cookies are not separated by port, so a session from one test's server would
     otherwise be sent to the next test's server on another port.
@@ -306,8 +309,6 @@ def screenshot(driver: WebDriver, name: str) -> Path:
 
     Uses the DevTools protocol, not page script, so it works with JavaScript off.
     """
-    import base64
-
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{_UNSAFE_NAME.sub('-', name).strip('-') or 'page'}.png"
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
@@ -352,6 +353,27 @@ def submit(driver: WebDriver, button: WebElement, timeout: float = PAGE_LOAD_TIM
     old_page = driver.find_element(By.TAG_NAME, "html")
     button.click()
     WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_page))
+
+
+def tab_order(driver: WebDriver, max_steps: int = 100) -> list[str]:
+    """Press Tab from the top of a freshly loaded page and list what gets focus, in order.
+
+    Each entry is the element's id, else its name, else its tag. Keyboard users (and
+    screen-reader users) move this way; the list shows every control is reachable and
+    in a sensible order. Stops when focus leaves the page or comes round again.
+    """
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    order: list[str] = []
+    for _ in range(max_steps):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        active = driver.switch_to.active_element
+        label = active.get_attribute("id") or active.get_attribute("name") or active.tag_name
+        if active.tag_name == "body" or (order and label == order[0]):
+            break
+        order.append(label)
+    return order
 
 
 @dataclass(frozen=True)
@@ -441,6 +463,7 @@ def load_and_count(driver: WebDriver, url: str, settle_s: float = 0.3) -> PageLo
 # --- accessibility --------------------------------------------------------------------------
 
 
+@functools.cache
 def axe_source() -> str:
     """axe-core's axe.min.js, from the axe-core-python wheel (or REFUGE_AXE_JS)."""
     if AXE_SOURCE_OVERRIDE:
@@ -602,5 +625,6 @@ __all__ = [
     "serve",
     "set_viewport",
     "submit",
+    "tab_order",
     "under_ci",
 ]

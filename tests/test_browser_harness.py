@@ -128,6 +128,13 @@ def test_form_with_two_files_in_arabic_right_to_left(browser, live_server, tmp_p
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("path", ["/", "/ar"])
+def test_every_control_is_reached_by_keyboard_in_order(browser, live_server, path):
+    browser.get(live_server + path)
+    assert harness.tab_order(browser) == ["name", "work", "sample", "evidence", "button"]
+
+
+@pytest.mark.browser
 def test_narrow_screen_needs_no_sideways_scrolling(browser, live_server):
     harness.set_viewport(browser, 360, 740, mobile=True)
     browser.get(live_server + "/ar")
