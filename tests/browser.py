@@ -346,13 +346,25 @@ def submit(driver: WebDriver, button: WebElement, timeout: float = PAGE_LOAD_TIM
     A click returns as soon as the browser has it; with a large upload the new page
     comes later, and reading the page too soon would read the old one.
     """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     old_page = driver.find_element(By.TAG_NAME, "html")
+
+    def replaced(_: WebDriver) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException:
+            # Mid-navigation, chromedriver sometimes answers "Node with given id does
+            # not belong to the document" instead of "stale"; ask again.
+            return False
+        return False
+
     button.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(replaced)
 
 
 def tab_order(driver: WebDriver, max_steps: int = 100) -> list[str]:
