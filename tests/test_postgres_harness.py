@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # imported by pytest as a plugin below; importing it first wo
 
 # The fixtures postgres_server, postgres_url and fresh_postgres_url. (A
 # conftest can list the same plugin to offer them to every test module.)
-pytest_plugins = ["tests.postgres_server"]
 
 metadata = sa.MetaData()
 notes = sa.Table(

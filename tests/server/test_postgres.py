@@ -10,7 +10,6 @@ from intake import create_app, db
 
 from .helpers import apply, codename_of, counts, csrf, files, opened_submissions, post
 
-pytest_plugins = ["tests.postgres_server"]
 
 
 def test_journey_on_postgresql(fresh_postgres_url: str, tmp_path: Path,
