@@ -16,8 +16,8 @@ import sqlalchemy as sa
 if TYPE_CHECKING:  # imported by pytest as a plugin below; importing it first would defeat assert rewriting
     from tests.postgres_server import PostgresServer
 
-# The fixtures postgres_server, postgres_url and fresh_postgres_url. (A
-# conftest can list the same plugin to offer them to every test module.)
+# The fixtures postgres_server, postgres_url and fresh_postgres_url come from
+# tests/postgres_server.py, registered as a plugin in tests/conftest.py.
 
 metadata = sa.MetaData()
 notes = sa.Table(

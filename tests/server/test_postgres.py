@@ -11,7 +11,6 @@ from intake import create_app, db
 from .helpers import apply, codename_of, counts, csrf, files, opened_submissions, post
 
 
-
 def test_journey_on_postgresql(fresh_postgres_url: str, tmp_path: Path,
                                reviewer_key: PrivateKey) -> None:
     app = create_app({"TESTING": True, "DATA_DIR": tmp_path / "data",
