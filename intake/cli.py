@@ -1,4 +1,4 @@
-"""Operator commands: `init-db` and `keys add | list | remove`.
+"""Operator commands: `init-db`, `purge` and `keys add | list | remove`.
 
 Expected failures print one line on stderr and exit non-zero (click's
 ClickException); nothing here prints a traceback for a mistake an operator
@@ -15,7 +15,8 @@ from sqlalchemy import or_, select
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
-from intake import db
+from intake import db, retention
+from intake.migrate import MigrationError
 from intake.models import RecipientKey
 
 keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
@@ -29,9 +30,11 @@ def _require_schema() -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create the database tables (safe to run again)."""
-    db.create_schema(db.engine())
-    click.echo("Initialised the database.")
+    """Create or upgrade the database to the newest schema revision (safe to run again)."""
+    try:
+        click.echo(db.create_schema(db.engine()))
+    except MigrationError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @keys_cli.command("add")
@@ -106,4 +109,5 @@ def keys_remove(name_or_fingerprint: str) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(init_db_command)
+    app.cli.add_command(retention.purge_command)
     app.cli.add_command(keys_cli)

@@ -1,8 +1,9 @@
 """The database engine and a session per request.
 
 Plain SQLAlchemy 2, no Flask extension: one engine per app, one session per
-request, closed at teardown. `init-db` creates the schema as in Flask's own
-tutorial; until it has run, every page says which command the operator needs.
+request, closed at teardown. `init-db` migrates the database to the newest
+schema revision (`intake.migrate`); until it has, every page says which
+command the operator needs.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import secrets
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.models import Base
+from intake import migrate
 
 INIT_COMMAND = "flask --app intake init-db"
 
@@ -58,12 +59,13 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def schema_ready(db_engine: Engine) -> bool:
-    names = set(inspect(db_engine).get_table_names())
-    return set(Base.metadata.tables) <= names
+    """True when the database is at the newest revision: older code's schema is not enough."""
+    return migrate.at_head(db_engine)
 
 
-def create_schema(db_engine: Engine) -> None:
-    Base.metadata.create_all(db_engine)
+def create_schema(db_engine: Engine) -> str:
+    """Bring the database to the newest revision; returns what was done, in one line."""
+    return migrate.upgrade(db_engine)
 
 
 def new_id() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ID_LENGTH = 32  # 16 random bytes as lowercase hex
@@ -89,3 +89,10 @@ class Reply(Base):
     blob_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     size: Mapped[int] = mapped_column(Integer)
     read_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None)
+
+
+# Indexes for the retention purge (migration 0002), declared apart from the
+# columns so that the columns above stay as revision 0001 made them.
+Index("ix_submissions_exported_day", Submission.exported_day)
+Index("ix_replies_read_day", Reply.read_day)
+Index("ix_applicants_last_active_day", Applicant.last_active_day)

@@ -1,0 +1,230 @@
+"""Retention: delete what is no longer needed, rows and ciphertext files both.
+
+`flask --app intake purge` (run daily by refuge-intake-purge.timer) deletes
+
+- submissions the reviewers exported more than RETENTION_EXPORTED_DAYS ago
+  (they hold their own copy; the server's is only a liability),
+- replies the applicant read more than RETENTION_READ_REPLY_DAYS ago,
+- applicants inactive for more than RETENTION_INACTIVE_DAYS, with all their
+  submissions and replies.
+
+"Activity" is the applicant's `last_active_day` (the last day they signed in
+with their codename or sent something) or the day of the newest reply to
+them, whichever is later: a reply the Secretariat sent recently keeps the
+case until the applicant has had the whole period to read it. An applicant
+with a submission the reviewers have not exported yet is never deleted:
+nothing the reviewers have not picked up is ever purged.
+
+Order, so that a crash never leaves a row naming a missing file: the rows go
+in one transaction; only after it commits are the files unlinked and the
+store directory fsynced. A crash in between leaves files without rows, which
+the orphan sweep removes on a later run. The sweep deletes only files named
+like a blob id, in store/ itself, that no row names and whose modification
+and change times are both older than ORPHAN_GRACE: a request moves its files
+into store/ just before its transaction commits (intake.submit), so a fresh
+file without a row may be a submission being stored right now. staging/ is
+never touched here (each process cleans abandoned staging at start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from intake import db
+from intake.models import Applicant, Blob, Reply, Submission
+from intake.storage import fsync_dir
+
+# Longer than any request could take between moving files into store/ and
+# committing its rows, with room for a clock change or a day boundary (stored
+# files carry the submission day's midnight as their modification time).
+ORPHAN_GRACE = dt.timedelta(days=2)
+BLOB_NAME = re.compile(r"^[0-9a-f]{32}$")
+# Ids per IN (...) clause: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Policy:
+    exported_days: int
+    read_reply_days: int
+    inactive_days: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+        return cls(
+            exported_days=int(config["RETENTION_EXPORTED_DAYS"]),
+            read_reply_days=int(config["RETENTION_READ_REPLY_DAYS"]),
+            inactive_days=int(config["RETENTION_INACTIVE_DAYS"]),
+        )
+
+
+@dataclass
+class PurgeResult:
+    submissions: int = 0
+    replies: int = 0
+    applicants: int = 0
+    files: int = 0
+    orphans: int = 0
+
+    def line(self, dry_run: bool) -> str:
+        counts = (
+            f"{self.submissions} submission(s), {self.replies} reply(ies), "
+            f"{self.applicants} applicant(s), {self.files} file(s) and "
+            f"{self.orphans} orphaned file(s)"
+        )
+        if dry_run:
+            return f"Dry run, nothing changed: would delete {counts}."
+        return f"Deleted {counts}."
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+@dataclass
+class _Plan:
+    applicants: list[str]
+    submissions: list[str]
+    replies: list[str]
+    files: list[str]
+
+
+def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
+    exported_cutoff = today - dt.timedelta(days=policy.exported_days)
+    read_cutoff = today - dt.timedelta(days=policy.read_reply_days)
+    inactive_cutoff = today - dt.timedelta(days=policy.inactive_days)
+
+    # FOR UPDATE (PostgreSQL; SQLite ignores it and serialises writers anyway):
+    # an applicant signing in or sending something while this runs either waits
+    # for the purge or, having committed first, no longer matches.
+    applicants = list(dbs.scalars(
+        select(Applicant.id)
+        .where(
+            Applicant.last_active_day < inactive_cutoff,
+            ~exists().where(Submission.applicant_id == Applicant.id,
+                            Submission.exported_day.is_(None)),
+            ~exists().where(Reply.applicant_id == Applicant.id, Reply.day >= inactive_cutoff),
+        )
+        .order_by(Applicant.id)
+        .with_for_update()
+    ))
+    submissions = set(dbs.scalars(
+        select(Submission.id).where(Submission.exported_day < exported_cutoff)
+    ))
+    replies = set(dbs.scalars(select(Reply.id).where(Reply.read_day < read_cutoff)))
+    for chunk in _chunks(applicants):
+        submissions.update(dbs.scalars(
+            select(Submission.id).where(Submission.applicant_id.in_(chunk))))
+        replies.update(dbs.scalars(select(Reply.id).where(Reply.applicant_id.in_(chunk))))
+    sub_list, reply_list = sorted(submissions), sorted(replies)
+    files: list[str] = []
+    for chunk in _chunks(sub_list):
+        files.extend(dbs.scalars(select(Blob.id).where(Blob.submission_id.in_(chunk))))
+    for chunk in _chunks(reply_list):
+        files.extend(dbs.scalars(select(Reply.blob_id).where(Reply.id.in_(chunk))))
+    return _Plan(applicants, sub_list, reply_list, files)
+
+
+def _delete_rows(dbs: Session, plan: _Plan) -> None:
+    for chunk in _chunks(plan.submissions):
+        dbs.execute(delete(Blob).where(Blob.submission_id.in_(chunk)))
+        dbs.execute(delete(Submission).where(Submission.id.in_(chunk)))
+    for chunk in _chunks(plan.replies):
+        dbs.execute(delete(Reply).where(Reply.id.in_(chunk)))
+    for chunk in _chunks(plan.applicants):
+        dbs.execute(delete(Applicant).where(Applicant.id.in_(chunk)))
+
+
+def _named_ids(dbs: Session) -> set[str]:
+    """Every id any row holds: a file with one of these names is never an orphan."""
+    names: set[str] = set()
+    for column in (Blob.id, Submission.id, Submission.answers_blob_id, Reply.id,
+                   Reply.blob_id, Applicant.id):
+        names.update(dbs.scalars(select(column)))
+    return names
+
+
+def _orphans(store: Path, named: set[str], now: float) -> list[Path]:
+    cutoff = now - ORPHAN_GRACE.total_seconds()
+    found = []
+    with os.scandir(store) as entries:
+        for entry in entries:
+            if not BLOB_NAME.match(entry.name) or entry.name in named:
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if info.st_mtime < cutoff and info.st_ctime < cutoff:
+                found.append(Path(entry.path))
+    return found
+
+
+def _unlink(paths: Iterable[Path]) -> int:
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def purge(dbs: Session, store: Path, today: dt.date, policy: Policy, *,
+          dry_run: bool = False, now: float | None = None) -> PurgeResult:
+    """Apply `policy` as of `today`; with dry_run, only count."""
+    now = time.time() if now is None else now
+    plan = _plan(dbs, today, policy)
+    result = PurgeResult(
+        submissions=len(plan.submissions), replies=len(plan.replies),
+        applicants=len(plan.applicants), files=len(plan.files),
+    )
+    if dry_run:
+        result.orphans = len(_orphans(store, _named_ids(dbs), now))
+        dbs.rollback()
+        return result
+    try:
+        _delete_rows(dbs, plan)
+        dbs.commit()
+    except BaseException:
+        dbs.rollback()
+        raise
+    # The rows are gone for good; now the files. Counted as they really go.
+    result.files = _unlink(store / name for name in plan.files)
+    result.orphans = _unlink(_orphans(store, _named_ids(dbs), now))
+    dbs.rollback()  # end the read-only transaction _named_ids began
+    fsync_dir(store)
+    return result
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Print the counts only; change nothing.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Delete, rows and files, what the retention periods no longer keep."""
+    if not db.schema_ready(db.engine()):
+        raise click.ClickException(f"the database is not initialised: run `{db.INIT_COMMAND}`")
+    store = Path(current_app.config["DATA_DIR"]) / "store"
+    try:
+        result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
+                       dry_run=dry_run)
+    except OSError as e:
+        # Rows go before files, so a failure here leaves at worst files without rows,
+        # which the next run sweeps once they are older than the grace period.
+        raise click.ClickException(f"could not remove files in {store}: {e.strerror or e}") from None
+    click.echo(result.line(dry_run))
