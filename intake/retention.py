@@ -81,6 +81,8 @@ class PurgeResult:
     applicants: int = 0
     files: int = 0
     orphans: int = 0
+    # Inactive applicants kept because a submission of theirs is not exported yet.
+    held: int = 0
 
     def line(self, dry_run: bool) -> str:
         counts = (
@@ -88,9 +90,11 @@ class PurgeResult:
             f"{self.applicants} applicant(s), {self.files} file(s) and "
             f"{self.orphans} orphaned file(s)"
         )
+        held = (f"; kept {self.held} inactive applicant(s) with submissions not yet exported"
+                if self.held else "")
         if dry_run:
-            return f"Dry run, nothing changed: would delete {counts}."
-        return f"Deleted {counts}."
+            return f"Dry run, nothing changed: would delete {counts}{held}."
+        return f"Deleted {counts}{held}."
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -104,6 +108,7 @@ class _Plan:
     submissions: list[str]
     replies: list[str]
     files: list[str]
+    held: int
 
 
 def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
@@ -133,13 +138,20 @@ def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
         submissions.update(dbs.scalars(
             select(Submission.id).where(Submission.applicant_id.in_(chunk))))
         replies.update(dbs.scalars(select(Reply.id).where(Reply.applicant_id.in_(chunk))))
+    held = len(dbs.scalars(
+        select(Applicant.id).where(
+            Applicant.last_active_day < inactive_cutoff,
+            exists().where(Submission.applicant_id == Applicant.id,
+                           Submission.exported_day.is_(None)),
+        )
+    ).all())
     sub_list, reply_list = sorted(submissions), sorted(replies)
     files: list[str] = []
     for chunk in _chunks(sub_list):
         files.extend(dbs.scalars(select(Blob.id).where(Blob.submission_id.in_(chunk))))
     for chunk in _chunks(reply_list):
         files.extend(dbs.scalars(select(Reply.blob_id).where(Reply.id.in_(chunk))))
-    return _Plan(applicants, sub_list, reply_list, files)
+    return _Plan(applicants, sub_list, reply_list, files, held)
 
 
 def _delete_rows(dbs: Session, plan: _Plan) -> None:
@@ -192,7 +204,7 @@ def purge(dbs: Session, store: Path, today: dt.date, policy: Policy, *,
     plan = _plan(dbs, today, policy)
     result = PurgeResult(
         submissions=len(plan.submissions), replies=len(plan.replies),
-        applicants=len(plan.applicants), files=len(plan.files),
+        applicants=len(plan.applicants), files=len(plan.files), held=plan.held,
     )
     if dry_run:
         result.orphans = len(_orphans(store, _named_ids(dbs), now))

@@ -149,7 +149,8 @@ def test_inactive_applicants_go_with_everything_theirs(make_app) -> None:
 
     line = purge(app)
     assert line == (f"Deleted 2 submission(s), 1 reply(ies), 1 applicant(s), "
-                    f"{len(their_files) + 1} file(s) and 0 orphaned file(s).")
+                    f"{len(their_files) + 1} file(s) and 0 orphaned file(s); kept 1 inactive "
+                    "applicant(s) with submissions not yet exported.")
     with app.app_context():
         s = db.session()
         assert s.get(Applicant, inactive) is None
