@@ -11,6 +11,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
@@ -35,6 +36,11 @@ def init_db_command() -> None:
         click.echo(db.create_schema(db.engine()))
     except MigrationError as e:
         raise click.ClickException(str(e)) from None
+    except SQLAlchemyError as e:
+        # The whole migration is one transaction (intake.migrate): it rolled back.
+        first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise click.ClickException(
+            f"the migration failed and nothing was changed: {first_line}") from None
 
 
 @keys_cli.command("add")

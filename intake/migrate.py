@@ -2,9 +2,11 @@
 
 Alembic is configured here in code, with the migration scripts inside the
 package (`intake/migrations/`), so an installed copy needs no alembic.ini and
-no working directory. Everything runs on one connection in one transaction:
-on PostgreSQL a failed upgrade changes nothing; SQLite commits DDL with the
-same transaction in Python 3.11's sqlite3 as well.
+no working directory. Everything runs on one connection in one transaction,
+so a failed upgrade changes nothing: PostgreSQL has transactional DDL, and on
+SQLite an explicit `BEGIN IMMEDIATE` takes the write lock first (Python's
+sqlite3 would otherwise run each CREATE outside any transaction), which also
+keeps two `init-db` runs from interleaving.
 
 A database made before migrations existed (by `metadata.create_all`, which
 is exactly revision 0001) has the tables but no `alembic_version`: it is
@@ -103,6 +105,8 @@ def upgrade(engine: Engine, target: str = "head") -> str:
     """Migrate the database to `target` (default: newest); returns a one-line report."""
     newest = head() if target == "head" else target
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         config = alembic_config(conn)
         current = current_revision(conn)
         if current is None:

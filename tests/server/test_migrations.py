@@ -166,3 +166,20 @@ def test_migrations_downgrade_to_nothing_and_back(make_app) -> None:
     assert init_db(app) == "Created the database tables at revision 0002.\n"
     with app.app_context():
         assert db.session().scalars(select(Applicant)).all() == []
+
+
+def test_a_failed_migration_changes_nothing(make_app) -> None:
+    app = make_app(with_key=False, init=False)
+    engine = engine_of(app)
+    migrate.upgrade(engine, "0001")
+    # An index with the name 0002's second index wants: 0002 fails half-way.
+    with engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_replies_read_day ON recipient_keys (name)"))
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the migration failed and nothing was changed: ")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    with engine.connect() as conn:
+        assert migrate.current_revision(conn) == "0001"
+    indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
+    assert "ix_submissions_exported_day" not in indexes  # 0002's first step was undone
