@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from crypto.keys import PublicKey
 from intake import db
-from intake.models import DeletedReply, Reply
+from intake.models import DeletedReply
 from reviewer.cli import cli as reviewer_cli
 
 from .helpers import csrf
