@@ -94,7 +94,7 @@ def test_export_with_a_missing_envelope_writes_nothing(app: Flask, runner: Flask
     new_applicant(app.test_client())
     store_files(app)[0].unlink()
     result = runner.invoke(args=["export", str(tmp_path / "x.bundle")])
-    assert result.exit_code != 0 and "missing" in result.output
+    assert result.exit_code != 0 and "is missing from" in result.output
     one_line_failure(result.output)
     assert not (tmp_path / "x.bundle").exists()
     assert list(tmp_path.glob(".x.bundle*")) == []
@@ -248,3 +248,12 @@ def test_reply_not_sealed_to_the_applicant_is_refused(app: Flask, runner: FlaskC
     assert result.exit_code != 0 and "reply key" in result.output
     one_line_failure(result.output)
     _nothing_stored(app, store_before)
+
+
+def test_export_into_a_missing_directory(app: Flask, runner: FlaskCliRunner,
+                                         tmp_path: Path) -> None:
+    new_applicant(app.test_client())
+    result = runner.invoke(args=["export", str(tmp_path / "nowhere" / "x.bundle")])
+    assert result.exit_code != 0 and "cannot write" in result.output
+    one_line_failure(result.output)
+    assert exported_days(app) == [None]
