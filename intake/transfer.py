@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crypto.atomic import OutputExists, atomic_output
@@ -123,10 +124,17 @@ def export_submissions(
             f"cannot write {path}: {e.strerror or e}; no bundle was written"
         ) from None
     size = path.stat().st_size
-    for sub in submissions:
-        if sub.exported_day is None:
-            sub.exported_day = day
-    dbs.commit()
+    try:
+        for sub in submissions:
+            if sub.exported_day is None:
+                sub.exported_day = day
+        dbs.commit()
+    except SQLAlchemyError:
+        dbs.rollback()
+        raise TransferError(
+            f"{path} was written, but the submissions could not be marked exported "
+            "(database error); they will be exported again next time"
+        ) from None
     return ExportResult(len(by_case), len(submissions), size)
 
 
@@ -211,9 +219,14 @@ def import_replies(
             if moved:
                 fsync_dir(store)
             dbs.commit()
-        except BaseException:
+        except BaseException as e:
             dbs.rollback()
             remove_files(moved)
+            if isinstance(e, SQLAlchemyError):
+                raise TransferError(
+                    "the database refused the replies (is another import running?); "
+                    "nothing was imported"
+                ) from None
             raise
         return ImportResult(len(fresh), already)
     finally:

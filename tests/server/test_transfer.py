@@ -7,9 +7,12 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from crypto.envelope import decrypt_bytes, recipient_key_ids
 from crypto.errors import NoMatch
@@ -257,3 +260,22 @@ def test_export_into_a_missing_directory(app: Flask, runner: FlaskCliRunner,
     assert result.exit_code != 0 and "cannot write" in result.output
     one_line_failure(result.output)
     assert exported_days(app) == [None]
+
+
+def test_a_database_failure_while_importing_stores_nothing(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _case, path = _setup(app, reviewer_key, tmp_path)
+    store_before = store_files(app)
+
+    def fail(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Session, "commit", fail)
+    result = runner.invoke(args=["import-replies", str(path)])
+    monkeypatch.undo()
+    assert result.exit_code != 0 and "nothing was imported" in result.output
+    one_line_failure(result.output)
+    _nothing_stored(app, store_before)
+    # and a later import works
+    assert "Imported 1 new reply" in runner.invoke(args=["import-replies", str(path)]).output
