@@ -98,7 +98,8 @@ def export_submissions(
             records.append(SubmissionRecord(
                 sub.id, sub.day.isoformat(), sub.kind, sub.answers_blob_id, attachments))
         applicant = dbs.get(Applicant, case_id)
-        assert applicant is not None  # a foreign key guarantees it
+        if applicant is None:  # the foreign key rules this out
+            raise TransferError(f"the database has no case {case_id}; no bundle was written")
         plan.append((case_id, PublicKey.from_text(applicant.reply_public_key), records))
     for blob_id in members:
         if not (store / blob_id).is_file():
