@@ -79,7 +79,12 @@ class Blob(Base):
 
 
 class Reply(Base):
-    """A reply from the Secretariat, sealed to the applicant's reply key (a later issue)."""
+    """A reply from the Secretariat: `store/<blob_id>`, sealed to the applicant's reply key.
+
+    `id` is the reviewer's reply id (from the replies bundle); `day` the day the
+    reviewer wrote it; `read_day` the first day the applicant's page showed it.
+    Deleting a reply removes this row and the file.
+    """
 
     __tablename__ = "replies"
 
@@ -91,7 +96,20 @@ class Reply(Base):
     read_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None)
 
 
-# Indexes for the retention purge (migration 0002), declared apart from the
+class DeletedReply(Base):
+    """The id of a reply the applicant deleted, and nothing else.
+
+    Kept so that importing the same replies bundle again (or a reviewer's
+    `export-replies --all`) does not bring a deleted reply back. A random id
+    with no case, day or size: it says only that some reply was deleted.
+    """
+
+    __tablename__ = "deleted_replies"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+
+
+# Indexes for the retention purge (migration 0003), declared apart from the
 # columns so that the columns above stay as revision 0001 made them.
 Index("ix_submissions_exported_day", Submission.exported_day)
 Index("ix_replies_read_day", Reply.read_day)

@@ -4,7 +4,9 @@
 
 - submissions the reviewers exported more than RETENTION_EXPORTED_DAYS ago
   (they hold their own copy; the server's is only a liability),
-- replies the applicant read more than RETENTION_READ_REPLY_DAYS ago,
+- replies the applicant read more than RETENTION_READ_REPLY_DAYS ago (their
+  ids go to `deleted_replies`, as when the applicant deletes one, so that
+  importing the same replies bundle again does not restore them),
 - applicants inactive for more than RETENTION_INACTIVE_DAYS, with all their
   submissions and replies.
 
@@ -45,7 +47,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from intake import db
-from intake.models import Applicant, Blob, Reply, Submission
+from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
 from intake.storage import fsync_dir
 
 # Longer than any request could take between moving files into store/ and
@@ -160,6 +162,10 @@ def _delete_rows(dbs: Session, plan: _Plan) -> None:
         dbs.execute(delete(Submission).where(Submission.id.in_(chunk)))
     for chunk in _chunks(plan.replies):
         dbs.execute(delete(Reply).where(Reply.id.in_(chunk)))
+        # As when the applicant deletes one: importing the same replies bundle
+        # again must not bring a purged reply back.
+        dbs.add_all(DeletedReply(id=reply_id) for reply_id in chunk)
+        dbs.flush()
     for chunk in _chunks(plan.applicants):
         dbs.execute(delete(Applicant).where(Applicant.id.in_(chunk)))
 

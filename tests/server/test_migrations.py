@@ -80,7 +80,7 @@ def test_upgrade_from_first_revision_keeps_data_and_the_app_works(make_app) -> N
     # At an old revision the server refuses to run on it, and says what to do.
     response = app.test_client().get("/")
     assert response.status_code == 503 and b"init-db" in response.data
-    assert init_db(app) == "Upgraded the database from revision 0001 to 0002.\n"
+    assert init_db(app) == "Upgraded the database from revision 0001 to 0003.\n"
     indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
     assert "ix_submissions_exported_day" in indexes
     check_case_survived(app)
@@ -114,9 +114,36 @@ def test_database_from_before_migrations_is_recorded_and_upgraded(make_app) -> N
         conn.execute(text("DROP TABLE alembic_version"))
     insert_case(engine, app)
     assert init_db(app) == ("Found tables made before migrations: recorded them as revision "
-                            "0001 and upgraded to 0002.\n")
+                            "0001 and upgraded to 0003.\n")
     check_case_survived(app)
     assert "already at the newest revision" in init_db(app)
+
+
+def test_database_from_before_migrations_with_deleted_replies_is_revision_0002(make_app) -> None:
+    app = make_app(with_key=False, init=False)
+    engine = engine_of(app)
+    migrate.upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("INSERT INTO deleted_replies (id) VALUES (:i)"), {"i": "d" * 32})
+    insert_case(engine, app)
+    assert init_db(app) == ("Found tables made before migrations: recorded them as revision "
+                            "0002 and upgraded to 0003.\n")
+    check_case_survived(app)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM deleted_replies")).scalars().all() == ["d" * 32]
+
+
+def test_unversioned_tables_with_other_columns_are_refused(make_app) -> None:
+    app = make_app(with_key=False, init=False)
+    engine = engine_of(app)
+    migrate.upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("ALTER TABLE blobs ADD COLUMN surprise INTEGER"))
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 1 and "columns that refuge-intake did not make" in result.output
+    assert "alembic_version" not in inspect(engine).get_table_names()
 
 
 def test_unknown_tables_or_revision_are_refused_and_left_alone(make_app) -> None:
@@ -151,7 +178,7 @@ def test_models_and_migrations_agree(make_app, backend: str) -> None:
     assert diff == []
     with engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.head()
-    assert migrate.head() == "0002"
+    assert migrate.head() == "0003"
 
 
 def test_migrations_downgrade_to_nothing_and_back(make_app) -> None:
@@ -163,7 +190,7 @@ def test_migrations_downgrade_to_nothing_and_back(make_app) -> None:
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert init_db(app) == "Created the database tables at revision 0002.\n"
+    assert init_db(app) == "Created the database tables at revision 0003.\n"
     with app.app_context():
         assert db.session().scalars(select(Applicant)).all() == []
 
@@ -172,7 +199,7 @@ def test_a_failed_migration_changes_nothing(make_app) -> None:
     app = make_app(with_key=False, init=False)
     engine = engine_of(app)
     migrate.upgrade(engine, "0001")
-    # An index with the name 0002's second index wants: 0002 fails half-way.
+    # An index with the name 0003's second index wants: 0003 fails half-way.
     with engine.begin() as conn:
         conn.execute(text("CREATE INDEX ix_replies_read_day ON recipient_keys (name)"))
     result = app.test_cli_runner().invoke(args=["init-db"])
@@ -181,5 +208,7 @@ def test_a_failed_migration_changes_nothing(make_app) -> None:
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     with engine.connect() as conn:
         assert migrate.current_revision(conn) == "0001"
+    # 0002 had run and 0003's first step too: both were undone.
+    assert "deleted_replies" not in inspect(engine).get_table_names()
     indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
-    assert "ix_submissions_exported_day" not in indexes  # 0002's first step was undone
+    assert "ix_submissions_exported_day" not in indexes

@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from intake import db, retention
-from intake.models import Applicant, Blob, Reply, Submission
+from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
 
 from .helpers import apply, codename_of, csrf, files, post
 
@@ -123,6 +123,9 @@ def test_read_replies_go_after_the_period(make_app) -> None:
     boundary = add_reply(app, case, ago(40), read=ago(10))
     unread = add_reply(app, case, ago(400), read=None)
     assert "0 submission(s), 1 reply(ies), 0 applicant(s), 1 file(s)" in purge(app)
+    with app.app_context():
+        purged = db.session().scalars(select(DeletedReply.id)).all()
+    assert len(purged) == 1  # a re-imported bundle will not bring it back
     assert not (store(app) / gone).exists()
     assert (store(app) / boundary).is_file() and (store(app) / unread).is_file()
     assert row_counts(app) == (1, 1, 2, 2)
