@@ -44,6 +44,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake import db
@@ -118,9 +119,9 @@ def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
     read_cutoff = today - dt.timedelta(days=policy.read_reply_days)
     inactive_cutoff = today - dt.timedelta(days=policy.inactive_days)
 
-    # FOR UPDATE (PostgreSQL; SQLite ignores it and serialises writers anyway):
-    # an applicant signing in or sending something while this runs either waits
-    # for the purge or, having committed first, no longer matches.
+    # FOR UPDATE on PostgreSQL (SQLite ignores it; `purge` took SQLite's write
+    # lock first): an applicant signing in or sending something while this runs
+    # either waits for the purge or, having committed first, no longer matches.
     applicants = list(dbs.scalars(
         select(Applicant.id)
         .where(
@@ -207,6 +208,10 @@ def purge(dbs: Session, store: Path, today: dt.date, policy: Policy, *,
           dry_run: bool = False, now: float | None = None) -> PurgeResult:
     """Apply `policy` as of `today`; with dry_run, only count."""
     now = time.time() if now is None else now
+    if not dry_run and dbs.get_bind().dialect.name == "sqlite":
+        # Python's sqlite3 would run the SELECTs outside a transaction: take the
+        # write lock before choosing, so nothing changes between choice and deletion.
+        dbs.connection().exec_driver_sql("BEGIN IMMEDIATE")
     plan = _plan(dbs, today, policy)
     result = PurgeResult(
         submissions=len(plan.submissions), replies=len(plan.replies),
@@ -241,6 +246,10 @@ def purge_command(dry_run: bool) -> None:
     try:
         result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
                        dry_run=dry_run)
+    except SQLAlchemyError as e:
+        first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise click.ClickException(f"the database refused the purge, nothing was deleted: "
+                                   f"{first_line}") from None
     except OSError as e:
         # Rows go before files, so a failure here leaves at worst files without rows,
         # which the next run sweeps once they are older than the grace period.

@@ -265,3 +265,29 @@ def test_purge_before_init_db_says_what_to_run(make_app) -> None:
     app = make_app(with_key=False, init=False)
     result = app.test_cli_runner().invoke(args=["purge", "--dry-run"])
     assert result.exit_code == 1 and "init-db" in result.output and "Traceback" not in result.output
+
+
+def test_a_locked_database_stops_the_purge_in_one_line(make_app, data_dir: Path,
+                                                       backend: str) -> None:
+    """SQLite's write lock held elsewhere past the busy timeout: the purge stops with
+    one line, deletes nothing, and the next run does the work."""
+    if backend != "sqlite":
+        pytest.skip("about SQLite's write lock")
+    import sqlite3
+
+    path = data_dir / "intake.sqlite3"
+    app = make_app(DATABASE_URL=f"sqlite:///{path}?timeout=0.2")
+    case = new_case(app)
+    exported(app, submissions_of(app, case)[0], ago(20))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        result = app.test_cli_runner().invoke(args=["purge"])
+    finally:
+        other.rollback()
+        other.close()
+    assert result.exit_code == 1, result.output
+    assert result.output == ("Error: the database refused the purge, nothing was deleted: "
+                             "database is locked\n")
+    assert submissions_of(app, case) != []
+    assert purge(app).startswith("Deleted 1 submission(s)")
