@@ -370,3 +370,60 @@ def staging_owner(path: Path) -> int:
     name = path.parent.name
     assert name.startswith("p"), name
     return int(name[1:].split("-", 1)[0])
+
+
+@dataclass
+class Answer:
+    """An HTTP answer read off a raw socket after the whole request body was sent."""
+
+    sent_all: bool
+    raw: bytes
+
+    @property
+    def status(self) -> int:
+        line = self.raw.split(b"\r\n", 1)[0].split()
+        return int(line[1]) if len(line) > 1 and line[1].isdigit() else 0
+
+    @property
+    def text(self) -> str:
+        return self.raw.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
+
+
+def post_whole_body_first(server: IntakeServer, path: str, body: bytes, ctype: str,
+                          cookie: str = "") -> Answer:
+    """POST `body`, all of it, before reading anything: what Firefox (Tor Browser) does.
+
+    If the server answers early and closes, the sending fails with a reset and
+    the browser shows "The connection was reset" instead of the page.
+    """
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {ctype}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+        + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n"
+    ).encode("latin-1")
+    sent_all = True
+    answer = bytearray()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as conn:
+        try:
+            conn.sendall(head)
+            view = memoryview(body)
+            for start in range(0, len(body), 1024 * 1024):
+                conn.sendall(view[start:start + 1024 * 1024])
+            conn.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            sent_all = False
+        try:
+            while part := conn.recv(65536):
+                answer += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return Answer(sent_all, bytes(answer))
+
+
+def fresh_form(server: IntakeServer) -> tuple[str, str]:
+    """A new applicant's session cookie and CSRF token."""
+    conn = server.connection()
+    try:
+        return form_page(server, conn)
+    finally:
+        conn.close()
