@@ -20,10 +20,16 @@ whole file (docs/bundle.md), so that one case is accepted as itself.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +41,7 @@ from crypto.keys import KEY_BYTES, PrivateKey
 from crypto.params import TEST_LIMITS
 from tests.test_bundle import make_submissions
 
+REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -174,3 +181,23 @@ def test_a_forged_public_key_in_a_key_file_is_caught_on_opening() -> None:
         assert "do not match" in str(e)
     else:
         raise AssertionError("a key file with a foreign public key was opened")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "runs"), [("envelope", 2000), ("bundle", 2000), ("keyfile", 200)])
+def test_atheris_short_run(target: str, runs: int, tmp_path) -> None:
+    """A bounded coverage-guided run (tools/fuzz_parsers.py), when atheris is installed.
+
+    atheris is in no extra (it needs a matching wheel or clang to build), so this
+    skips without it, in CI too; the hypothesis tests above always run.
+    """
+    if importlib.util.find_spec("atheris") is None:
+        pytest.skip("atheris is not installed (pip install atheris)")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "fuzz_parsers.py"), target, f"-runs={runs}",
+         f"-artifact_prefix={tmp_path}/"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Done {runs} runs" in result.stderr
