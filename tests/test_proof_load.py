@@ -6,18 +6,27 @@ the multipart form, some with files of up to a few MB. Afterwards the data
 directory is read as a reviewer would read it: every submission in the
 database decrypts with the reviewer's private key, every attachment matches
 what was sent byte for byte, and nothing is missing, extra or duplicated.
+Then the operator's `export` and the reviewer tool's `import` carry all of it
+to the reviewer, whose `list --json` shows every applicant, readable, once.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crypto.keyfile import open_private_key
 from crypto.keys import PrivateKey
+from crypto.params import TEST_LIMITS
+from intake import create_app
+from reviewer.cli import cli as reviewer_cli
+from reviewer.home import Home
 from tests.gunicorn_intake import (
     IntakeServer,
     Sent,
@@ -48,10 +57,42 @@ def planned(rng: random.Random) -> list[Sent]:
     return out
 
 
+PASSPHRASE = "proof passphrase"
+
+
+def reviewer_with_key(tmp_path: Path) -> tuple[Path, PrivateKey]:
+    """A reviewer tool home (test Argon2 limits) and its private key, for direct checks too."""
+    home = tmp_path / "reviewer"
+    pass_file = tmp_path / "pass"
+    pass_file.write_text(PASSPHRASE + "\n")
+    result = CliRunner().invoke(reviewer_cli, ["init", "--home", str(home), "--passphrase-file",
+                                               str(pass_file), "--insecure-test-limits"])
+    assert result.exit_code == 0, result.output
+    key = open_private_key(Home(home).key_files()[0].read_bytes(), PASSPHRASE)
+    return home, key
+
+
+def export_and_import(tmp_path: Path, data_dir: Path, home: Path) -> list[dict[str, object]]:
+    """`flask --app intake export`, then `reviewer import` and `reviewer list --json`."""
+    app = create_app({"DATA_DIR": data_dir, "ARGON2_LIMITS": TEST_LIMITS})
+    pickup = tmp_path / "pickup.bundle"
+    out = app.test_cli_runner().invoke(args=["export", str(pickup)])
+    assert out.exit_code == 0, out.output
+    assert f"{SUBMISSIONS} case(s), {SUBMISSIONS} submission(s)" in out.output
+    unlock = ["--home", str(home), "--passphrase-file", str(tmp_path / "pass")]
+    runner = CliRunner()
+    imported = runner.invoke(reviewer_cli, ["import", *unlock, str(pickup)])
+    assert imported.exit_code == 0, imported.output
+    listed = runner.invoke(reviewer_cli, ["list", *unlock, "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows: list[dict[str, object]] = json.loads(listed.output)
+    return rows
+
+
 @pytest.mark.slow
 def test_two_hundred_applications_from_twenty_clients(tmp_path: Path) -> None:
     require_gunicorn()
-    reviewer = PrivateKey.generate()
+    reviewer_home, reviewer = reviewer_with_key(tmp_path)
     data_dir = tmp_path / "data"
     prepare_data_dir(data_dir, reviewer)
     plan = planned(random.Random(5))
@@ -87,6 +128,12 @@ def test_two_hundred_applications_from_twenty_clients(tmp_path: Path) -> None:
         got = sorted((a["name"], digest(doc.attachments[a["blob"]]))
                      for a in doc.document["attachments"])
         assert got == sorted((name, digest(content)) for name, content in sent.attachments)
+    listed = export_and_import(tmp_path, data_dir, reviewer_home)
+    assert len(listed) == SUBMISSIONS
+    assert sorted(str(row["name"]) for row in listed) == sorted(r.marker for r in results)
+    assert all(row["readable"] for row in listed)
+    assert {str(row["name"]): row["attachments"] for row in listed} == {
+        r.marker: len(r.attachments) for r in results}
     # About 10 s on a quiet two-core machine; the generous bound still catches a server
     # that serialises requests (or waits out SQLite lock timeouts).
     assert elapsed < 120, f"took {elapsed:.1f} s"
