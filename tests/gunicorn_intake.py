@@ -52,9 +52,14 @@ def require_gunicorn() -> None:
         missing("gunicorn")
 
 
-def prepare_data_dir(data_dir: Path, reviewer: PrivateKey) -> None:
+def database_url(data_dir: Path, url: str | None = None) -> str:
+    """`url` (PostgreSQL, say), or the default SQLite file in the data directory."""
+    return url or f"sqlite:///{data_dir / 'intake.sqlite3'}"
+
+
+def prepare_data_dir(data_dir: Path, reviewer: PrivateKey, url: str | None = None) -> None:
     """A data directory with the schema and one active reviewer key, as an operator makes it."""
-    app = create_app({"DATA_DIR": data_dir, "ARGON2_LIMITS": TEST_LIMITS})
+    app = create_app({"DATA_DIR": data_dir, "ARGON2_LIMITS": TEST_LIMITS, "DATABASE_URL": url})
     with app.app_context():
         db.create_schema(db.engine())
     result = app.test_cli_runner().invoke(
@@ -253,9 +258,9 @@ class Opened:
     attachments: dict[str, bytes]
 
 
-def open_everything(data_dir: Path, key: PrivateKey) -> list[Opened]:
+def open_everything(data_dir: Path, key: PrivateKey, url: str | None = None) -> list[Opened]:
     """Decrypt every submission in the database from the store; fails on anything unreadable."""
-    engine = db.make_engine(f"sqlite:///{data_dir / 'intake.sqlite3'}")
+    engine = db.make_engine(database_url(data_dir, url))
     store = data_dir / "store"
     out = []
     try:
@@ -281,8 +286,8 @@ def open_everything(data_dir: Path, key: PrivateKey) -> list[Opened]:
     return out
 
 
-def row_counts(data_dir: Path) -> tuple[int, int, int]:
-    engine = db.make_engine(f"sqlite:///{data_dir / 'intake.sqlite3'}")
+def row_counts(data_dir: Path, url: str | None = None) -> tuple[int, int, int]:
+    engine = db.make_engine(database_url(data_dir, url))
     try:
         with engine.connect() as conn:
             return (

@@ -72,9 +72,10 @@ def reviewer_with_key(tmp_path: Path) -> tuple[Path, PrivateKey]:
     return home, key
 
 
-def export_and_import(tmp_path: Path, data_dir: Path, home: Path) -> list[dict[str, object]]:
+def export_and_import(tmp_path: Path, data_dir: Path, home: Path,
+                      url: str | None) -> list[dict[str, object]]:
     """`flask --app intake export`, then `reviewer import` and `reviewer list --json`."""
-    app = create_app({"DATA_DIR": data_dir, "ARGON2_LIMITS": TEST_LIMITS})
+    app = create_app({"DATA_DIR": data_dir, "ARGON2_LIMITS": TEST_LIMITS, "DATABASE_URL": url})
     pickup = tmp_path / "pickup.bundle"
     out = app.test_cli_runner().invoke(args=["export", str(pickup)])
     assert out.exit_code == 0, out.output
@@ -86,19 +87,26 @@ def export_and_import(tmp_path: Path, data_dir: Path, home: Path) -> list[dict[s
     listed = runner.invoke(reviewer_cli, ["list", *unlock, "--json"])
     assert listed.exit_code == 0, listed.output
     rows: list[dict[str, object]] = json.loads(listed.output)
+    app.extensions["intake_engine"].dispose()
     return rows
 
 
 @pytest.mark.slow
-def test_two_hundred_applications_from_twenty_clients(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_hundred_applications_from_twenty_clients(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
     require_gunicorn()
+    # PostgreSQL: a throwaway server (tests/postgres_server.py; skips locally without one).
+    url = request.getfixturevalue("fresh_postgres_url") if database == "postgresql" else None
     reviewer_home, reviewer = reviewer_with_key(tmp_path)
     data_dir = tmp_path / "data"
-    prepare_data_dir(data_dir, reviewer)
+    prepare_data_dir(data_dir, reviewer, url)
     plan = planned(random.Random(5))
+    env = {"INTAKE_DATABASE_URL": url} if url else {}
 
     started = time.monotonic()
-    with IntakeServer(data_dir, tmp_path / "home", workers=2, threads=8) as server:
+    with IntakeServer(data_dir, tmp_path / "home", workers=2, threads=8, env=env) as server:
         with ThreadPoolExecutor(CLIENTS) as pool:
             results = list(pool.map(lambda s: send_application(server, s), plan))
         log = server.log()
@@ -109,14 +117,14 @@ def test_two_hundred_applications_from_twenty_clients(tmp_path: Path) -> None:
     assert len({r.codename for r in results}) == SUBMISSIONS, "two applicants got one codename"
 
     attachments_sent = sum(len(r.attachments) for r in results)
-    assert row_counts(data_dir) == (SUBMISSIONS, SUBMISSIONS, SUBMISSIONS + attachments_sent)
+    assert row_counts(data_dir, url) == (SUBMISSIONS, SUBMISSIONS, SUBMISSIONS + attachments_sent)
     assert len(store_names(data_dir)) == SUBMISSIONS + attachments_sent
     assert staged_files(data_dir) == []
     # The database's write-ahead log and shared-memory files too: owner only.
     loose = [p for p in data_dir.rglob("*") if p.stat().st_mode & 0o077 and p.is_file()]
     assert not loose, loose
 
-    opened = open_everything(data_dir, reviewer)
+    opened = open_everything(data_dir, reviewer, url)
     by_marker = {o.document["answers"]["name"]: o for o in opened}
     assert len(opened) == SUBMISSIONS
     assert len(by_marker) == SUBMISSIONS, "a submission was stored twice"
@@ -128,7 +136,7 @@ def test_two_hundred_applications_from_twenty_clients(tmp_path: Path) -> None:
         got = sorted((a["name"], digest(doc.attachments[a["blob"]]))
                      for a in doc.document["attachments"])
         assert got == sorted((name, digest(content)) for name, content in sent.attachments)
-    listed = export_and_import(tmp_path, data_dir, reviewer_home)
+    listed = export_and_import(tmp_path, data_dir, reviewer_home, url)
     assert len(listed) == SUBMISSIONS
     assert sorted(str(row["name"]) for row in listed) == sorted(r.marker for r in results)
     assert all(row["readable"] for row in listed)
