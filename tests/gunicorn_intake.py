@@ -156,6 +156,15 @@ class IntakeServer:
         self.proc.wait(timeout=30)
         self.proc = None
 
+    def kill_master(self) -> list[int]:
+        """SIGKILL the master only; returns the pids of the workers it leaves behind."""
+        assert self.proc is not None
+        orphans = self.worker_pids()
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = None
+        return orphans
+
     def worker_pids(self) -> list[int]:
         assert self.proc is not None
         pids = []

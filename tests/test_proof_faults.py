@@ -96,25 +96,44 @@ def test_worker_killed_mid_upload_leaves_nothing(tmp_path: Path) -> None:
     assert_intact(data_dir, reviewer, [*earlier, after])
 
 
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @pytest.mark.slow
-def test_server_killed_mid_upload_leaves_nothing_after_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("what", ["master", "master and workers"])
+def test_server_killed_mid_upload_leaves_nothing_after_restart(tmp_path: Path, what: str) -> None:
     require_gunicorn()
     reviewer = PrivateKey.generate()
     data_dir = tmp_path / "data"
     prepare_data_dir(data_dir, reviewer)
     server = IntakeServer(data_dir, tmp_path / "home", workers=2, env=LIMIT_ENV).start()
+    orphans: list[int] = []
     try:
         earlier = earlier_submissions(server)
         upload, staged = half_sent_upload(server, data_dir)
-        server.kill_all()  # master and workers, SIGKILL: nothing runs any cleanup
+        if what == "master":
+            # The workers notice their parent is gone and stop; the one holding the
+            # upload gives up on it when the applicant's connection goes.
+            orphans = server.kill_master()
+        else:
+            server.kill_all()  # nothing runs any cleanup
         upload.close()
     finally:
         server.stop()
-    # The cut upload's ciphertext is still there, with nobody alive to own it...
-    assert staged.exists()
+    if what == "master":
+        wait_for(lambda: not any(alive(pid) for pid in orphans), timeout=60,
+                 what="the orphaned workers to exit")
+    else:
+        # The cut upload's ciphertext is still there, with nobody alive to own it...
+        assert staged.exists()
     assert_intact(data_dir, reviewer, earlier)
     with IntakeServer(data_dir, tmp_path / "home2", workers=2, env=LIMIT_ENV) as again:
-        # ...and the restarted server removed it before taking any request.
+        # ...and none is left once the server is back.
         assert not staged.parent.exists()
         assert staged_files(data_dir) == []
         assert_intact(data_dir, reviewer, earlier)
