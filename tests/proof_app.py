@@ -12,12 +12,18 @@ they live here in tests/ and not in the app:
   as a disk with N bytes free would. An injected failure for where a
   size-limited filesystem cannot be mounted (not root, no tmpfs); small
   submissions still succeed, so a test can show the server recovers.
+- PROOF_PAUSE_AFTER_MOVE=S: after a submission's envelopes are renamed into the
+  store and before its transaction commits, wait S seconds, so a test can kill
+  the worker exactly there.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import time
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -26,6 +32,20 @@ from intake import create_app
 from intake.storage import StagedEnvelope
 
 FAIL_WRITES_AFTER = "PROOF_FAIL_WRITES_AFTER"
+PAUSE_AFTER_MOVE = "PROOF_PAUSE_AFTER_MOVE"
+
+
+def _pause_after_move(seconds: float) -> None:
+    import intake.submit
+    from intake.storage import move_into_store as real_move
+
+    def move(*args: Any, **kwargs: Any) -> list[Path]:
+        moved = real_move(*args, **kwargs)
+        time.sleep(seconds)
+        return moved
+
+    # submit.py imported the name: replace it there.
+    vars(intake.submit)["move_into_store"] = move
 
 
 def _inject_full_disk(budget: int) -> None:
@@ -46,4 +66,7 @@ def create() -> Flask:
     budget = os.environ.get(FAIL_WRITES_AFTER)
     if budget:
         _inject_full_disk(int(budget))
+    pause = os.environ.get(PAUSE_AFTER_MOVE)
+    if pause:
+        _pause_after_move(float(pause))
     return create_app({"ARGON2_LIMITS": TEST_LIMITS})
