@@ -109,7 +109,7 @@ def problems(pot: Catalog) -> list[str]:
     for locale in LOCALES:
         path = po_path(locale)
         if not path.exists():
-            out.append(f"{locale}: no catalog at {path.relative_to(ROOT)}")
+            out.append(f"{locale}: no catalog at {path}")
             continue
         raw = path.read_text("utf-8")
         if f'"{REVIEW_FIELD}: ' not in raw:
@@ -129,7 +129,7 @@ def problems(pot: Catalog) -> list[str]:
                 out.append(f"{locale}: placeholders or tags differ in {msgid[:60]!r}")
         mo = path.with_suffix(".mo")
         if not mo.exists() or mo.read_bytes() != mo_bytes(path):
-            out.append(f"{locale}: {mo.relative_to(ROOT)} is not what the .po compiles to")
+            out.append(f"{locale}: {mo.name} is not what the .po compiles to")
     return out
 
 
