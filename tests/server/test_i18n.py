@@ -214,7 +214,7 @@ def every_applicant_page(make_app: Any, code: str) -> Iterator[tuple[str, TestRe
     choose(client, code)
     yield "landing", client.get("/")
     yield "apply", client.get("/apply")
-    everything_wrong = {key: "" for key in answers()}
+    everything_wrong: dict[str, Any] = {key: "" for key in answers()}
     everything_wrong.update(profession="other", csrf_token=csrf(client, "/apply"),
                             attachments=files(*[(b"x", f"{i}.txt", "text/plain")
                                                 for i in range(3)]))
