@@ -141,6 +141,11 @@ def main(argv: list[str]) -> int:
             print(line, file=sys.stderr)
         return 1 if found else 0
     CATALOGS.mkdir(parents=True, exist_ok=True)
+    if POT.exists():
+        with POT.open("rb") as f:
+            old = read_po(f)
+        if {m.id for m in old} == {m.id for m in pot}:
+            pot.creation_date = old.creation_date  # nothing new: no date churn in every file
     buf = io.BytesIO()
     write_po(buf, pot, width=100, omit_header=False, sort_output=False)
     POT.write_bytes(buf.getvalue())
