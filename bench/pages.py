@@ -41,7 +41,7 @@ def applicant_pages(data_dir: Path) -> Iterator[Page]:
     client = app.test_client()
 
     def fetch(url: str) -> bytes:
-        return client.get(url).data
+        return bytes(client.get(url).data)
 
     def token(path: str) -> str:
         found = TOKEN.search(client.get(path).data)
