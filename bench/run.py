@@ -256,7 +256,23 @@ def bench_rss(work: Path, big: int, key: PrivateKey) -> None:
 # --- intake rate and sign-in flood ----------------------------------------------------
 
 
+def argon2_bound() -> None:
+    """One codename derivation with the production limits, and the rate it allows."""
+    from crypto.codename import derive, generate_codename
+
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        derive(generate_codename(), os.urandom(16))
+        times.append(time.perf_counter() - start)
+    t = statistics.median(times)
+    cores = os.cpu_count() or 1
+    report("argon2_derive_s", t, note="CODENAME_LIMITS: 64 MiB, 2 passes, one thread")
+    report("intake_bound_per_s", cores / t, note=f"{cores} cores / one derivation each")
+
+
 def bench_intake(work: Path, seconds: float, key: PrivateKey) -> None:
+    argon2_bound()
     server = start_server(work / "intake", key.public_key.to_text(), workers=2)
     done = 0
     errors = 0
