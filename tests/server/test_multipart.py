@@ -11,6 +11,7 @@ inside file data, many parts, and parts at the limits.
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import pytest
@@ -211,3 +212,29 @@ def test_generated_bodies_parse_the_same(
     parts += [part(f"p{i}", v, "f.bin" if is_file else None, nl=nl)
               for i, (v, is_file) in enumerate(values)]
     same(body(*parts, nl=nl), sizes, max_form_memory_size=256 * 1024, max_form_parts=64)
+
+
+def test_staged_envelope_with_early_writeback_decrypts_whole(tmp_path, monkeypatch) -> None:
+    # A small step makes every write start writeback, as a large upload does.
+    import intake.storage as storage
+    from crypto.envelope import decrypt_bytes
+    from crypto.keys import PrivateKey
+
+    calls: list[int] = []
+    real = storage.os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append(advice)
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(storage, "WRITEBACK_STEP", 1000)
+    monkeypatch.setattr(storage.os, "posix_fadvise", spy)
+    key = PrivateKey.generate()
+    staged = storage.StagedEnvelope(tmp_path / "env", [key.public_key])
+    data = os.urandom(300_000)
+    for start in range(0, len(data), 7000):
+        staged.write(data[start:start + 7000])
+    staged.seek(0)
+    assert calls and set(calls) == {os.POSIX_FADV_DONTNEED}
+    assert staged.plaintext_size == len(data)
+    assert decrypt_bytes((tmp_path / "env").read_bytes(), [key]) == data
