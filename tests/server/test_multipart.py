@@ -221,14 +221,14 @@ def test_staged_envelope_with_early_writeback_decrypts_whole(tmp_path, monkeypat
     from crypto.keys import PrivateKey
 
     calls: list[int] = []
-    real = storage.os.posix_fadvise
+    real = os.posix_fadvise
 
     def spy(fd: int, offset: int, length: int, advice: int) -> None:
         calls.append(advice)
         real(fd, offset, length, advice)
 
     monkeypatch.setattr(storage, "WRITEBACK_STEP", 1000)
-    monkeypatch.setattr(storage.os, "posix_fadvise", spy)
+    monkeypatch.setattr(os, "posix_fadvise", spy)
     key = PrivateKey.generate()
     staged = storage.StagedEnvelope(tmp_path / "env", [key.public_key])
     data = os.urandom(300_000)
