@@ -474,7 +474,7 @@ def main() -> None:
             ("rss", lambda: bench_rss(work, (128 if quick else 1024) * MIB, key)),
             ("intake", lambda: bench_intake(work, 5 if quick else 30, key)),
             ("flood", lambda: bench_flood(work, key, 1 if quick else 3)),
-            ("reviewer", lambda: bench_reviewer(work, 1_000 if quick else 10_000,
+            ("reviewer", lambda: bench_reviewer(work, 300 if quick else 10_000,
                                                 (32 if quick else 256) * MIB)),
         ]
         for name, step in steps:
