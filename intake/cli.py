@@ -1,4 +1,4 @@
-"""Operator commands: `init-db` and `keys add | list | remove`.
+"""Operator commands: `init-db`, `keys add | list | remove`, `export`, `import-replies`.
 
 Expected failures print one line on stderr and exit non-zero (click's
 ClickException); nothing here prints a traceback for a mistake an operator
@@ -7,8 +7,11 @@ can make.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import cast
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
 
@@ -17,6 +20,8 @@ from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
 from intake import db
 from intake.models import RecipientKey
+from intake.storage import StagingArea
+from intake.transfer import TransferError, export_submissions, import_replies
 
 keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
 
@@ -104,6 +109,51 @@ def keys_remove(name_or_fingerprint: str) -> None:
         click.echo("No active keys remain: intake is now closed.")
 
 
+def _store() -> Path:
+    return Path(current_app.config["DATA_DIR"]) / "store"
+
+
+@click.command("export")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True,
+              help="Export every submission again, not only those not yet exported.")
+@with_appcontext
+def export_command(bundle: Path, everything: bool) -> None:
+    """Write submissions not yet exported into BUNDLE for the reviewers (never overwrites)."""
+    _require_schema()
+    try:
+        result = export_submissions(db.session(), _store(), bundle, everything=everything,
+                                    day=db.today())
+    except TransferError as e:
+        raise click.ClickException(str(e)) from None
+    if result is None:
+        click.echo("Nothing to export: every submission has already been exported; "
+                   "no bundle written.")
+        return
+    click.echo(f"Wrote {bundle}: {result.cases} case(s), {result.submissions} submission(s), "
+               f"{result.bytes} bytes.")
+
+
+@click.command("import-replies")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def import_replies_command(bundle: Path) -> None:
+    """Check a replies bundle from the reviewers as a whole, then store its new replies."""
+    _require_schema()
+    staging = cast(StagingArea, current_app.extensions["intake_staging"])
+    try:
+        result = import_replies(db.session(), _store(), staging, bundle, day=db.today())
+    except TransferError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(
+            f"cannot store the replies: {e.strerror or e}; nothing was imported") from None
+    note = f" ({result.already} already imported)" if result.already else ""
+    click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(export_command)
+    app.cli.add_command(import_replies_command)

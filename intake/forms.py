@@ -180,3 +180,9 @@ class SigninForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
 
 class SignoutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
     submit = SubmitField("Sign out")
+
+
+class DeleteReplyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
+    """Only the CSRF token: which reply is in the form's URL."""
+
+    submit = SubmitField("Delete")

@@ -79,7 +79,12 @@ class Blob(Base):
 
 
 class Reply(Base):
-    """A reply from the Secretariat, sealed to the applicant's reply key (a later issue)."""
+    """A reply from the Secretariat: `store/<blob_id>`, sealed to the applicant's reply key.
+
+    `id` is the reviewer's reply id (from the replies bundle); `day` the day the
+    reviewer wrote it; `read_day` the first day the applicant's page showed it.
+    Deleting a reply removes this row and the file.
+    """
 
     __tablename__ = "replies"
 
@@ -89,3 +94,16 @@ class Reply(Base):
     blob_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     size: Mapped[int] = mapped_column(Integer)
     read_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None)
+
+
+class DeletedReply(Base):
+    """The id of a reply the applicant deleted, and nothing else.
+
+    Kept so that importing the same replies bundle again (or a reviewer's
+    `export-replies --all`) does not bring a deleted reply back. A random id
+    with no case, day or size: it says only that some reply was deleted.
+    """
+
+    __tablename__ = "deleted_replies"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

@@ -1,4 +1,4 @@
-"""The applicant pages: landing, apply, sign in, case, sign out.
+"""The applicant pages: landing, apply, sign in, case (with replies), sign out.
 
 Views stay thin: forms validate, `submit.store_submission` stores, and the
 request class has already encrypted any files by the time a form is read.
@@ -22,13 +22,20 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from crypto.codename import derive, generate_codename, normalise_codename
+from crypto.codename import CodenameKeys, derive, generate_codename, normalise_codename
 from crypto.errors import InvalidCodename
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from intake import db
-from intake.forms import ApplicationForm, FollowupForm, SigninForm, SignoutForm
+from intake.forms import (
+    ApplicationForm,
+    DeleteReplyForm,
+    FollowupForm,
+    SigninForm,
+    SignoutForm,
+)
 from intake.models import Applicant, RecipientKey
+from intake.replies import delete_reply, remember_reply_key, replies_for, reply_key_from_session
 from intake.security import Busy, DerivationLimiter, drain_body
 from intake.storage import StagingArea
 from intake.submit import NewApplicant, store_submission
@@ -64,12 +71,11 @@ def _limiter() -> DerivationLimiter:
     return cast(DerivationLimiter, current_app.extensions["intake_limiter"])
 
 
-def _derive(codename: str) -> tuple[bytes, PublicKey]:
+def _derive(codename: str) -> CodenameKeys:
     limits = cast(Argon2Limits, current_app.config["ARGON2_LIMITS"])
     salt = cast(bytes, current_app.extensions["intake_salt"])
     with _limiter():
-        keys = derive(codename, salt, limits=limits)
-    return keys.lookup_id, keys.reply_public_key
+        return derive(codename, salt, limits=limits)
 
 
 def _store_paths() -> tuple[Path, StagingArea]:
@@ -116,7 +122,7 @@ def apply() -> ResponseReturnValue:
         if form.validate():
             codename = generate_codename()
             try:
-                lookup_id, reply_public_key = _derive(codename)
+                keys = _derive(codename)
             except Busy:
                 return render_template("apply.html", form=form, notice=BUSY), 503
             store, staging = _store_paths()
@@ -129,10 +135,11 @@ def apply() -> ResponseReturnValue:
                 day=db.today(),
                 answers=form.answers(),
                 files=form.attachments.data or [],
-                new_applicant=NewApplicant(lookup_id, reply_public_key),
+                new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
             )
             session.clear()
             session["case"] = applicant.id
+            remember_reply_key(applicant.id, keys.reply_key)
             return render_template("codename.html", codename=codename)
         status = 400
         if "csrf_token" in form.errors:
@@ -158,11 +165,11 @@ def signin() -> ResponseReturnValue:
             form.codename.data = ""
             return render_template("signin.html", form=form), 400
         try:
-            lookup_id, _reply = _derive(normal)
+            keys = _derive(normal)
         except Busy:
             return render_template("signin.html", form=form, notice=BUSY), 503
         dbs = db.session()
-        applicant = dbs.scalar(select(Applicant).where(Applicant.lookup_id == lookup_id))
+        applicant = dbs.scalar(select(Applicant).where(Applicant.lookup_id == keys.lookup_id))
         form.codename.data = ""  # never echo a codename back into a page
         if applicant is None:
             form.codename.errors = [WRONG_CODENAME]
@@ -171,6 +178,7 @@ def signin() -> ResponseReturnValue:
         dbs.commit()
         session.clear()
         session["case"] = applicant.id
+        remember_reply_key(applicant.id, keys.reply_key)
         return redirect(url_for("applicant.case"))
     return render_template("signin.html", form=form, notice=notice)
 
@@ -217,15 +225,42 @@ def case() -> ResponseReturnValue:
         status = 400
         if "csrf_token" in form.errors:
             notice = STALE_FORM
+    store, _staging = _store_paths()
+    key = reply_key_from_session(applicant.id)
+    replies = replies_for(db.session(), store, applicant, key, db.today())
     return render_template(
         "case.html",
         applicant=applicant,
         submissions=applicant.submissions,
+        replies=replies,
+        reply_key_missing=key is None,
+        delete_form=DeleteReplyForm(),
         form=form,
         signout=SignoutForm(),
         open=bool(recipients),
         notice=notice,
     ), status
+
+
+@bp.route("/case/replies/<reply_id>/delete", methods=["POST"])
+def delete(reply_id: str) -> ResponseReturnValue:
+    request.max_content_length = SMALL_BODY
+    applicant = current_applicant()
+    if applicant is None:
+        drain_body(int(current_app.config["DRAIN_LIMIT"]))
+        flash("You are not signed in, or your session ended after a while without "
+              "activity. Sign in with your codename to continue.")
+        return redirect(url_for("applicant.signin"))
+    form = DeleteReplyForm()
+    if not form.validate():
+        flash("Nothing was deleted: the page had expired. Please press Delete again.")
+        return redirect(url_for("applicant.case"))
+    store, _staging = _store_paths()
+    if delete_reply(db.session(), store, applicant, reply_id):
+        flash("The reply was deleted for good.")
+    else:
+        flash("That reply does not exist any more.")
+    return redirect(url_for("applicant.case"))
 
 
 @bp.route("/signout", methods=["GET", "POST"])

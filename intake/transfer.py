@@ -1,0 +1,215 @@
+"""Moving ciphertext between this server and the reviewers' offline machines.
+
+`export_submissions` writes every submission not yet exported into a
+"submissions" bundle (docs/bundle.md) and marks them picked up, so the
+applicant's case page says the Secretariat received them. `import_replies`
+checks a whole "replies" bundle, then stores its replies for the applicants.
+
+Nothing here decrypts anything: the server holds no key that could. What the
+server can check of a reply is the bundle's digests, that the case exists, and
+that the envelope names the applicant's reply key among its recipients (so
+the applicant will be able to open it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.atomic import OutputExists, atomic_output
+from crypto.bundle import BundleError, BundleWriter, Member, SubmissionRecord, read_bundle
+from crypto.envelope import recipient_key_ids
+from crypto.errors import DecryptError
+from crypto.keys import PublicKey
+from intake.db import new_id
+from intake.models import Applicant, Blob, DeletedReply, RecipientKey, Reply, Submission
+from intake.storage import StagingArea, fsync_dir, remove_files
+
+
+class TransferError(Exception):
+    """An expected failure; the message is one sentence for the operator."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    cases: int
+    submissions: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    new: int
+    already: int
+
+
+def _active_keys(dbs: Session) -> list[PublicKey]:
+    rows = dbs.scalars(
+        select(RecipientKey).where(RecipientKey.active).order_by(RecipientKey.id)
+    ).all()
+    return [PublicKey.from_text(r.public_key) for r in rows]
+
+
+def export_submissions(
+    dbs: Session, store: Path, path: Path, *, everything: bool, day: dt.date
+) -> ExportResult | None:
+    """Write the bundle to `path`, then mark what it holds as exported on `day`.
+
+    Returns None, writing nothing, when there is nothing to export. The marks
+    are committed only after the bundle file is complete and durable; if the
+    commit fails the submissions are simply exported again next time (the
+    reviewer's import is idempotent).
+    """
+    query = select(Submission).order_by(Submission.applicant_id, Submission.day, Submission.id)
+    if not everything:
+        query = query.where(Submission.exported_day.is_(None))
+    submissions = dbs.scalars(query).all()
+    if not submissions:
+        return None
+    recipients = _active_keys(dbs)
+    if not recipients:
+        raise TransferError(
+            "no active reviewer key: the bundle must name the reviewer keys; "
+            "add one with `flask --app intake keys add`"
+        )
+    by_case: dict[str, list[Submission]] = {}
+    for sub in submissions:
+        by_case.setdefault(sub.applicant_id, []).append(sub)
+    try:
+        with atomic_output(path) as out:
+            writer = BundleWriter(
+                out, "submissions", created=day.isoformat(), recipients=recipients
+            )
+            for case_id, subs in by_case.items():
+                records = []
+                for sub in subs:
+                    blobs = dbs.scalars(
+                        select(Blob).where(Blob.submission_id == sub.id).order_by(Blob.id)
+                    ).all()
+                    attachments = tuple(b.id for b in blobs if b.role == "attachment")
+                    for blob_id in (sub.answers_blob_id, *attachments):
+                        writer.add_member(blob_id, store / blob_id)
+                    records.append(
+                        SubmissionRecord(
+                            sub.id, sub.day.isoformat(), sub.kind, sub.answers_blob_id,
+                            attachments,
+                        )
+                    )
+                applicant = dbs.get(Applicant, case_id)
+                assert applicant is not None  # a foreign key guarantees it
+                writer.add_case(case_id, PublicKey.from_text(applicant.reply_public_key), records)
+            writer.close()
+    except OutputExists:
+        raise TransferError(f"{path} already exists; not overwriting it") from None
+    except FileNotFoundError as e:
+        raise TransferError(
+            f"a stored envelope is missing ({Path(e.filename or '?').name}); no bundle was written"
+        ) from None
+    except BundleError as e:
+        raise TransferError(f"{e}; no bundle was written") from None
+    except OSError as e:
+        raise TransferError(f"cannot write {path}: {e.strerror or e}") from None
+    size = path.stat().st_size
+    for sub in submissions:
+        if sub.exported_day is None:
+            sub.exported_day = day
+    dbs.commit()
+    return ExportResult(len(by_case), len(submissions), size)
+
+
+class _Staging:
+    """Files a bundle's members are copied to while it is checked; removed afterwards."""
+
+    def __init__(self, area: StagingArea) -> None:
+        self.area = area
+        self.paths: dict[str, Path] = {}
+
+    @contextlib.contextmanager
+    def sink(self, member: Member) -> Iterator[BinaryIO]:
+        path = self.area.new_path()
+        self.paths[member.id] = path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+
+    def discard(self) -> None:
+        remove_files(list(self.paths.values()))
+
+
+def import_replies(
+    dbs: Session, store: Path, staging: StagingArea, bundle: Path, *, day: dt.date
+) -> ImportResult:
+    """Check the whole bundle, then store every reply not seen before, all or nothing."""
+    staged = _Staging(staging)
+    moved: list[Path] = []
+    try:
+        try:
+            with open(bundle, "rb") as src:
+                manifest = read_bundle(src, kind="replies", sink=staged.sink)
+        except BundleError as e:
+            raise TransferError(str(e)) from None
+        except OSError as e:
+            raise TransferError(f"cannot read {bundle}: {e.strerror or e}") from None
+        fresh = []
+        already = 0
+        for record in manifest.replies:
+            applicant = dbs.get(Applicant, record.case)
+            if applicant is None:
+                raise TransferError(
+                    f"reply {record.reply} is for case {record.case}, which this server does "
+                    "not have; nothing was imported"
+                )
+            if dbs.get(Reply, record.reply) is not None or \
+                    dbs.get(DeletedReply, record.reply) is not None:
+                already += 1
+                continue
+            reply_key = PublicKey.from_text(applicant.reply_public_key)
+            path = staged.paths[record.blob]
+            try:
+                with open(path, "rb") as f:
+                    key_ids = recipient_key_ids(f)
+            except DecryptError:
+                raise TransferError(
+                    f"reply {record.reply} is not a readable envelope; nothing was imported"
+                ) from None
+            if reply_key.key_id not in key_ids:
+                raise TransferError(
+                    f"reply {record.reply} is not sealed to the applicant's reply key, so they "
+                    "could not read it; nothing was imported"
+                )
+            fresh.append((record, applicant, path))
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+        try:
+            for record, applicant, path in fresh:
+                blob_id = new_id()
+                dbs.add(Reply(id=record.reply, applicant_id=applicant.id,
+                              day=dt.date.fromisoformat(record.day), blob_id=blob_id,
+                              size=path.stat().st_size))
+                target = store / blob_id
+                if target.exists():
+                    raise FileExistsError("blob id collision")
+                os.replace(path, target)
+                moved.append(target)
+                # Like submissions: the store records the day, never the time.
+                os.utime(target, (midnight, midnight))
+            dbs.flush()
+            if moved:
+                fsync_dir(store)
+            dbs.commit()
+        except BaseException:
+            dbs.rollback()
+            remove_files(moved)
+            raise
+        return ImportResult(len(fresh), already)
+    finally:
+        staged.discard()

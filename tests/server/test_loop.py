@@ -1,0 +1,119 @@
+"""The whole loop through the real commands: applicant -> export -> reviewer -> reply -> applicant.
+
+The test imports both intake and reviewer; the packages themselves never
+import each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import select
+
+from crypto.keys import PublicKey
+from intake import db
+from intake.models import DeletedReply
+from reviewer.cli import cli as reviewer_cli
+
+from .helpers import csrf
+from .transfer_helpers import case_of, data_files, new_applicant, reply_rows, sign_in
+
+PASSPHRASE = "correct horse battery staple"
+CANARY_REPLY = "CANARY-REPLY-5e1f"
+
+
+def test_the_whole_loop(make_app, tmp_path: Path) -> None:
+    # The reviewer creates a key; the operator installs it.
+    rv = CliRunner()
+    home = tmp_path / "reviewer"
+    pass_file = tmp_path / "pass"
+    pass_file.write_text(PASSPHRASE + "\n")
+    unlock = ["--home", str(home), "--passphrase-file", str(pass_file)]
+
+    def reviewer(*args: str) -> str:
+        result = rv.invoke(reviewer_cli, [args[0], *unlock, *args[1:]])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    reviewer("init", "--insecure-test-limits")
+    public = PublicKey.from_text(rv.invoke(reviewer_cli, ["pubkey", "--home", str(home)])
+                                 .output.splitlines()[0])
+    app: Flask = make_app(with_key=False)
+    flask = app.test_cli_runner()
+    assert flask.invoke(args=["keys", "add", public.to_text(), "--name", "rev"]).exit_code == 0
+
+    # Two applicants.
+    alice, bob = app.test_client(), app.test_client()
+    case_a, codename_a = new_applicant(alice, name="Alice <b>A</b>")
+    case_b, _ = new_applicant(bob, name="Bob")
+    assert "Not yet" in alice.get("/case").get_data(as_text=True)
+
+    # The operator exports; the applicant sees it was received.
+    pickup = tmp_path / "pickup.bundle"
+    out = flask.invoke(args=["export", str(pickup)])
+    assert out.exit_code == 0, out.output
+    assert "2 case(s), 2 submission(s)" in out.output
+    assert f"{pickup.stat().st_size} bytes" in out.output
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert f"Yes, on {today}" in alice.get("/case").get_data(as_text=True)
+
+    # The reviewer imports, lists, replies, exports the replies.
+    assert "2 new cases" in reviewer("import", str(pickup))
+    listed = json.loads(reviewer("list", "--json"))
+    assert {c["case"] for c in listed} == {case_a, case_b}
+    assert {c["name"] for c in listed} == {"Alice <b>A</b>", "Bob"}
+    text = f"Dear Alice,\n<script>alert(1)</script> & {CANARY_REPLY}\n\nSecond paragraph."
+    reply_file = tmp_path / "reply.txt"
+    reply_file.write_text(text, encoding="utf-8")
+    reviewer("reply", case_a, "--file", str(reply_file))
+    reply_file.unlink()  # the only plaintext copy, the test's own
+    replies = tmp_path / "replies.bundle"
+    assert "1 reply" in rv.invoke(reviewer_cli, ["export-replies", "--home", str(home),
+                                                 str(replies)]).output
+
+    # The operator imports the replies, twice: the second time changes nothing.
+    out = flask.invoke(args=["import-replies", str(replies)])
+    assert out.exit_code == 0, out.output
+    assert "Imported 1 new reply" in out.output
+    again = flask.invoke(args=["import-replies", str(replies)])
+    assert again.exit_code == 0 and "Imported 0 new replies (1 already imported)" in again.output
+    assert len(reply_rows(app)) == 1
+
+    # Alice signs in again and reads the reply: escaped, line breaks kept as text.
+    alice.post("/signout")
+    sign_in(alice, codename_a)
+    page = alice.get("/case").get_data(as_text=True)
+    assert "Replies from the Secretariat" in page
+    assert "Dear Alice,\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; " + CANARY_REPLY in page
+    assert "<script>" not in page
+    assert "\n\nSecond paragraph." in page
+    # Bob sees none.
+    assert "No replies yet" in bob.get("/case").get_data(as_text=True)
+    assert CANARY_REPLY not in bob.get("/case").get_data(as_text=True)
+    (row,) = reply_rows(app)
+    assert row.read_day is not None and row.applicant_id == case_a
+
+    # The reply text is nowhere on the server's disk in the clear.
+    for path in data_files(app):
+        assert CANARY_REPLY.encode() not in path.read_bytes(), path
+
+    # Alice deletes it: the row and the file are gone, and re-importing keeps it gone.
+    blob = Path(app.config["DATA_DIR"]) / "store" / row.blob_id
+    assert blob.exists()
+    token = csrf(alice, "/case")
+    response = alice.post(f"/case/replies/{row.id}/delete", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert not blob.exists()
+    assert reply_rows(app) == []
+    page = alice.get("/case").get_data(as_text=True)
+    assert "deleted for good" in page and CANARY_REPLY not in page
+    again = flask.invoke(args=["import-replies", str(replies)])
+    assert "Imported 0 new replies" in again.output
+    assert reply_rows(app) == []
+    with app.app_context():
+        assert db.session().scalars(select(DeletedReply.id)).all() == [row.id]
+    assert case_of(alice) == case_a

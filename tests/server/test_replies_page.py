@@ -1,0 +1,131 @@
+"""Replies on /case: the sealed key in the session, unreadable replies, deleting."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from crypto.keys import PrivateKey
+from intake.db import new_id
+
+from .helpers import csrf
+from .transfer_helpers import (
+    new_applicant,
+    replies_bundle,
+    reply_key,
+    reply_rows,
+    sealed_reply,
+    sign_in,
+)
+
+
+def _with_reply(app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+                text: str = "Line one\nLine two") -> tuple[FlaskClient, str, str]:
+    client = app.test_client()
+    case, codename = new_applicant(client)
+    envelope = sealed_reply(case, reply_id := new_id(), text,
+                            reply_key(app, codename).public_key, [reviewer_key.public_key])
+    path = replies_bundle(tmp_path / f"{reply_id}.bundle", [(reply_id, case, envelope)],
+                          [reviewer_key.public_key])
+    assert runner.invoke(args=["import-replies", str(path)]).exit_code == 0
+    return client, codename, reply_id
+
+
+def test_session_holds_the_reply_key_only_sealed(app: Flask, runner: FlaskCliRunner,
+                                                 reviewer_key: PrivateKey,
+                                                 tmp_path: Path) -> None:
+    client, codename, _ = _with_reply(app, runner, reviewer_key, tmp_path)
+    raw = reply_key(app, codename).raw()
+    with client.session_transaction() as sess:
+        sealed = sess["reply_key"]
+    assert isinstance(sealed, bytes) and len(sealed) == 32 + 40 and raw not in sealed
+    # Right after applying, the reply is readable without signing in again.
+    page = client.get("/case").get_data(as_text=True)
+    assert "Line one\nLine two" in page
+    # Signing out forgets the key with everything else.
+    client.post("/signout")
+    with client.session_transaction() as sess:
+        assert "reply_key" not in sess and "case" not in sess
+
+
+def test_page_structure(app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey,
+                        tmp_path: Path) -> None:
+    client, _, reply_id = _with_reply(app, runner, reviewer_key, tmp_path)
+    html = client.get("/case").get_data(as_text=True)
+    levels = [int(n) for n in re.findall(r"<h([1-6])", html)]
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels))
+    assert f'action="/case/replies/{reply_id}/delete"' in html
+    assert f'aria-describedby="reply-{reply_id}-heading"' in html
+    assert 'value="Delete"' in html
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    assert "<script" not in html
+    css = (Path(app.root_path) / "static" / "style.css").read_text()
+    assert ".reply-text { white-space: pre-wrap;" in css
+
+
+def test_a_box_from_another_case_does_not_open(app: Flask, runner: FlaskCliRunner,
+                                               reviewer_key: PrivateKey, tmp_path: Path) -> None:
+    client, _, _ = _with_reply(app, runner, reviewer_key, tmp_path)
+    other = app.test_client()
+    new_applicant(other)
+    with other.session_transaction() as sess:
+        foreign = sess["reply_key"]
+    with client.session_transaction() as sess:
+        sess["reply_key"] = foreign
+    page = client.get("/case")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "sign out and sign in again" in text and "Line one" not in text
+    assert reply_rows(app)[0].read_day is None
+
+
+def test_unreadable_reply_shows_a_note(app: Flask, runner: FlaskCliRunner,
+                                       reviewer_key: PrivateKey, tmp_path: Path) -> None:
+    client, _, _ = _with_reply(app, runner, reviewer_key, tmp_path)
+    blob = Path(app.config["DATA_DIR"]) / "store" / reply_rows(app)[0].blob_id
+    data = bytearray(blob.read_bytes())
+    data[-3] ^= 0x40
+    blob.write_bytes(bytes(data))
+    page = client.get("/case")
+    assert page.status_code == 200
+    assert "could not be opened" in page.get_data(as_text=True)
+    blob.unlink()  # a missing file is a note too, never a 500
+    page = client.get("/case")
+    assert page.status_code == 200 and "could not be opened" in page.get_data(as_text=True)
+    # and it can still be deleted
+    token = csrf(client, "/case")
+    client.post(f"/case/replies/{reply_rows(app)[0].id}/delete", data={"csrf_token": token})
+    assert reply_rows(app) == []
+
+
+def test_delete_needs_csrf_and_the_owner(app: Flask, runner: FlaskCliRunner,
+                                         reviewer_key: PrivateKey, tmp_path: Path) -> None:
+    client, _, reply_id = _with_reply(app, runner, reviewer_key, tmp_path)
+    assert client.post(f"/case/replies/{reply_id}/delete").status_code == 302
+    assert "Nothing was deleted" in client.get("/case").get_data(as_text=True)
+    assert len(reply_rows(app)) == 1
+    # Another applicant cannot delete it.
+    other = app.test_client()
+    new_applicant(other)
+    token = csrf(other, "/case")
+    other.post(f"/case/replies/{reply_id}/delete", data={"csrf_token": token})
+    assert "does not exist" in other.get("/case").get_data(as_text=True)
+    assert len(reply_rows(app)) == 1
+    # Signed out: sent to sign in, nothing deleted.
+    anonymous = app.test_client()
+    response = anonymous.post(f"/case/replies/{reply_id}/delete")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/signin")
+    assert len(reply_rows(app)) == 1
+
+
+def test_sign_in_restores_the_key(app: Flask, runner: FlaskCliRunner,
+                                  reviewer_key: PrivateKey, tmp_path: Path) -> None:
+    _client, codename, _ = _with_reply(app, runner, reviewer_key, tmp_path)
+    fresh = app.test_client()
+    sign_in(fresh, codename)
+    assert "Line one\nLine two" in fresh.get("/case").get_data(as_text=True)
