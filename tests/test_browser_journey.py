@@ -13,6 +13,7 @@ form, 404) are checked the same way in their own tests.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,30 @@ def fill_application(driver: WebDriver, files: list[Path]) -> None:
         driver.find_element(By.ID, "attachments").send_keys("\n".join(str(f) for f in files))
 
 
+def reviewer_replies(app: Flask, reviewer: Reviewer, tmp_path: Path, text: str, expect: list[str]) -> None:
+    """Export the submissions, let the reviewer read them and reply, import the reply.
+
+    EXPECT are strings the reviewer must find in the decrypted case (answers, file names).
+    """
+    flask = app.test_cli_runner()
+    pickup = tmp_path / "pickup.bundle"
+    result = flask.invoke(args=["export", str(pickup)])
+    assert result.exit_code == 0, result.output
+    assert "1 new case" in reviewer.run("import", str(pickup))
+    (case,) = json.loads(reviewer.run("list", "--json"))
+    shown = reviewer.run("show", case["case"])
+    for wanted in expect:
+        assert wanted in shown, wanted
+    reply_file = tmp_path / "reply.txt"
+    reply_file.write_text(text, encoding="utf-8")
+    reviewer.run("reply", case["case"], "--file", str(reply_file))
+    replies = tmp_path / "replies.bundle"
+    assert "1 reply" in reviewer.run("export-replies", str(replies), key=False)
+    result = flask.invoke(args=["import-replies", str(replies)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 new reply" in result.output
+
+
 def choose_language(driver: WebDriver, locale: str) -> None:
     """Pick the language with the picker's link, as an applicant would."""
     if locale == "en":
@@ -216,7 +241,13 @@ def choose_language(driver: WebDriver, locale: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("locale", ["en"])
 def test_whole_journey(
-    locale: str, app: Flask, live_server: str, browser: WebDriver, js_browser: WebDriver, tmp_path: Path
+    locale: str,
+    app: Flask,
+    reviewer: Reviewer,
+    live_server: str,
+    browser: WebDriver,
+    js_browser: WebDriver,
+    tmp_path: Path,
 ) -> None:
     started = time.monotonic()
     visit = Visit(browser, js_browser, locale)
@@ -298,6 +329,32 @@ def test_whole_journey(
     assert len(browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")) == 2
     assert stored(app) == (1, 2, 5)
     visit.look("case-followup-sent")
+
+    # The Secretariat's side, with the real tools: the operator exports, the reviewer
+    # imports, reads and replies offline, the operator imports the reply.
+    reply_text = f"Dear Leyla, we have your application and the summons. ({locale})"
+    reviewer_replies(app, reviewer, tmp_path, reply_text,
+                     expect=["Leyla K.", poems.name, letter.name, more.name,
+                             "A summons came today; attached."])
+
+    # The applicant signs in again and reads the reply.
+    harness.submit(browser, browser.find_element(By.ID, "signout-submit"))
+    browser.get(live_server + "/signin")
+    browser.find_element(By.ID, "codename").send_keys(codename)
+    harness.submit(browser, button(browser))
+    assert browser.current_url == live_server + "/case"
+    (reply,) = browser.find_elements(By.CSS_SELECTOR, "section.reply")
+    assert reply.find_element(By.CSS_SELECTOR, ".reply-text").text == reply_text
+    # Both submissions now show that the Secretariat picked them up.
+    picked_up = browser.find_elements(By.CSS_SELECTOR, "main table tbody tr td:nth-child(3)")
+    assert len(picked_up) == 2 and all(db.today().isoformat() in cell.text for cell in picked_up)
+    visit.look("case-reply")
+
+    # The applicant deletes the reply from the server.
+    harness.submit(browser, reply.find_element(By.CSS_SELECTOR, "[type=submit]"))
+    assert browser.find_elements(By.CSS_SELECTOR, "section.reply") == []
+    assert reply_text not in browser.page_source
+    visit.look("case-reply-deleted")
 
     # Too large: a readable page, and nothing stored.
     browser.find_element(By.ID, "message").send_keys("The video of the raid.")
