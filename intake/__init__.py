@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, current_app, render_template, session
 from flask.typing import ResponseReturnValue
 
-from intake import cli, db, errors, views
+from intake import cli, db, errors, i18n, views
 from intake import config as config_mod
 from intake.security import (
     CountingMiddleware,
@@ -97,6 +97,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app, config_mod.database_url(app.config))
     app.extensions["intake_schema_ready"] = False
 
+    i18n.init_app(app)
     app.register_blueprint(views.bp)
     errors.register(app)
     cli.register(app)

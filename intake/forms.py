@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
@@ -25,26 +27,26 @@ SHORT = 300
 LONG = 20_000
 
 PROFESSIONS = [
-    SelectChoice("", "Choose one"),
-    SelectChoice("writer", "Writer"),
-    SelectChoice("journalist", "Journalist"),
-    SelectChoice("blogger", "Blogger"),
-    SelectChoice("poet", "Poet"),
-    SelectChoice("translator", "Translator"),
-    SelectChoice("publisher", "Publisher"),
-    SelectChoice("visual artist", "Visual artist"),
-    SelectChoice("cartoonist", "Cartoonist"),
-    SelectChoice("musician", "Musician"),
-    SelectChoice("filmmaker", "Filmmaker"),
-    SelectChoice("other", "Other (say which below)"),
+    SelectChoice("", _l("Choose one")),
+    SelectChoice("writer", _l("Writer")),
+    SelectChoice("journalist", _l("Journalist")),
+    SelectChoice("blogger", _l("Blogger")),
+    SelectChoice("poet", _l("Poet")),
+    SelectChoice("translator", _l("Translator")),
+    SelectChoice("publisher", _l("Publisher")),
+    SelectChoice("visual artist", _l("Visual artist")),
+    SelectChoice("cartoonist", _l("Cartoonist")),
+    SelectChoice("musician", _l("Musician")),
+    SelectChoice("filmmaker", _l("Filmmaker")),
+    SelectChoice("other", _l("Other (say which below)")),
 ]
 
 URGENCY = [
-    SelectChoice("", "Choose one"),
-    SelectChoice("immediate", "I am in danger now (days)"),
-    SelectChoice("weeks", "Within weeks"),
-    SelectChoice("months", "Within months"),
-    SelectChoice("not urgent", "Not urgent"),
+    SelectChoice("", _l("Choose one")),
+    SelectChoice("immediate", _l("I am in danger now (days)")),
+    SelectChoice("weeks", _l("Within weeks")),
+    SelectChoice("months", _l("Within months")),
+    SelectChoice("not urgent", _l("Not urgent")),
 ]
 
 APPLICATION_FIELDS = (
@@ -53,95 +55,113 @@ APPLICATION_FIELDS = (
 )  # plus "acknowledge", recorded as "yes"
 
 
+# WTForms' own messages are translated too (Flask-WTF's I18N, through Flask-Babel),
+# but every message an applicant can meet is given here so each catalog has them all.
+TOO_LONG = _l("Please keep this under %(max)d characters.")
+CHOOSE = _l("Please choose one of the options in the list.")
+
+
 def _files_ok(form: FlaskForm, field: MultipleFileField) -> None:
     files = [f for f in (field.data or []) if f]
     limit = int(current_app.config["MAX_FILES"])
     if len(files) > limit:
-        raise ValidationError(f"You can send at most {limit} files at once.")
+        raise ValidationError(gettext("You can send at most %(limit)d files at once.", limit=limit))
     for f in files:
         if getattr(f.stream, "plaintext_size", 0) == 0:
             raise ValidationError(
-                "One of the files you chose is empty. Choose it again or leave it out."
+                gettext("One of the files you chose is empty. Choose it again or leave it out.")
             )
+
+
+def _choice(field: SelectField, missing: str) -> None:
+    # validate_choice=False on the fields: this says it in the applicant's words.
+    if not field.data:
+        raise ValidationError(missing)
+    if field.data not in {c.value for c in field.choices if c.value}:
+        raise ValidationError(str(CHOOSE))
 
 
 class HoneypotMixin:
     """A field people never see or reach; naive bots fill it in."""
 
-    homepage = StringField("Leave this field empty", validators=[Optional()])
+    homepage = StringField(_l("Leave this field empty"), validators=[Optional()])
 
 
 class ApplicationForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf is untyped
     name = StringField(
-        "Your name or the pseudonym you publish under",
-        validators=[DataRequired("Please give a name or pseudonym."), Length(max=SHORT)],
+        _l("Your name or the pseudonym you publish under"),
+        validators=[DataRequired(_l("Please give a name or pseudonym.")),
+                    Length(max=SHORT, message=TOO_LONG)],
     )
     contact = TextAreaField(
-        "A safe way to reach you (optional)",
-        validators=[Optional(), Length(max=2_000)],
+        _l("A safe way to reach you (optional)"),
+        validators=[Optional(), Length(max=2_000, message=TOO_LONG)],
     )
     country = StringField(
-        "The country where you are in danger",
-        validators=[DataRequired("Please name the country."), Length(max=SHORT)],
+        _l("The country where you are in danger"),
+        validators=[DataRequired(_l("Please name the country.")), Length(max=SHORT, message=TOO_LONG)],
     )
     profession = SelectField(
-        "Your work", choices=PROFESSIONS,
-        validators=[InputRequired("Please choose what you do.")],
+        _l("Your work"), choices=PROFESSIONS, validate_choice=False,
+        validators=[InputRequired(_l("Please choose what you do."))],
     )
     profession_other = StringField(
-        "If other: what you do", validators=[Optional(), Length(max=SHORT)]
+        _l("If other: what you do"), validators=[Optional(), Length(max=SHORT, message=TOO_LONG)]
     )
     languages = StringField(
-        "Languages of your work",
-        validators=[DataRequired("Please list the languages you work in."), Length(max=SHORT)],
+        _l("Languages of your work"),
+        validators=[DataRequired(_l("Please list the languages you work in.")),
+                    Length(max=SHORT, message=TOO_LONG)],
     )
     work = TextAreaField(
-        "About your work, with links if you have them",
-        validators=[DataRequired("Please tell us about your work."), Length(max=LONG)],
+        _l("About your work, with links if you have them"),
+        validators=[DataRequired(_l("Please tell us about your work.")),
+                    Length(max=LONG, message=TOO_LONG)],
     )
     threat = TextAreaField(
-        "The threat or persecution you face: what, since when, by whom",
-        validators=[DataRequired("Please describe the threat you face."), Length(max=LONG)],
+        _l("The threat or persecution you face: what, since when, by whom"),
+        validators=[DataRequired(_l("Please describe the threat you face.")),
+                    Length(max=LONG, message=TOO_LONG)],
     )
     situation = TextAreaField(
-        "Your situation now",
-        validators=[DataRequired("Please describe your situation now."), Length(max=LONG)],
+        _l("Your situation now"),
+        validators=[DataRequired(_l("Please describe your situation now.")),
+                    Length(max=LONG, message=TOO_LONG)],
     )
     urgency = SelectField(
-        "How urgent is it?", choices=URGENCY,
-        validators=[InputRequired("Please say how urgent it is.")],
+        _l("How urgent is it?"), choices=URGENCY, validate_choice=False,
+        validators=[InputRequired(_l("Please say how urgent it is."))],
     )
     family = TextAreaField(
-        "Family who would come with you (optional)", validators=[Optional(), Length(max=LONG)]
+        _l("Family who would come with you (optional)"),
+        validators=[Optional(), Length(max=LONG, message=TOO_LONG)],
     )
     references = TextAreaField(
-        "References: organisations or people who know your work or situation (optional)",
-        validators=[Optional(), Length(max=LONG)],
+        _l("References: organisations or people who know your work or situation (optional)"),
+        validators=[Optional(), Length(max=LONG, message=TOO_LONG)],
     )
     attachments = MultipleFileField(
-        "Files: samples of your work, evidence of threats (optional)", validators=[_files_ok]
+        _l("Files: samples of your work, evidence of threats (optional)"), validators=[_files_ok]
     )
     acknowledge = BooleanField(
-        "I understand that the network has no authority over any country's laws, and that I "
-        "should not rely on it as my only route to safety.",
-        validators=[DataRequired("Please confirm that you have read this.")],
+        _l("I understand that the network has no authority over any country's laws, and that I "
+           "should not rely on it as my only route to safety."),
+        validators=[DataRequired(_l("Please confirm that you have read this."))],
     )
-    submit = SubmitField("Send my application")
+    submit = SubmitField(_l("Send my application"))
 
     def validate_profession(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("Please choose what you do.")
+        _choice(field, gettext("Please choose what you do."))
 
     def validate_urgency(self, field: SelectField) -> None:
-        if not field.data:
-            raise ValidationError("Please say how urgent it is.")
+        _choice(field, gettext("Please say how urgent it is."))
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
         # Optional() ends the field's own chain when empty, so this check lives here.
         if self.profession.data == "other" and not (self.profession_other.data or "").strip():
             self.profession_other.errors = [*self.profession_other.errors,
-                                            "Please say what you do."]
+                                            gettext("Please say what you do.")]
             return False
         return ok
 
@@ -152,15 +172,15 @@ class ApplicationForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_
 
 
 class FollowupForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf is untyped
-    message = TextAreaField("Your message", validators=[Optional(), Length(max=LONG)])
-    attachments = MultipleFileField("Files (optional)", validators=[_files_ok])
-    submit = SubmitField("Send to my case")
+    message = TextAreaField(_l("Your message"), validators=[Optional(), Length(max=LONG, message=TOO_LONG)])
+    attachments = MultipleFileField(_l("Files (optional)"), validators=[_files_ok])
+    submit = SubmitField(_l("Send to my case"))
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
         files = [f for f in (self.attachments.data or []) if f]
         if not (self.message.data or "").strip() and not files:
-            need = "Write a message or choose at least one file."
+            need = gettext("Write a message or choose at least one file.")
             self.message.errors = [*self.message.errors, need]
             return False
         return ok
@@ -171,18 +191,18 @@ class FollowupForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf
 
 class SigninForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
     codename = StringField(
-        "Your codename",
-        validators=[DataRequired("Please type your codename."), Length(max=400)],
+        _l("Your codename"),
+        validators=[DataRequired(_l("Please type your codename.")), Length(max=400, message=TOO_LONG)],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
     )
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class SignoutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
-    submit = SubmitField("Sign out")
+    submit = SubmitField(_l("Sign out"))
 
 
 class DeleteReplyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
     """Only the CSRF token: which reply is in the form's URL."""
 
-    submit = SubmitField("Delete")
+    submit = SubmitField(_l("Delete"))

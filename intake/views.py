@@ -20,6 +20,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from crypto.codename import CodenameKeys, derive, generate_codename, normalise_codename
@@ -34,6 +36,7 @@ from intake.forms import (
     SigninForm,
     SignoutForm,
 )
+from intake.i18n import keep_language_across_clear
 from intake.models import Applicant, RecipientKey
 from intake.replies import delete_reply, remember_reply_key, replies_for, reply_key_from_session
 from intake.security import Busy, DerivationLimiter, drain_body
@@ -43,16 +46,16 @@ from intake.upload import IntakeRequest
 
 bp = Blueprint("applicant", __name__)
 
-WRONG_CODENAME = (
+WRONG_CODENAME = _l(
     "That codename does not open any case. Check each of the seven words and try again."
 )
-STALE_FORM = (
+STALE_FORM = _l(
     "This page was open for a long time, or your browser did not send back the security "
     "token, so nothing was sent. What you typed is kept below; please choose your files "
     "again and send it once more."
 )
 SMALL_BODY = 16 * 1024
-BUSY = (
+BUSY = _l(
     "The server is busy right now. Nothing was stored. Please wait a minute and send it "
     "again; if you had chosen files, choose them again."
 )
@@ -137,7 +140,7 @@ def apply() -> ResponseReturnValue:
                 files=form.attachments.data or [],
                 new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
             )
-            session.clear()
+            keep_language_across_clear()
             session["case"] = applicant.id
             remember_reply_key(applicant.id, keys.reply_key)
             return render_template("codename.html", codename=codename)
@@ -156,7 +159,7 @@ def signin() -> ResponseReturnValue:
     if request.method == "POST":
         if not form.validate():
             if "csrf_token" in form.errors:
-                notice = "Your sign-in page had expired. Please type your codename again."
+                notice = gettext("Your sign-in page had expired. Please type your codename again.")
             return render_template("signin.html", form=form, notice=notice), 400
         try:
             normal = normalise_codename(form.codename.data or "")
@@ -176,7 +179,7 @@ def signin() -> ResponseReturnValue:
             return render_template("signin.html", form=form), 400
         applicant.last_active_day = db.today()
         dbs.commit()
-        session.clear()
+        keep_language_across_clear()
         session["case"] = applicant.id
         remember_reply_key(applicant.id, keys.reply_key)
         return redirect(url_for("applicant.case"))
@@ -190,11 +193,11 @@ def case() -> ResponseReturnValue:
         if request.method == "POST":
             drain_body(int(current_app.config["DRAIN_LIMIT"]))
         if request.method == "POST":
-            flash("Your session had ended, so what you were sending was not stored. "
-                  "Sign in with your codename and send it again.")
+            flash(gettext("Your session had ended, so what you were sending was not stored. "
+                          "Sign in with your codename and send it again."))
         else:
-            flash("You are not signed in, or your session ended after a while without "
-                  "activity. Sign in with your codename to continue.")
+            flash(gettext("You are not signed in, or your session ended after a while without "
+                          "activity. Sign in with your codename to continue."))
         return redirect(url_for("applicant.signin"))
     recipients = active_recipients()
     if request.method == "POST":
@@ -220,7 +223,7 @@ def case() -> ResponseReturnValue:
                 files=form.attachments.data or [],
                 applicant=applicant,
             )
-            flash("Sent. Your message was added to your case.")
+            flash(gettext("Sent. Your message was added to your case."))
             return redirect(url_for("applicant.case"))
         status = 400
         if "csrf_token" in form.errors:
@@ -248,18 +251,18 @@ def delete(reply_id: str) -> ResponseReturnValue:
     applicant = current_applicant()
     if applicant is None:
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        flash("You are not signed in, or your session ended after a while without "
-              "activity. Sign in with your codename to continue.")
+        flash(gettext("You are not signed in, or your session ended after a while without "
+                      "activity. Sign in with your codename to continue."))
         return redirect(url_for("applicant.signin"))
     form = DeleteReplyForm()
     if not form.validate():
-        flash("Nothing was deleted: the page had expired. Please press Delete again.")
+        flash(gettext("Nothing was deleted: the page had expired. Please press Delete again."))
         return redirect(url_for("applicant.case"))
     store, _staging = _store_paths()
     if delete_reply(db.session(), store, applicant, reply_id):
-        flash("The reply was deleted for good.")
+        flash(gettext("The reply was deleted for good."))
     else:
-        flash("That reply does not exist any more.")
+        flash(gettext("That reply does not exist any more."))
     return redirect(url_for("applicant.case"))
 
 
@@ -268,6 +271,6 @@ def signout() -> ResponseReturnValue:
     request.max_content_length = SMALL_BODY
     if request.method == "POST":
         # Signing out is always allowed, even with a stale form: it only forgets.
-        session.clear()
+        keep_language_across_clear()
         return render_template("signed_out.html")
     return render_template("signout.html", signout=SignoutForm(), signed_in="case" in session)
