@@ -14,6 +14,7 @@ form, 404) are checked the same way in their own tests.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from sqlalchemy import func, select
 
+import intake
 from crypto.keys import PublicKey
 from crypto.params import TEST_LIMITS
 from intake import create_app, db
@@ -134,6 +136,7 @@ class Visit:
     js_browser: WebDriver
     locale: str
     steps: list[str] = field(default_factory=list)
+    untranslated: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def look(self, step: str) -> None:
@@ -145,6 +148,9 @@ class Visit:
         assert html.get_attribute("lang") == self.locale, step
         if self.locale in RTL:
             assert html.get_attribute("dir") == "rtl", step
+        script = SCRIPTS.get(self.locale)
+        if script is not None and not script.search(heading(self.browser)):
+            self.untranslated.append(step)
         # The JavaScript-on browser scans a copy of exactly what the applicant sees.
         found = harness.assert_accessible_snapshot(self.js_browser, self.browser)
         # Minor and moderate findings do not fail; they are printed for reading (-s).
@@ -156,6 +162,22 @@ class Visit:
 
 
 RTL = frozenset({"ar", "fa"})
+# A page in these languages has a heading in their script.
+SCRIPTS = {"ar": re.compile("[\u0600-\u06ff]")}
+NAME = {"en": "Leyla K.", "ar": "ليلى خالد"}
+REPLY = {
+    "en": "Dear Leyla,\nwe have your application and the summons.",
+    "ar": "عزيزتي ليلى،\nوصلنا طلبك ومذكرة الاستدعاء.",
+}
+
+
+def translated_messages(locale: str) -> int:
+    """How many messages LOCALE's catalog translates (0 while it is still to be written)."""
+    from babel.messages.pofile import read_po
+
+    po = Path(intake.__file__).parent / "translations" / locale / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        return sum(1 for message in read_po(f) if message.id and message.string)
 
 
 def heading(driver: WebDriver) -> str:
@@ -182,9 +204,9 @@ def write_files(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
     return poems, letter, more, big
 
 
-def fill_application(driver: WebDriver, files: list[Path]) -> None:
+def fill_application(driver: WebDriver, files: list[Path], name: str = "Leyla K.") -> None:
     values = {
-        "name": "Leyla K.",
+        "name": name,
         "contact": "signal: +00 000 000",
         "country": "Nowhere",
         "languages": "Kurdish, Turkish",
@@ -239,7 +261,7 @@ def choose_language(driver: WebDriver, locale: str) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("locale", ["en"])
+@pytest.mark.parametrize("locale", ["en", "ar"])
 def test_whole_journey(
     locale: str,
     app: Flask,
@@ -259,6 +281,11 @@ def test_whole_journey(
 
     harness.submit(browser, browser.find_element(By.CSS_SELECTOR, "main a.button"))
     assert browser.current_url == live_server + "/apply"
+    if locale in RTL:
+        # Right to left for real: the send button sits in the right half of the page.
+        main = browser.find_element(By.TAG_NAME, "main").rect
+        send = button(browser).rect
+        assert send["x"] > main["x"] + main["width"] / 2
     visit.look("apply")
 
     # The browser itself refuses an empty form (the fields carry `required`, which needs
@@ -280,7 +307,7 @@ def test_whole_journey(
     visit.look("apply-errors")
 
     # Filled in, with two files chosen (again: files are never kept between attempts).
-    fill_application(browser, [poems, letter])
+    fill_application(browser, [poems, letter], NAME[locale])
     harness.submit(browser, button(browser))
     codename = browser.find_element(By.ID, "codename").text.strip()
     assert len(codename.split()) == 7
@@ -332,9 +359,9 @@ def test_whole_journey(
 
     # The Secretariat's side, with the real tools: the operator exports, the reviewer
     # imports, reads and replies offline, the operator imports the reply.
-    reply_text = f"Dear Leyla, we have your application and the summons. ({locale})"
+    reply_text = REPLY[locale]
     reviewer_replies(app, reviewer, tmp_path, reply_text,
-                     expect=["Leyla K.", poems.name, letter.name, more.name,
+                     expect=[NAME[locale], poems.name, letter.name, more.name,
                              "A summons came today; attached."])
 
     # The applicant signs in again and reads the reply.
@@ -374,6 +401,10 @@ def test_whole_journey(
     elapsed = time.monotonic() - started
     print(f"journey {locale}: {elapsed:.1f} s; per page:",
           ", ".join(f"{k} {v:.2f}" for k, v in visit.timings.items()))
+    # Checked last, so that everything else about the pages is known first.
+    if visit.untranslated and translated_messages(locale) == 0:
+        pytest.xfail(f"the {locale} catalog has no translations yet; every other check passed")
+    assert visit.untranslated == [], f"pages whose heading is not in {locale}: {visit.untranslated}"
 
 
 # --- pages the journey does not pass through -------------------------------------------------
@@ -395,6 +426,7 @@ def test_expired_forms_say_so_and_keep_what_was_typed(
     visit.look("apply-expired")
 
     browser.get(live_server + "/signin")
+    visit.look("signin-fresh")
     browser.find_element(By.ID, "codename").send_keys("any words at all")
     browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
     harness.submit(browser, button(browser))
