@@ -113,15 +113,17 @@ def stored(app: Flask) -> tuple[int, int, int]:
 # --- looking at a page ----------------------------------------------------------------------
 
 
-def narrow_overflow(js_browser: WebDriver) -> tuple[int, int]:
+def narrow_overflow(js_browser: WebDriver, picture: str | None = None) -> tuple[int, int]:
     """At 360 px wide, how wide the page is and how wide the window is (JavaScript-on
-    browser, on the document it shows)."""
+    browser, on the document it shows); saves a screenshot named PICTURE at that size."""
     harness.set_viewport(js_browser, *NARROW, mobile=True)
     try:
         # Layout happens on demand: reading scrollWidth forces it at the new size.
         scroll, client = js_browser.execute_script(
             "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
         )
+        if picture:
+            harness.screenshot(js_browser, picture)
     finally:
         js_browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return int(scroll), int(client)
@@ -156,7 +158,7 @@ class Visit:
         # Minor and moderate findings do not fail; they are printed for reading (-s).
         if found:
             print(f"axe, {name} (not blocking):\n{harness.format_violations(found)}")
-        scroll, client = narrow_overflow(self.js_browser)
+        scroll, client = narrow_overflow(self.js_browser, f"{name}-360px")
         assert scroll <= client, f"{step}: {scroll} px wide at {client} px: sideways scrolling"
         self.timings[step] = time.monotonic() - started
 
@@ -371,7 +373,10 @@ def test_whole_journey(
     harness.submit(browser, button(browser))
     assert browser.current_url == live_server + "/case"
     (reply,) = browser.find_elements(By.CSS_SELECTOR, "section.reply")
-    assert reply.find_element(By.CSS_SELECTOR, ".reply-text").text == reply_text
+    text = reply.find_element(By.CSS_SELECTOR, ".reply-text")
+    assert text.text == reply_text
+    # Written in whatever language the reviewer chose: it takes its own direction.
+    assert text.get_attribute("dir") == "auto"
     # Both submissions now show that the Secretariat picked them up.
     picked_up = browser.find_elements(By.CSS_SELECTOR, "main table tbody tr td:nth-child(3)")
     assert len(picked_up) == 2 and all(db.today().isoformat() in cell.text for cell in picked_up)
