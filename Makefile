@@ -44,3 +44,9 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+
+# Extract the applicant-page strings, merge them into every catalog, compile the .mo files
+# (all committed; see docs/translations.md). `--check` only reports.
+.PHONY: translations
+translations: $(STAMP)
+	$(BIN)/python tools/i18n.py

@@ -56,7 +56,16 @@ def extract() -> Catalog:
     return pot
 
 
-def _po_bytes(catalog: Catalog) -> bytes:
+def review_status(path: Path) -> str:
+    """The catalog's X-Review-Status value (kept as a reviewer set it), or the default."""
+    if path.exists():
+        found = re.search(rf'^"{REVIEW_FIELD}: (.*?)\\n"$', path.read_text("utf-8"), re.M)
+        if found:
+            return found.group(1)
+    return REVIEW_VALUE
+
+
+def _po_bytes(catalog: Catalog, status: str = REVIEW_VALUE) -> bytes:
     buf = io.BytesIO()
     write_po(buf, catalog, width=100, omit_header=False, sort_output=False,
              include_previous=False, ignore_obsolete=True)
@@ -64,7 +73,7 @@ def _po_bytes(catalog: Catalog) -> bytes:
     # Babel would drop this field: put it back after the standard ones.
     marker = '"Content-Transfer-Encoding: 8bit\\n"\n'
     if catalog.locale is not None:
-        text = text.replace(marker, marker + f'"{REVIEW_FIELD}: {REVIEW_VALUE}\\n"\n', 1)
+        text = text.replace(marker, marker + f'"{REVIEW_FIELD}: {status}\\n"\n', 1)
     return text.encode("utf-8")
 
 
@@ -81,7 +90,7 @@ def po_path(locale: str) -> Path:
     return CATALOGS / locale / "LC_MESSAGES" / "messages.po"
 
 
-def update(pot: Catalog, locale: str) -> Catalog:
+def update(pot: Catalog, locale: str, status: str = REVIEW_VALUE) -> Catalog:
     path = po_path(locale)
     if path.exists():
         with path.open("rb") as f:
@@ -92,7 +101,8 @@ def update(pot: Catalog, locale: str) -> Catalog:
     catalog.update(copy.deepcopy(pot), no_fuzzy_matching=True, update_header_comment=False)
     catalog.obsolete.clear()
     catalog.fuzzy = False
-    catalog.header_comment = HEADER_COMMENT
+    if status == REVIEW_VALUE:  # a reviewed catalog keeps the comment its reviewer wrote
+        catalog.header_comment = HEADER_COMMENT
     for message in catalog:
         if not message.id:
             continue
@@ -109,7 +119,7 @@ def problems(pot: Catalog) -> list[str]:
     for locale in LOCALES:
         path = po_path(locale)
         if not path.exists():
-            out.append(f"{locale}: no catalog at {path.relative_to(ROOT)}")
+            out.append(f"{locale}: no catalog at {path}")
             continue
         raw = path.read_text("utf-8")
         if f'"{REVIEW_FIELD}: ' not in raw:
@@ -129,7 +139,7 @@ def problems(pot: Catalog) -> list[str]:
                 out.append(f"{locale}: placeholders or tags differ in {msgid[:60]!r}")
         mo = path.with_suffix(".mo")
         if not mo.exists() or mo.read_bytes() != mo_bytes(path):
-            out.append(f"{locale}: {mo.relative_to(ROOT)} is not what the .po compiles to")
+            out.append(f"{locale}: {mo.name} is not what the .po compiles to")
     return out
 
 
@@ -141,14 +151,20 @@ def main(argv: list[str]) -> int:
             print(line, file=sys.stderr)
         return 1 if found else 0
     CATALOGS.mkdir(parents=True, exist_ok=True)
+    if POT.exists():
+        with POT.open("rb") as f:
+            old = read_po(f)
+        if {m.id for m in old} == {m.id for m in pot}:
+            pot.creation_date = old.creation_date  # nothing new: no date churn in every file
     buf = io.BytesIO()
     write_po(buf, pot, width=100, omit_header=False, sort_output=False)
     POT.write_bytes(buf.getvalue())
     for locale in LOCALES:
-        catalog = update(pot, locale)
         path = po_path(locale)
+        status = review_status(path)
+        catalog = update(pot, locale, status)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_po_bytes(catalog))
+        path.write_bytes(_po_bytes(catalog, status))
         path.with_suffix(".mo").write_bytes(mo_bytes(path))
     left = problems(pot)
     for line in left:
