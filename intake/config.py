@@ -92,6 +92,10 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "PREFERRED_URL_SCHEME": "http",
     }
     if env.get("INTAKE_SECRET_KEY"):
+        # It also keys the session box that holds the reply key (crypto/sessionbox.py).
+        if len(env["INTAKE_SECRET_KEY"].encode("utf-8")) < 16:
+            raise ConfigError("INTAKE_SECRET_KEY must be at least 16 bytes; 32 random bytes "
+                              "written as hex are best")
         config["SECRET_KEY"] = env["INTAKE_SECRET_KEY"]
     return config
 

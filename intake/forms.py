@@ -205,4 +205,4 @@ class SignoutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
 class DeleteReplyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
     """Only the CSRF token: which reply is in the form's URL."""
 
-    submit = SubmitField("Delete")
+    submit = SubmitField(_l("Delete"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crypto.atomic import OutputExists, atomic_output
@@ -83,45 +84,58 @@ def export_submissions(
     by_case: dict[str, list[Submission]] = {}
     for sub in submissions:
         by_case.setdefault(sub.applicant_id, []).append(sub)
+    # The plan first, so that a missing envelope is found before a byte is written.
+    plan: list[tuple[str, PublicKey, list[SubmissionRecord]]] = []
+    members: list[str] = []
+    for case_id, subs in by_case.items():
+        records = []
+        for sub in subs:
+            blobs = dbs.scalars(
+                select(Blob).where(Blob.submission_id == sub.id).order_by(Blob.id)
+            ).all()
+            attachments = tuple(b.id for b in blobs if b.role == "attachment")
+            members.extend((sub.answers_blob_id, *attachments))
+            records.append(SubmissionRecord(
+                sub.id, sub.day.isoformat(), sub.kind, sub.answers_blob_id, attachments))
+        applicant = dbs.get(Applicant, case_id)
+        if applicant is None:  # the foreign key rules this out
+            raise TransferError(f"the database has no case {case_id}; no bundle was written")
+        plan.append((case_id, PublicKey.from_text(applicant.reply_public_key), records))
+    for blob_id in members:
+        if not (store / blob_id).is_file():
+            raise TransferError(
+                f"the stored envelope {blob_id} is missing from {store}; no bundle was written"
+            )
     try:
         with atomic_output(path) as out:
             writer = BundleWriter(
                 out, "submissions", created=day.isoformat(), recipients=recipients
             )
-            for case_id, subs in by_case.items():
-                records = []
-                for sub in subs:
-                    blobs = dbs.scalars(
-                        select(Blob).where(Blob.submission_id == sub.id).order_by(Blob.id)
-                    ).all()
-                    attachments = tuple(b.id for b in blobs if b.role == "attachment")
-                    for blob_id in (sub.answers_blob_id, *attachments):
-                        writer.add_member(blob_id, store / blob_id)
-                    records.append(
-                        SubmissionRecord(
-                            sub.id, sub.day.isoformat(), sub.kind, sub.answers_blob_id,
-                            attachments,
-                        )
-                    )
-                applicant = dbs.get(Applicant, case_id)
-                assert applicant is not None  # a foreign key guarantees it
-                writer.add_case(case_id, PublicKey.from_text(applicant.reply_public_key), records)
+            for blob_id in members:
+                writer.add_member(blob_id, store / blob_id)
+            for case_id, reply_key, records in plan:
+                writer.add_case(case_id, reply_key, records)
             writer.close()
     except OutputExists:
         raise TransferError(f"{path} already exists; not overwriting it") from None
-    except FileNotFoundError as e:
-        raise TransferError(
-            f"a stored envelope is missing ({Path(e.filename or '?').name}); no bundle was written"
-        ) from None
     except BundleError as e:
         raise TransferError(f"{e}; no bundle was written") from None
     except OSError as e:
-        raise TransferError(f"cannot write {path}: {e.strerror or e}") from None
+        raise TransferError(
+            f"cannot write {path}: {e.strerror or e}; no bundle was written"
+        ) from None
     size = path.stat().st_size
-    for sub in submissions:
-        if sub.exported_day is None:
-            sub.exported_day = day
-    dbs.commit()
+    try:
+        for sub in submissions:
+            if sub.exported_day is None:
+                sub.exported_day = day
+        dbs.commit()
+    except SQLAlchemyError:
+        dbs.rollback()
+        raise TransferError(
+            f"{path} was written, but the submissions could not be marked exported "
+            "(database error); they will be exported again next time"
+        ) from None
     return ExportResult(len(by_case), len(submissions), size)
 
 
@@ -206,9 +220,14 @@ def import_replies(
             if moved:
                 fsync_dir(store)
             dbs.commit()
-        except BaseException:
+        except BaseException as e:
             dbs.rollback()
             remove_files(moved)
+            if isinstance(e, SQLAlchemyError):
+                raise TransferError(
+                    "the database refused the replies (is another import running?); "
+                    "nothing was imported"
+                ) from None
             raise
         return ImportResult(len(fresh), already)
     finally:

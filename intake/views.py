@@ -251,18 +251,18 @@ def delete(reply_id: str) -> ResponseReturnValue:
     applicant = current_applicant()
     if applicant is None:
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        flash("You are not signed in, or your session ended after a while without "
-              "activity. Sign in with your codename to continue.")
+        flash(gettext("You are not signed in, or your session ended after a while without "
+                      "activity. Sign in with your codename to continue."))
         return redirect(url_for("applicant.signin"))
     form = DeleteReplyForm()
     if not form.validate():
-        flash("Nothing was deleted: the page had expired. Please press Delete again.")
+        flash(gettext("Nothing was deleted: the page had expired. Please press Delete again."))
         return redirect(url_for("applicant.case"))
     store, _staging = _store_paths()
     if delete_reply(db.session(), store, applicant, reply_id):
-        flash("The reply was deleted for good.")
+        flash(gettext("The reply was deleted for good."))
     else:
-        flash("That reply does not exist any more.")
+        flash(gettext("That reply does not exist any more."))
     return redirect(url_for("applicant.case"))
 
 

@@ -22,10 +22,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from crypto.keys import PrivateKey
+from intake.db import new_id
 from intake.i18n import LANGUAGES, safe_next
 from intake.security import DerivationLimiter
 
 from .helpers import answers, apply, codename_of, csrf, files, post
+from .transfer_helpers import case_of, replies_bundle, reply_key, sealed_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "intake" / "translations"
@@ -207,7 +210,24 @@ def parse(html: str) -> Page:
     return page
 
 
-def every_applicant_page(make_app: Any, code: str) -> Iterator[tuple[str, TestResponse]]:
+REPLY = ("Thank you for your application. We have read it and will write again within "
+         "two weeks. Please tell us through this page if your contact details change.\n") * 3
+
+
+def add_replies(app: Flask, client: FlaskClient, codename: str, reviewer: PrivateKey,
+                where: Path) -> None:
+    """Two replies from the Secretariat in the signed-in applicant's case."""
+    case = case_of(client)
+    applicant = reply_key(app, codename).public_key
+    replies = [(rid, case, sealed_reply(case, rid, REPLY, applicant, [reviewer.public_key]))
+               for rid in (new_id(), new_id())]
+    path = replies_bundle(where / "replies.bundle", replies, [reviewer.public_key])
+    result = app.test_cli_runner().invoke(args=["import-replies", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def every_applicant_page(make_app: Any, code: str, reviewer: PrivateKey,
+                         where: Path) -> Iterator[tuple[str, TestResponse]]:
     """(name, response) for each applicant page and state, in language `code`."""
     app: Flask = make_app(MAX_CONTENT_LENGTH=256 * 1024, MAX_FILES=2)
     client = app.test_client()
@@ -227,10 +247,12 @@ def every_applicant_page(make_app: Any, code: str) -> Iterator[tuple[str, TestRe
     yield "signin-wrong", client.post("/signin", data={
         "csrf_token": csrf(client, "/signin"), "codename": "not a real code name at all"})
     yield "signin-expired", client.post("/signin", data={"csrf_token": "x", "codename": "y"})
-    yield "codename", apply(client, attachments=files((b"pdf", "a.pdf", "application/pdf")))
+    first = apply(client, attachments=files((b"pdf", "a.pdf", "application/pdf")))
+    yield "codename", first
+    add_replies(app, client, codename_of(first), reviewer, where)
     token = csrf(client, "/case")
     client.post("/case", data={"csrf_token": token, "message": "more"})
-    yield "case", client.get("/case")  # two submissions and the "Sent" notice
+    yield "case", client.get("/case")  # two replies, two submissions and the "Sent" notice
     yield "case-errors", post(client, "/case", {"csrf_token": token, "message": ""})
     yield "signout", client.get("/signout")
     yield "signed-out", client.post("/signout")
@@ -255,11 +277,12 @@ def stylesheet_bytes() -> int:
 
 
 @pytest.mark.parametrize("code", list(LANGUAGES))
-def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes: int) -> None:
+def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes: int,
+                                      reviewer_key: PrivateKey, tmp_path: Path) -> None:
     tag = code.replace("_", "-")
     direction = "rtl" if code in RTL else "ltr"
     seen = []
-    for name, response in every_applicant_page(make_app, code):
+    for name, response in every_applicant_page(make_app, code, reviewer_key, tmp_path):
         seen.append(name)
         html = response.get_data(as_text=True)
         where = f"{code} {name} ({response.status_code})"
@@ -307,6 +330,8 @@ def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes
             if href.startswith("#"):
                 assert href[1:] in page.ids, f"{where}: {href}"
         assert "Traceback" not in html
+        if name == "case":  # the heaviest case page: replies shown and readable
+            assert html.count('<section class="reply"') == 2 and "Thank you for your" in html
     assert len(seen) == 20
 
 

@@ -6,10 +6,12 @@ import itertools
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from crypto.keys import PrivateKey
+from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
 
 from .helpers import csrf
@@ -129,3 +131,9 @@ def test_sign_in_restores_the_key(app: Flask, runner: FlaskCliRunner,
     fresh = app.test_client()
     sign_in(fresh, codename)
     assert "Line one\nLine two" in fresh.get("/case").get_data(as_text=True)
+
+
+def test_a_short_secret_key_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="at least 16 bytes"):
+        defaults_from_env({"INTAKE_SECRET_KEY": "short"})
+    assert defaults_from_env({"INTAKE_SECRET_KEY": "s" * 16})["SECRET_KEY"] == "s" * 16

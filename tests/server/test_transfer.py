@@ -7,9 +7,12 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from crypto.envelope import decrypt_bytes, recipient_key_ids
 from crypto.errors import NoMatch
@@ -94,7 +97,7 @@ def test_export_with_a_missing_envelope_writes_nothing(app: Flask, runner: Flask
     new_applicant(app.test_client())
     store_files(app)[0].unlink()
     result = runner.invoke(args=["export", str(tmp_path / "x.bundle")])
-    assert result.exit_code != 0 and "missing" in result.output
+    assert result.exit_code != 0 and "is missing from" in result.output
     one_line_failure(result.output)
     assert not (tmp_path / "x.bundle").exists()
     assert list(tmp_path.glob(".x.bundle*")) == []
@@ -248,3 +251,31 @@ def test_reply_not_sealed_to_the_applicant_is_refused(app: Flask, runner: FlaskC
     assert result.exit_code != 0 and "reply key" in result.output
     one_line_failure(result.output)
     _nothing_stored(app, store_before)
+
+
+def test_export_into_a_missing_directory(app: Flask, runner: FlaskCliRunner,
+                                         tmp_path: Path) -> None:
+    new_applicant(app.test_client())
+    result = runner.invoke(args=["export", str(tmp_path / "nowhere" / "x.bundle")])
+    assert result.exit_code != 0 and "cannot write" in result.output
+    one_line_failure(result.output)
+    assert exported_days(app) == [None]
+
+
+def test_a_database_failure_while_importing_stores_nothing(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _case, path = _setup(app, reviewer_key, tmp_path)
+    store_before = store_files(app)
+
+    def fail(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Session, "commit", fail)
+    result = runner.invoke(args=["import-replies", str(path)])
+    monkeypatch.undo()
+    assert result.exit_code != 0 and "nothing was imported" in result.output
+    one_line_failure(result.output)
+    _nothing_stored(app, store_before)
+    # and a later import works
+    assert "Imported 1 new reply" in runner.invoke(args=["import-replies", str(path)]).output
