@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint install clean
+.PHONY: test demo lint install clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+
+# bandit (must pass) and pip-audit (needs its vulnerability service; see .ci/audit.sh).
+audit: $(STAMP)
+	VENV=$(VENV) bash .ci/audit.sh
 
 DEMO_PORT ?= 5000
 DEMO_FLASK := INTAKE_DATA_DIR=demo/data $(BIN)/flask --app intake

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 import nacl.bindings
 import nacl.hashlib
@@ -208,12 +208,12 @@ def canonical_json(obj: object) -> bytes:
     )
 
 
-def is_id(value: object) -> bool:
+def is_id(value: object) -> TypeGuard[str]:
     """True for a case, submission, reply or blob id: 32 lowercase hex digits."""
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
-def is_day(value: object) -> bool:
+def is_day(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or _DAY.fullmatch(value) is None:
         return False
     try:
@@ -259,14 +259,12 @@ def _list(value: object, where: str, limit: int = MAX_MEMBERS) -> list[Any]:
 def _id(value: object, where: str) -> str:
     if not is_id(value):
         raise _fail(f"{where} is not 32 lowercase hex digits")
-    assert isinstance(value, str)
     return value
 
 
 def _day(value: object, where: str) -> str:
     if not is_day(value):
         raise _fail(f"{where} is not a date YYYY-MM-DD")
-    assert isinstance(value, str)
     return value
 
 

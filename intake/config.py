@@ -24,7 +24,7 @@ from crypto.params import CODENAME_LIMITS
 
 MB = 1024 * 1024
 
-SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105: a file name, not a secret
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105  # a file name, not a secret
 SALT_FILE = "codename_salt"
 DATABASE_FILE = "intake.sqlite3"
 

@@ -7,13 +7,32 @@ connection reset instead of the page.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+import errno
+import logging
+
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from intake.security import drain_body
+
+logger = logging.getLogger("intake")
+
+# Errors meaning "the disk (or the quota) is full": from a file write, from
+# SQLite (SQLITE_FULL) and from PostgreSQL (SQLSTATE 53100 disk_full).
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+NO_ROOM = (
+    _l("No room to store this right now"),
+    _l("The server has run out of room to store what you sent. Nothing was stored, and "
+       "nothing of what you sent was kept. Please try again in a few hours; if you had "
+       "chosen files, choose them again."),
+)
 
 MESSAGES = {
     400: (_l("The request could not be understood"),
@@ -38,10 +57,26 @@ def _page(code: int, title: object, text: object) -> ResponseReturnValue:
     return render_template("error.html", code=code, title=title, text=text), code
 
 
+def _drain_posted_body() -> bool:
+    # Answering before the body is read makes Tor Browser show "connection reset"
+    # instead of the page (see the module docstring).
+    if request.method != "POST":
+        return True
+    return drain_body(int(current_app.config["DRAIN_LIMIT"]))
+
+
 def handle_http(e: HTTPException) -> ResponseReturnValue:
     code = e.code or 500
     if code == 413:
         return too_large(e)
+    if code == 500:
+        original = getattr(e, "original_exception", None)
+        if original is not None and is_disk_full(original):
+            return disk_full(original)
+        if not _drain_posted_body():
+            title, text = MESSAGES[500]
+            return render_template("error.html", code=500, title=title, text=text), 500, {
+                "Connection": "close"}
     title, text = MESSAGES.get(code, OTHER)
     return _page(code, title, text)
 
@@ -63,6 +98,26 @@ def too_large(_e: HTTPException) -> ResponseReturnValue:
     headers = {} if drained else {"Connection": "close"}
     return body, 413, headers
 
+
+
+def is_disk_full(e: BaseException) -> bool:
+    if isinstance(e, OSError):
+        return e.errno in _FULL_ERRNOS
+    if isinstance(e, OperationalError):
+        orig = e.orig
+        return (getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL
+                or getattr(orig, "sqlstate", None) == _PG_DISK_FULL)
+    return False
+
+
+def disk_full(_e: BaseException) -> ResponseReturnValue:
+    """The data directory or the database is full: say so, store nothing, tell the operator."""
+    logger.error("no space left for the data directory or the database: applicants are "
+                 "being turned away until room is made")
+    drained = _drain_posted_body()
+    title, text = NO_ROOM
+    body = render_template("error.html", code=503, title=title, text=text)
+    return body, 503, {} if drained else {"Connection": "close"}
 
 
 def register(app: Flask) -> None:

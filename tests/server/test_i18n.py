@@ -374,3 +374,16 @@ def test_too_large_page_is_translated(make_app: Any) -> None:
     html = response.get_data(as_text=True)
     assert '<html lang="zh-Hans" dir="ltr">' in html
     assert translate("zh_Hans", "Too large to accept") in html
+
+
+def test_stylesheet_reads_both_ways_and_fits_a_phone() -> None:
+    css = (ROOT / "intake" / "static" / "style.css").read_text("utf-8")
+    rules = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    # Physical sides would put things on the wrong side of a right-to-left page.
+    physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|(?<![-\w])(?:left|right)\s*:"
+                          r"|text-align\s*:\s*(?:left|right)|float\s*:", rules)
+    assert physical == []
+    # No fixed widths: only the 1 px honeypot box is sized in pixels.
+    assert re.findall(r"(?<![-\w])(?:min-|max-)?width\s*:\s*(\d+)px", rules) == ["1"]
+    assert ":focus-visible" in rules and "outline" in rules
+    assert "url(" not in rules and "@import" not in rules and "@font-face" not in rules

@@ -181,8 +181,10 @@ def test_disk_error_on_rename_leaves_nothing(failing_app: Flask,
     monkeypatch.setattr("intake.storage.os.replace", flaky)
     two = files((b"a" * 1000, "a", "x/y"), (b"b" * 1000, "b", "x/y"))
     response = apply(client, attachments=two)
-    assert response.status_code == 500
-    assert "Nothing from it was kept" in response.get_data(as_text=True)
+    # A full disk is named as such (intake.errors.disk_full), not a generic failure.
+    assert response.status_code == 503
+    assert "No room to store this" in response.get_data(as_text=True)
+    assert "Nothing was stored" in response.get_data(as_text=True)
     assert calls["n"] == 2
     no_leftovers(failing_app)
 
@@ -202,7 +204,8 @@ def test_disk_error_while_streaming_leaves_nothing(failing_app: Flask,
     monkeypatch.setattr(StagedEnvelope, "write", full_disk)
     response = apply(client, attachments=files((b"a" * 100_000, "a", "x/y"),
                                                (b"b" * 1_000_000, "b", "x/y")))
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert "No room to store this" in response.get_data(as_text=True)
     no_leftovers(failing_app)
 
 
