@@ -378,13 +378,16 @@ def tab_order(driver: WebDriver, max_steps: int = 100) -> list[str]:
     from selenium.webdriver.common.keys import Keys
 
     order: list[str] = []
+    first: WebElement | None = None
     for _ in range(max_steps):
         ActionChains(driver).send_keys(Keys.TAB).perform()
         active = driver.switch_to.active_element
-        label = active.get_attribute("id") or active.get_attribute("name") or active.tag_name
-        if active.tag_name == "body" or (order and label == order[0]):
+        # Round again when the same element (not merely the same label: links without
+        # an id all read "a") has focus again.
+        if active.tag_name == "body" or active == first:
             break
-        order.append(label)
+        first = first or active
+        order.append(active.get_attribute("id") or active.get_attribute("name") or active.tag_name)
     return order
 
 
