@@ -19,11 +19,14 @@ from intake import db
 from intake.models import DeletedReply
 from reviewer.cli import cli as reviewer_cli
 
-from .helpers import csrf
+from .helpers import answers, apply, codename_of, csrf, files
 from .transfer_helpers import case_of, data_files, new_applicant, reply_rows, sign_in
 
 PASSPHRASE = "correct horse battery staple"
 CANARY_REPLY = "CANARY-REPLY-5e1f"
+# Applicant text that would drive a terminal or a browser if it reached either raw.
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202eevil"
+HOSTILE_NAME = "../../.bashrc\x1b[31m.pdf"
 
 
 def test_the_whole_loop(make_app, tmp_path: Path) -> None:
@@ -46,9 +49,17 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     flask = app.test_cli_runner()
     assert flask.invoke(args=["keys", "add", public.to_text(), "--name", "rev"]).exit_code == 0
 
-    # Two applicants.
+    # Two applicants with files: Alice's answers and one filename are hostile (HTML,
+    # terminal escapes, a bidi override, a path out of the folder, a script posing as a PDF).
     alice, bob = app.test_client(), app.test_client()
-    case_a, codename_a = new_applicant(alice, name="Alice <b>A</b>")
+    response = apply(
+        alice,
+        answers(name="Alice <b>A</b>", threat=f"<img src=x onerror=alert(1)> {ESCAPES}"),
+        files((b"%PDF-1.4 sample of work", "poems.pdf", "application/pdf"),
+              (b"#!/bin/sh\nrm -rf ~\n", HOSTILE_NAME, "application/pdf")),
+    )
+    assert response.status_code == 200
+    case_a, codename_a = case_of(alice), codename_of(response)
     case_b, _ = new_applicant(bob, name="Bob")
     assert "Not yet" in alice.get("/case").get_data(as_text=True)
 
@@ -66,6 +77,32 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     listed = json.loads(reviewer("list", "--json"))
     assert {c["case"] for c in listed} == {case_a, case_b}
     assert {c["name"] for c in listed} == {"Alice <b>A</b>", "Bob"}
+
+    # show: every answer and the attachment list, with nothing reaching the terminal raw.
+    shown = reviewer("show", case_a)
+    assert "Alice <b>A</b>" in shown and "poems.pdf" in shown
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert "pwned" in shown  # the text is there, made inert
+
+    # extract: safe names inside the folder only, never executable, the type checked.
+    out_dir = tmp_path / "extracted"
+    report = reviewer("extract", case_a, str(out_dir))
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert len(written) == 2 and "poems.pdf" in written
+    assert all("/" not in n and "\x1b" not in n and not n.startswith(".") for n in written)
+    assert not (tmp_path / ".bashrc").exists() and not (home / ".bashrc").exists()
+    assert all((out_dir / n).stat().st_mode & 0o777 == 0o600 for n in written)
+    assert "\x1b" not in report
+    assert "content: application/x-sh  claimed: application/pdf" in report
+    assert "the content is not what was claimed" in report and "Nothing was opened" in report
+
+    # verify: recorded, and list filters by it.
+    reviewer("verify", case_a, "--identity", "video call with PEN centre",
+             "--work", "published poems checked", "--persecution", "court records; CPJ",
+             "--risk", "high", "--recommendation", "proceed", "--notes", "urgent")
+    proceed = json.loads(reviewer("list", "--json", "--state", "proceed"))
+    assert [c["case"] for c in proceed] == [case_a]
+    assert "published poems checked" in reviewer("show", case_a)
     text = f"Dear Alice,\n<script>alert(1)</script> & {CANARY_REPLY}\n\nSecond paragraph."
     reply_file = tmp_path / "reply.txt"
     reply_file.write_text(text, encoding="utf-8")
