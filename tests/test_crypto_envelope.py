@@ -59,6 +59,18 @@ def test_round_trip_sizes(size):
     assert decrypt_bytes(sealed, [BOB]) == data
 
 
+@pytest.mark.parametrize("count", [1, 2, 5])
+@pytest.mark.parametrize("size", [0, CHUNK_SIZE, 2 * CHUNK_SIZE, 100_000])
+def test_round_trip_every_recipient(count, size):
+    keys = [PrivateKey.generate() for _ in range(count)]
+    data = os.urandom(size)
+    sealed = encrypt_bytes(data, [k.public_key for k in keys])
+    for key in keys:
+        assert decrypt_bytes(sealed, [key]) == data
+    with pytest.raises(NoMatch):
+        decrypt_bytes(sealed, [MALLORY])
+
+
 def test_any_write_pattern_gives_the_same_content():
     data = os.urandom(5 * CHUNK_SIZE + 123)
     for step in (1, 7, 4096, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE * 2 + 5, len(data)):
