@@ -75,9 +75,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if not app.config.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = config_mod.secret_key(data_dir)
         app.extensions["intake_salt"] = config_mod.codename_salt(data_dir)
-        # Uploads abandoned by a dead process are removed before this one takes any.
-        clean_abandoned_staging(data_dir / "staging")
-        app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
     except OSError as e:
         raise config_mod.ConfigError(
             f"cannot use the data directory {data_dir}: {e.strerror or e}"
@@ -95,6 +92,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         except OSError as e:
             raise config_mod.ConfigError(f"cannot use {db_file}: {e.strerror or e}") from None
     db.init_app(app, config_mod.database_url(app.config))
+    try:
+        # Uploads abandoned by a dead process are removed before this one takes
+        # any; envelopes it had moved into the store without committing them too.
+        clean_abandoned_staging(data_dir / "staging", data_dir / "store",
+                                db.committed_blob_ids(app.extensions["intake_engine"]))
+        app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
+    except OSError as e:
+        raise config_mod.ConfigError(
+            f"cannot use the data directory {data_dir}: {e.strerror or e}"
+        ) from None
     app.extensions["intake_schema_ready"] = False
 
     i18n.init_app(app)

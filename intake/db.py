@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import migrate
+from intake.models import Blob, Reply
 
 INIT_COMMAND = "flask --app intake init-db"
 
@@ -86,6 +88,19 @@ def schema_ready(db_engine: Engine) -> bool:
 def create_schema(db_engine: Engine) -> str:
     """Bring the database to the newest revision; returns what was done, in one line."""
     return migrate.upgrade(db_engine)
+
+
+def committed_blob_ids(db_engine: Engine) -> Callable[[Sequence[str]], set[str]]:
+    """For start-up recovery: which of some blob ids a committed row names."""
+
+    def committed(ids: Sequence[str]) -> set[str]:
+        named: set[str] = set()
+        with Session(db_engine) as dbs:
+            for column in (Blob.id, Reply.blob_id):
+                named.update(dbs.scalars(select(column).where(column.in_(ids))))
+        return named
+
+    return committed
 
 
 def new_id() -> str:

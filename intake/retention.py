@@ -25,7 +25,9 @@ like a blob id, in store/ itself, that no row names and whose modification
 and change times are both older than ORPHAN_GRACE: a request moves its files
 into store/ just before its transaction commits (intake.submit), so a fresh
 file without a row may be a submission being stored right now. staging/ is
-never touched here (each process cleans abandoned staging at start).
+never touched here: each process cleans abandoned staging at start, and with
+it the files a dead process moved into store/ but never committed (its intent
+journal, intake.storage); this sweep is the backstop.
 """
 
 from __future__ import annotations

@@ -10,6 +10,14 @@ a lock file inside it for as long as it lives. At start a process removes
 every staging subdirectory whose lock it can take: its owner died (a crash, a
 kill), so whatever it was writing is abandoned. Live workers keep theirs.
 
+Moving envelopes into the store and committing their rows cannot be one
+atomic step. So before the rename a process journals the blob ids it is about
+to move in an intent file in its own staging directory (ids only, fsynced),
+and deletes it once the transaction has committed or the moved files have been
+removed again. A process killed in between leaves the intent behind; whoever
+cleans its staging directory first unlinks every listed `store/<id>` that no
+database row names, so the store never keeps ciphertext nobody can find.
+
 Only ciphertext is ever written here: a `StagedEnvelope` encrypts each write
 before it reaches the file.
 """
@@ -19,10 +27,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -30,6 +40,14 @@ from crypto.envelope import EnvelopeWriter
 from crypto.keys import PublicKey
 
 LOCK_NAME = ".lock"
+#: Intent files are named this plus a random suffix: a worker's threads each
+#: store submissions at once, so each transaction journals in its own file.
+INTENT_PREFIX = ".intent-"
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
+#: Given blob ids, returns those a database row names (committed, so kept).
+Committed = Callable[[Sequence[str]], set[str]]
+
+logger = logging.getLogger("intake")
 #: Every this many bytes of an upload, start its writeback to disk (see
 #: StagedEnvelope._start_writeback).
 WRITEBACK_STEP = 8 * 1024 * 1024
@@ -58,11 +76,71 @@ class StagingArea:
         return self.dir / secrets.token_hex(8)
 
     def files(self) -> list[Path]:
-        return [p for p in self.dir.iterdir() if p.name != LOCK_NAME]
+        return [p for p in self.dir.iterdir()
+                if p.name != LOCK_NAME and not p.name.startswith(INTENT_PREFIX)]
+
+    def write_intent(self, blob_ids: Sequence[str]) -> Path:
+        """Journal, durably, that these blob ids are about to be renamed into the store.
+
+        Call before the first rename; `clear_intent` once the rows are committed
+        or the moved files removed. Only ids are written, never applicant data.
+        """
+        path = self.dir / f"{INTENT_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write("".join(f"{blob_id}\n" for blob_id in blob_ids).encode("ascii"))
+            f.flush()
+            os.fsync(f.fileno())
+        # The entry itself must be on disk before any rename into the store is.
+        fsync_dir(self.dir)
+        return path
+
+    def clear_intent(self, path: Path) -> None:
+        # No fsync: if the unlink is lost, recovery finds the ids committed (or
+        # their files gone) and removes nothing that a row names.
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
-def clean_abandoned_staging(root: Path) -> int:
-    """Remove staging directories left by dead processes; returns how many."""
+def _intended_ids(sub: Path) -> list[str]:
+    """The blob ids journalled in a dead process's intent files."""
+    ids: list[str] = []
+    for intent in sub.glob(f"{INTENT_PREFIX}*"):
+        # A torn last line (killed while writing) names nothing yet moved.
+        ids.extend(line for line in intent.read_text("ascii", errors="replace").splitlines()
+                   if _BLOB_ID.fullmatch(line))
+    return ids
+
+
+def recover_intents(sub: Path, store: Path, committed: Committed) -> int:
+    """Unlink `store/<id>` for each journalled id no row names; returns how many."""
+    ids = _intended_ids(sub)
+    if not ids:
+        return 0
+    keep = committed(ids)
+    removed = 0
+    for blob_id in ids:
+        if blob_id in keep:
+            continue
+        try:
+            (store / blob_id).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass  # never moved, or removed by the rollback
+    if removed:
+        fsync_dir(store)
+    return removed
+
+
+def clean_abandoned_staging(
+    root: Path, store: Path | None = None, committed: Committed | None = None
+) -> int:
+    """Remove staging directories left by dead processes; returns how many.
+
+    With `store` and `committed`, a dead process's intent files are acted on
+    first (`recover_intents`). A directory holding intents that cannot be
+    resolved (no database given, or asking it failed) is left for a later start.
+    """
     removed = 0
     if not root.is_dir():
         return 0
@@ -82,6 +160,15 @@ def clean_abandoned_staging(root: Path) -> int:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live process owns it
+            if any(sub.glob(f"{INTENT_PREFIX}*")):
+                if store is None or committed is None:
+                    continue
+                try:
+                    recover_intents(sub, store, committed)
+                except Exception as e:  # the database, most likely; retry next start
+                    logger.warning("could not resolve an interrupted store in %s (%s); "
+                                   "it is left for the next start", sub, type(e).__name__)
+                    continue
             shutil.rmtree(sub, ignore_errors=True)
             removed += 1
         finally:

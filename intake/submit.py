@@ -110,6 +110,7 @@ def store_submission(
         (blob_id, staged) for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True)
     ]
     moved: list[Path] = []
+    intent: Path | None = None
     try:
         submission = Submission(
             id=submission_id,
@@ -125,11 +126,17 @@ def store_submission(
             db.add(Blob(id=blob_id, submission_id=submission_id,
                         size=staged.ciphertext_size, role="attachment"))
         db.flush()
+        # A process killed from here to the commit leaves the intent for the
+        # next start to remove the moved files no row names (intake.storage).
+        intent = staging.write_intent([blob_id for blob_id, _staged in moves])
         moved = move_into_store(store, moves, day)
         db.commit()
     except BaseException:
         db.rollback()
         remove_files(moved)
         answers_env.discard()
+        if intent is not None:
+            staging.clear_intent(intent)
         raise
+    staging.clear_intent(intent)
     return applicant

@@ -203,9 +203,12 @@ def import_replies(
                 )
             fresh.append((record, applicant, path))
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+        planned = [(new_id(), record, applicant, path) for record, applicant, path in fresh]
+        # As for submissions: journal the ids first, so that a process killed
+        # before the commit leaves nothing in the store that no row names.
+        intent = staging.write_intent([p[0] for p in planned]) if planned else None
         try:
-            for record, applicant, path in fresh:
-                blob_id = new_id()
+            for blob_id, record, applicant, path in planned:
                 dbs.add(Reply(id=record.reply, applicant_id=applicant.id,
                               day=dt.date.fromisoformat(record.day), blob_id=blob_id,
                               size=path.stat().st_size))
@@ -223,12 +226,16 @@ def import_replies(
         except BaseException as e:
             dbs.rollback()
             remove_files(moved)
+            if intent is not None:
+                staging.clear_intent(intent)
             if isinstance(e, SQLAlchemyError):
                 raise TransferError(
                     "the database refused the replies (is another import running?); "
                     "nothing was imported"
                 ) from None
             raise
+        if intent is not None:
+            staging.clear_intent(intent)
         return ImportResult(len(fresh), already)
     finally:
         staged.discard()

@@ -146,9 +146,6 @@ def test_server_killed_mid_upload_leaves_nothing_after_restart(tmp_path: Path, w
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: a worker killed after the rename into store/ and before the commit "
-    "leaves ciphertext files that no row names; nothing removes them yet"))
 def test_worker_killed_between_rename_and_commit_leaves_no_orphan_files(tmp_path: Path) -> None:
     require_gunicorn()
     reviewer = PrivateKey.generate()

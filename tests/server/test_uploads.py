@@ -245,6 +245,66 @@ def test_abandoned_staging_is_cleaned_at_start(make_app) -> None:
     assert (live / "in-flight").exists()  # a live process's staging is left alone
 
 
+def test_interrupted_store_is_undone_at_start(make_app, reviewer_key: PrivateKey) -> None:
+    # A worker killed between the rename into store/ and the commit leaves its
+    # intent file; the next start removes the files no row names, and only those.
+    app = make_app()
+    response = apply(app.test_client(), attachments=files((b"a" * 1000, "a", "x/y")))
+    assert response.status_code == 200
+    assert staging_files(app) == []  # the intent went with the commit
+    committed = [p.name for p in store_files(app)]
+    assert len(committed) == 2  # the answers and the attachment
+    store = Path(app.config["DATA_DIR"]) / "store"
+    uncommitted = [secrets.token_hex(16) for _ in range(2)]
+    for blob_id in uncommitted:
+        (store / blob_id).write_bytes(b"ciphertext no row names")
+    never_moved = secrets.token_hex(16)
+    dead = Path(app.config["DATA_DIR"]) / "staging" / "p999999-dead"
+    dead.mkdir()
+    (dead / ".lock").touch()
+    (dead / ".intent-0123456789abcdef").write_text(
+        "\n".join([*committed, *uncommitted, never_moved]) + "\n")
+    # A live worker's intent is its own business: its commit may be under way.
+    live = app.extensions["intake_staging"]
+    in_flight = secrets.token_hex(16)
+    (store / in_flight).write_bytes(b"being committed by a live worker")
+    live_intent = live.write_intent([in_flight])
+
+    make_app(with_key=False)  # the next worker starting
+
+    assert not dead.exists()
+    assert sorted(p.name for p in store_files(app)) == sorted([*committed, in_flight])
+    assert live_intent.exists()
+    assert counts(app)[1] == 1
+    assert len(opened_submissions(app, reviewer_key)) == 1  # still whole and readable
+
+
+def test_interrupted_store_waits_when_the_database_cannot_answer(
+        make_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app()
+    store = Path(app.config["DATA_DIR"]) / "store"
+    orphan = secrets.token_hex(16)
+    (store / orphan).write_bytes(b"ciphertext no row names")
+    dead = Path(app.config["DATA_DIR"]) / "staging" / "p999999-dead"
+    dead.mkdir()
+    (dead / ".intent-0123456789abcdef").write_text(orphan + "\n")
+
+    def unreachable(_engine: object) -> object:
+        def ask(_ids: object) -> set[str]:
+            raise OperationalError("SELECT", {}, Exception("connection refused"))
+        return ask
+
+    monkeypatch.setattr(db, "committed_blob_ids", unreachable)
+    make_app(with_key=False, init=False)
+    # Not knowing what committed, it removes nothing and keeps the journal.
+    assert (store / orphan).exists()
+    assert (dead / ".intent-0123456789abcdef").exists()
+    monkeypatch.undo()
+    make_app(with_key=False, init=False)
+    assert not (store / orphan).exists()
+    assert not dead.exists()
+
+
 # --- oversize bodies ----------------------------------------------------------
 
 
