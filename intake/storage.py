@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
+from crypto.atomic import WRITEBACK_STEP, start_writeback
 from crypto.envelope import EnvelopeWriter
 from crypto.keys import PublicKey
 
@@ -48,9 +49,6 @@ _BLOB_ID = re.compile(r"[0-9a-f]{32}")
 Committed = Callable[[Sequence[str]], set[str]]
 
 logger = logging.getLogger("intake")
-#: Every this many bytes of an upload, start its writeback to disk (see
-#: StagedEnvelope._start_writeback).
-WRITEBACK_STEP = 8 * 1024 * 1024
 
 
 def fsync_dir(path: Path) -> None:
@@ -197,7 +195,8 @@ class StagedEnvelope:
         self.plaintext_size = 0
         self.ciphertext_size = 0
         self.finished = False
-        self._flushed_at = 0
+        self._flushed_at = 0  # plaintext bytes when writeback was last started
+        self._written_back = 0  # file offset up to which it was started
 
     # --- what Werkzeug uses -------------------------------------------------
 
@@ -214,16 +213,16 @@ class StagedEnvelope:
         """Start writing what is buffered to disk now, without waiting for it.
 
         The fsync in `finish` must wait for everything not yet on disk; for a
-        large upload that was seconds after the last byte arrived. Linux starts
-        asynchronous writeback of a file's dirty pages on POSIX_FADV_DONTNEED
-        (and then drops the pages already clean, which also keeps ciphertext
-        from crowding the page cache), so the disk works while the body is
-        still arriving and the final fsync has only the tail left.
+        large upload that was seconds after the last byte arrived. Started
+        here step by step, the disk works while the body is still arriving and
+        the final fsync has only the tail left.
         """
         file.flush()
+        end = file.tell()
+        if end > self._written_back:  # the envelope writer may still hold it all
+            start_writeback(file.fileno(), self._written_back, end - self._written_back)
+            self._written_back = end
         self._flushed_at = self.plaintext_size
-        with contextlib.suppress(OSError):  # advice only; fsync still decides
-            os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if offset == 0 and whence == os.SEEK_SET:

@@ -220,11 +220,11 @@ def test_staged_envelope_with_early_writeback_decrypts_whole(tmp_path, monkeypat
     from crypto.envelope import decrypt_bytes
     from crypto.keys import PrivateKey
 
-    calls: list[int] = []
+    calls: list[tuple[int, int, int]] = []
     real = os.posix_fadvise
 
     def spy(fd: int, offset: int, length: int, advice: int) -> None:
-        calls.append(advice)
+        calls.append((offset, length, advice))
         real(fd, offset, length, advice)
 
     monkeypatch.setattr(storage, "WRITEBACK_STEP", 1000)
@@ -235,6 +235,13 @@ def test_staged_envelope_with_early_writeback_decrypts_whole(tmp_path, monkeypat
     for start in range(0, len(data), 7000):
         staged.write(data[start:start + 7000])
     staged.seek(0)
-    assert calls and set(calls) == {os.POSIX_FADV_DONTNEED}
+    assert calls and {advice for _, _, advice in calls} == {os.POSIX_FADV_DONTNEED}
+    # Each call covers only what was written since the last one: ranges follow
+    # one another from the start of the file, never re-walking the whole file.
+    position = 0
+    for offset, length, _ in calls:
+        assert offset == position and length > 0
+        position += length
+    assert position <= staged.ciphertext_size
     assert staged.plaintext_size == len(data)
     assert decrypt_bytes((tmp_path / "env").read_bytes(), [key]) == data
