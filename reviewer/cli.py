@@ -369,7 +369,7 @@ def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, tak
     name = unique_name(directory, safe_name(original), taken)
     target = directory / name
     try:
-        with open(home.blob_path(a["blob"]), "rb") as src, atomic_output(target) as out:
+        with home.open_blob(a["blob"]) as src, atomic_output(target) as out:
             size = envelope.decrypt(src, out, keys.private)
     except NoMatch:
         taken.discard(name.casefold())
@@ -441,9 +441,12 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
                               type=click.Choice(RECOMMENDATIONS)),
         "notes": ask(notes, "Notes", default="", show_default=False),
     }
-    blob = home.seal_json(record, home.reviewer_recipients(state))
-    state["cases"][case_id]["verifications"].append({"blob": blob, "day": record["day"]})
-    home.save_state(state)
+    # The prompts are done: hold the home only for the read-modify-write of the state.
+    with home.lock():
+        state = home.load_state()
+        blob = home.seal_json(record, home.reviewer_recipients(state))
+        state["cases"][case_id]["verifications"].append({"blob": blob, "day": record["day"]})
+        home.save_state(state)
     home.fresh_index(state, keys)
     n = len(state["cases"][case_id]["verifications"])
     click.echo(f"Verification record {n} saved for case {case_id}: {record['recommendation']}.")
@@ -475,13 +478,16 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     reply_id = new_id()
     doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
            "day": today(), "text": text}
-    applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
-    reviewers = [k for k in home.reviewer_recipients(state) if k.key_id != applicant.key_id]
-    blob = home.seal_json(doc, [applicant, *reviewers][: envelope.MAX_RECIPIENTS])
-    state["cases"][case_id]["replies"].append(
-        {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
-    )
-    home.save_state(state)
+    # The editor is closed: hold the home only for the read-modify-write of the state.
+    with home.lock():
+        state = home.load_state()
+        applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
+        reviewers = [k for k in home.reviewer_recipients(state) if k.key_id != applicant.key_id]
+        blob = home.seal_json(doc, [applicant, *reviewers][: envelope.MAX_RECIPIENTS])
+        state["cases"][case_id]["replies"].append(
+            {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
+        )
+        home.save_state(state)
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
 
 
