@@ -242,15 +242,17 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
         return
     header = f"{'case':12}  {'received':10}  {'name':24}  {'profession':16}  {'country':14}  " \
              f"{'files':>5}  state"
-    click.echo(header)
+    lines = [header]
     for r in rows:
         name = r["name"] if r["readable"] or r["name"] else "(not for your key)"
-        click.echo(
+        lines.append(
             f"{r['case'][:12]}  {r['received']}  {cell(name, 24):24}  "
             f"{cell(r['profession'], 16):16}  {cell(r['country'], 14):14}  "
             f"{r['attachments']:>5}  {r['state']}"
         )
-    click.echo(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+    lines.append(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+    # One write: click.echo per line cost more than building the table.
+    click.echo("\n".join(lines))
 
 
 def _answer_lines(answers: dict[str, Any], order: tuple[str, ...]) -> list[str]:
