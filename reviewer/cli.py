@@ -23,7 +23,6 @@ from crypto.bundle import BundleError
 from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
-from reviewer import filetypes
 from reviewer.errors import BadInput, KeyProblem, ReviewerError
 from reviewer.home import (
     RECOMMENDATIONS,
@@ -177,12 +176,14 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     size = bundle.stat().st_size
     with open(bundle, "rb") as src:
         if size >= PROGRESS_THRESHOLD:
-            bar_ctx = click.progressbar(length=size, label="Checking the bundle", file=sys.stderr)
+            # Redrawn at most ~200 times: a bundle of small envelopes reports
+            # progress for each, and drawing a terminal line each time costs more.
+            bar_ctx = click.progressbar(length=size, label="Checking the bundle", file=sys.stderr,
+                                        update_min_steps=max(1, size // 200))
             with bar_ctx as bar:
                 result = home.import_bundle(src, keys, progress=bar.update)
         else:
             result = home.import_bundle(src, keys)
-    home.fresh_index(home.load_state(), keys)
     new = result.new_applications + result.new_followups
     if not new:
         click.echo(
@@ -377,6 +378,8 @@ def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, tak
         taken.discard(name.casefold())
         click.echo(f"{inert(original, multiline=False)}: not addressed to your key; skipped")
         return 0
+    from reviewer import filetypes  # here: only extract needs it, and it costs every command
+
     detected = filetypes.detect_type(target)
     claimed = str(a["type"])
     line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"

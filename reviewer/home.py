@@ -56,6 +56,7 @@ from crypto.errors import DecryptError, KeyFileError, NoMatch, WrongPassphrase
 from crypto.keyfile import open_private_key, read_public_key, seal_private_key
 from crypto.keys import PrivateKey, PublicKey
 from crypto.params import Argon2Limits
+from reviewer.checks import Checker, Task
 from reviewer.errors import BadInput, KeyProblem, NotFound, ReviewerError
 from reviewer.packs import PackWriter, open_range, read_range, sweep
 
@@ -417,7 +418,7 @@ class Home:
             for d in (self.tmp, self.packs):
                 d.mkdir(mode=0o700, exist_ok=True)
             stored_ids = self._stored_ids()
-            with PackWriter(self.tmp, self.packs) as pack:
+            with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs) as pack:
 
                 def sink(member: Member) -> AbstractContextManager[BinaryIO]:
                     # A stored member is only checked: an already imported
@@ -425,8 +426,11 @@ class Home:
                     # reusing a stored id is refused below.
                     return discard(member) if member.id in stored_ids else pack.member(member)
 
-                manifest = read_bundle(src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress)
-                result, new = self._check_new(state, manifest.cases, stored_ids, pack, keys)
+                manifest = read_bundle(
+                    src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
+                    key_map=checker.key_map,
+                )
+                result, new = self._check_new(state, manifest.cases, stored_ids, pack, checker)
                 if new:
                     self._add_new(state, new, result)
                     state["server_keys"] = [k.to_text() for k in manifest.recipients]
@@ -436,6 +440,8 @@ class Home:
                     pack.commit()
                     self.save_state(state)
                     pack.keep()
+            # The index from the state in hand and the documents just decrypted.
+            self.fresh_index(state, keys)
             return result
 
     def _check_new(
@@ -444,11 +450,17 @@ class Home:
         cases: tuple[CaseRecord, ...],
         stored_ids: set[str],
         pack: PackWriter,
-        keys: Keys,
+        checker: Checker,
     ) -> tuple[ImportResult, list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]]]:
-        """Compare the manifest with what is stored; check every new submission."""
+        """Compare the manifest with what is stored; check every new submission.
+
+        What is already stored is compared first, for the whole bundle; then
+        every new submission is checked (reviewer.checks, spread over the
+        cores for a large bundle).
+        """
         result = ImportResult()
-        new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]] = []
+        todo: list[tuple[CaseRecord, SubmissionRecord]] = []
+        tasks: list[Task] = []
         for record in cases:
             stored = state["cases"].get(record.case)
             if stored is not None and stored["reply_key"] != record.reply_key.to_text():
@@ -474,8 +486,22 @@ class Home:
                             f"submission {sub.submission} reuses the id of a stored"
                             " envelope; nothing was imported"
                         )
-                doc = self._check_answers(pack, record, sub, keys)
-                new.append((record, sub, doc))
+                todo.append((record, sub))
+                tasks.append(
+                    Task(
+                        record.case,
+                        sub,
+                        pack.entries[sub.answers],
+                        tuple((b, *pack.entries[b]) for b in sub.attachments),
+                    )
+                )
+        pack.flush()  # the checks read the pack by its name
+        docs = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
+        new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]] = []
+        for (record, sub), doc in zip(todo, docs, strict=True):
+            if doc is not None:
+                self._docs[sub.answers] = doc
+            new.append((record, sub, doc))
         return result, new
 
     @staticmethod
@@ -507,46 +533,9 @@ class Home:
             if doc is None:
                 result.unreadable += 1
         for case_id in touched:
-            state["cases"][case_id]["submissions"].sort(
-                key=lambda s: (s["day"], s["kind"] != "application")
-            )
-
-    def _check_answers(
-        self, pack: PackWriter, record: CaseRecord, sub: SubmissionRecord, keys: Keys
-    ) -> dict[str, Any] | None:
-        """Decrypt a packed answers envelope and check it says what the manifest says."""
-        where = f"submission {sub.submission}"
-        try:
-            data = envelope.decrypt_bytes(pack.read(sub.answers), keys.private)
-        except NoMatch:
-            return None  # sealed to other reviewers only: stored, shown with a note
-        except DecryptError as e:
-            raise BadInput(f"{where}: {e}; nothing was imported") from None
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadInput(f"{where}: the answers are not JSON; nothing was imported") from None
-        problem = answers_problem(doc, record.case, sub)
-        if problem:
-            raise BadInput(f"{where} does not match the manifest ({problem}); nothing was imported")
-        # For the type checker only: answers_problem refuses anything but a dict, so this
-        # holds even under python -O, which drops asserts.
-        assert isinstance(doc, dict)  # nosec B101
-        # Authenticate every attachment now, so a damaged one refuses the bundle
-        # instead of surprising the reviewer at `extract`. Output is discarded.
-        for blob in sub.attachments:
-            try:
-                with pack.open(blob) as f:
-                    for _ in envelope.decrypt_stream(f, keys.private):
-                        pass
-            except NoMatch:
-                continue  # shown as "not addressed to your key" at extract
-            except DecryptError as e:
-                raise BadInput(
-                    f"{where}: attachment {blob}: {e}; nothing was imported"
-                ) from None
-        self._docs[sub.answers] = doc
-        return doc
+            subs = state["cases"][case_id]["submissions"]
+            if len(subs) > 1:
+                subs.sort(key=lambda s: (s["day"], s["kind"] != "application"))
 
     # --- replies ------------------------------------------------------------
 
@@ -587,47 +576,6 @@ def _sub_json(sub: SubmissionRecord, readable: bool) -> dict[str, Any]:
         "attachments": list(sub.attachments),
         "readable": readable,
     }
-
-
-def answers_problem(doc: object, case: str, sub: SubmissionRecord) -> str | None:
-    """What is wrong with a decrypted answers document, or None if it matches."""
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    expected = {
-        "format": "refuge-intake submission",
-        "version": 1,
-        "case": case,
-        "submission": sub.submission,
-        "kind": sub.kind,
-        "day": sub.day,
-    }
-    for key, value in expected.items():
-        if doc.get(key) != value or type(doc.get(key)) is not type(value):
-            return f"its {key} is not {value!r}"
-    answers = doc.get("answers")
-    if not isinstance(answers, dict) or not all(
-        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
-        for v in answers.values()
-    ):
-        return "its answers are not text"
-    attachments = doc.get("attachments")
-    if not isinstance(attachments, list):
-        return "its attachments are not a list"
-    for a in attachments:
-        if (
-            not isinstance(a, dict)
-            or not {"blob", "name", "type", "size"} <= set(a)
-            or not isinstance(a["name"], str)
-            or not isinstance(a["type"], str)
-            or type(a["size"]) is not int
-            or a["size"] < 0
-        ):
-            return "an attachment entry is malformed"
-    # Compared as sets: the server need not keep the applicant's order in the manifest.
-    blobs = [a["blob"] for a in attachments]
-    if len(set(blobs)) != len(blobs) or sorted(blobs) != sorted(sub.attachments):
-        return "its attachments are not the ones listed"
-    return None
 
 
 def _seal_bytes(out: BinaryIO, payload: bytes, recipients: list[PublicKey]) -> None:

@@ -83,12 +83,13 @@ def read_range(path: Path, offset: int, length: int) -> bytes:
     """The bytes of one range (fewer if the file ends early: the caller's check fails)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _pread_all(fd, offset, length)
+        return pread_range(fd, offset, length)
     finally:
         os.close(fd)
 
 
-def _pread_all(fd: int, offset: int, length: int) -> bytes:
+def pread_range(fd: int, offset: int, length: int) -> bytes:
+    """read_range on a file already open (fewer bytes only at end of file)."""
     parts: list[bytes] = []
     while length > 0:
         part = os.pread(fd, length, offset)
@@ -114,8 +115,8 @@ class PackWriter:
     Use as a context manager: unless `keep()` was called, leaving it removes
     the pack, whether it is still in `tmp/` or already renamed into `packs/`
     (the state save that would have named it failed). `member` is a sink for
-    `read_bundle`; `read` and `open` read back what was written, for the checks
-    that come before the commit.
+    `read_bundle`; after `flush`, `staged_path` can be read (bounded ranges,
+    `entries`) by the checks that come before the commit.
     """
 
     def __init__(self, tmp_dir: Path, packs_dir: Path) -> None:
@@ -161,29 +162,27 @@ class PackWriter:
         self._size += member.length
         self.entries[member.id] = (offset, member.length)
 
-    def _flush(self) -> None:
+    @property
+    def staged_path(self) -> Path:
+        """Where the pack is being written (in tmp/), for readers before the commit."""
+        return self._staged
+
+    def flush(self) -> None:
+        """Make everything written so far visible to readers of staged_path."""
         if self._dirty:
             self._out.flush()
             self._dirty = False
 
-    def read(self, blob: str) -> bytes:
-        """A member's bytes, read back from the pack being written."""
-        offset, length = self.entries[blob]
-        self._flush()
-        return _pread_all(self._out.fileno(), offset, length)
-
-    def open(self, blob: str) -> BinaryIO:
-        """A member as a bounded file object, read back from the pack being written."""
-        offset, length = self.entries[blob]
-        self._flush()
-        return open_range(self._staged, offset, length)
+    def sync(self) -> None:
+        """Write the pack through to the disk (commit does it too; cheap if done)."""
+        self.flush()
+        os.fsync(self._out.fileno())
 
     def commit(self) -> None:
         """Sync the pack and rename it into packs/, before any state names it."""
-        self._flush()
         if self._out.tell() != self._size:
             raise OSError(f"the pack {self.id} is not the length its members add up to")
-        os.fsync(self._out.fileno())
+        self.sync()
         self._out.close()
         os.rename(self._staged, self._final)
         self._committed = True
