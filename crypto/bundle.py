@@ -319,6 +319,7 @@ def _public_key(value: object, where: str, *, refuse_low_order: bool = True) -> 
 
 
 _TOP_KEYS = {"format", "version", "kind", "created", "recipients", "members"}
+_CASE_FIELDS = {"case", "reply_key", "submissions"}
 
 #: How the manifest reader runs crypto.keys.is_low_order over the reply keys:
 #: like the builtin map (the default), or a caller's map that spreads the work
@@ -412,6 +413,18 @@ def _parse_manifest(
     if len(set(recipients)) != len(recipients):
         raise _fail("a recipient key is listed twice")
 
+    # A submissions manifest's reply keys are parsed first, and their low-order
+    # test started, so that a parallel key_map runs it while the rest is checked.
+    low_order: Iterable[bool] = ()
+    reply_keys: list[PublicKey] = []
+    if found_kind == KIND_SUBMISSIONS:
+        for i, raw in enumerate(_list(obj["cases"], "cases")):
+            c = _obj(raw, _CASE_FIELDS, f"case {i}")
+            reply_keys.append(
+                _public_key(c["reply_key"], f"case {i} reply key", refuse_low_order=False)
+            )
+        low_order = key_map(is_low_order, [k.raw for k in reply_keys])
+
     members: list[Member] = []
     for i, raw in enumerate(_list(obj["members"], "members")):
         m = _obj(raw, {"id", "length", "blake2b"}, f"member {i}")
@@ -434,8 +447,8 @@ def _parse_manifest(
     replies: list[ReplyRecord] = []
     if found_kind == KIND_SUBMISSIONS:
         submission_ids: set[str] = set()
-        for i, raw in enumerate(_list(obj["cases"], "cases")):
-            c = _obj(raw, {"case", "reply_key", "submissions"}, f"case {i}")
+        for i, raw in enumerate(obj["cases"]):
+            c = raw  # its fields were checked with its reply key above
             subs: list[SubmissionRecord] = []
             for j, sraw in enumerate(_list(c["submissions"], f"case {i} submissions")):
                 where = f"case {i} submission {j}"
@@ -459,20 +472,11 @@ def _parse_manifest(
                 )
             if not subs:
                 raise _fail(f"case {i} has no submissions")
-            cases.append(
-                CaseRecord(
-                    _id(c["case"], f"case {i} id"),
-                    _public_key(c["reply_key"], f"case {i} reply key", refuse_low_order=False),
-                    tuple(subs),
-                )
-            )
+            cases.append(CaseRecord(_id(c["case"], f"case {i} id"), reply_keys[i], tuple(subs)))
         case_ids = [c.case for c in cases]
         if len(set(case_ids)) != len(case_ids):
             raise _fail("a case id is listed twice")
-        # The rule the reply keys were parsed without, for all of them at once.
-        low_order = key_map(is_low_order, [c.reply_key.raw for c in cases])
     else:
-        low_order = ()
         reply_ids: set[str] = set()
         for i, raw in enumerate(_list(obj["replies"], "replies")):
             r = _obj(raw, {"reply", "case", "day", "blob"}, f"reply {i}")

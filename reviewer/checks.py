@@ -156,20 +156,25 @@ class Checker:
         tasks: Sequence[Task],
         *,
         meanwhile: Callable[[], object] | None = None,
-    ) -> list[dict[str, Any] | None]:
-        """Check every task; the answers documents (None: not for our keys), in order.
+    ) -> Iterator[dict[str, Any] | None]:
+        """Check every task; yield the answers documents (None: not for our keys) in order.
 
-        Raises BadInput for the first task, in order, that fails. When the
-        checks run in workers, `meanwhile` is called here while they work (the
-        import syncs its pack to disk then, instead of waiting for it after).
+        A generator: nothing starts until it is first advanced, and each
+        document comes as soon as it and those before it are checked, so the
+        caller can work on it while workers check the rest. It raises
+        BadInput at the first task, in order, that fails: a caller must use
+        nothing it was given unless the iteration ends normally. When the
+        checks run in workers, `meanwhile` is called here once they have all
+        been handed out (the import syncs its pack to disk then).
         """
         pool = self._parallel(len(tasks))
         if pool is None:
-            return _collect(check(pack, t, self._keys) for t in tasks)
+            yield from _collect(check(pack, t, self._keys) for t in tasks)
+            return
         results = pool.map(_worker_check, _chunks(pack, tasks))  # all submitted now
         if meanwhile is not None:
             meanwhile()
-        return _collect(o for chunk in _unbroken(results) for o in chunk)
+        yield from _collect(o for chunk in _unbroken(results) for o in chunk)
 
 
 def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
@@ -184,13 +189,11 @@ def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
         ) from None
 
 
-def _collect(outcomes: Iterable[Outcome]) -> list[dict[str, Any] | None]:
-    docs: list[dict[str, Any] | None] = []
+def _collect(outcomes: Iterable[Outcome]) -> Iterator[dict[str, Any] | None]:
     for status, value in outcomes:
         if status == "bad":
             raise BadInput(value)
-        docs.append(value if status == "ok" else None)
-    return docs
+        yield value if status == "ok" else None
 
 
 def _chunks(pack: Path, tasks: Sequence[Task]) -> Iterator[tuple[Path, Sequence[Task]]]:

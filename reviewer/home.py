@@ -32,7 +32,7 @@ import functools
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -430,9 +430,15 @@ class Home:
                     src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
                     key_map=checker.key_map,
                 )
-                result, new = self._check_new(state, manifest.cases, stored_ids, pack, checker)
+                result = ImportResult()
+                new, tasks = self._compare(state, manifest.cases, stored_ids, pack, result)
                 if new:
-                    self._add_new(state, new, result)
+                    pack.flush()  # the checks read the pack by its name
+                    docs = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
+                    # Each submission is recorded (in memory) as its check comes
+                    # back, while the workers check the rest; a failure ends the
+                    # import before anything is saved.
+                    self._add_new(state, zip(new, docs, strict=True), result)
                     state["server_keys"] = [k.to_text() for k in manifest.recipients]
                     state["packs"][pack.id] = {
                         blob: [offset, length] for blob, (offset, length) in pack.entries.items()
@@ -444,22 +450,21 @@ class Home:
             self.fresh_index(state, keys)
             return result
 
-    def _check_new(
+    def _compare(
         self,
         state: dict[str, Any],
         cases: tuple[CaseRecord, ...],
         stored_ids: set[str],
         pack: PackWriter,
-        checker: Checker,
-    ) -> tuple[ImportResult, list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]]]:
-        """Compare the manifest with what is stored; check every new submission.
+        result: ImportResult,
+    ) -> tuple[list[tuple[CaseRecord, SubmissionRecord]], list[Task]]:
+        """Compare the manifest with what is stored; the new submissions and their checks.
 
-        What is already stored is compared first, for the whole bundle; then
-        every new submission is checked (reviewer.checks, spread over the
-        cores for a large bundle).
+        Everything already stored is compared first, for the whole bundle;
+        the new submissions are then checked by reviewer.checks (spread over
+        the cores for a large bundle).
         """
-        result = ImportResult()
-        todo: list[tuple[CaseRecord, SubmissionRecord]] = []
+        new: list[tuple[CaseRecord, SubmissionRecord]] = []
         tasks: list[Task] = []
         for record in cases:
             stored = state["cases"].get(record.case)
@@ -486,7 +491,7 @@ class Home:
                             f"submission {sub.submission} reuses the id of a stored"
                             " envelope; nothing was imported"
                         )
-                todo.append((record, sub))
+                new.append((record, sub))
                 tasks.append(
                     Task(
                         record.case,
@@ -495,24 +500,19 @@ class Home:
                         tuple((b, *pack.entries[b]) for b in sub.attachments),
                     )
                 )
-        pack.flush()  # the checks read the pack by its name
-        docs = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
-        new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]] = []
-        for (record, sub), doc in zip(todo, docs, strict=True):
-            if doc is not None:
-                self._docs[sub.answers] = doc
-            new.append((record, sub, doc))
-        return result, new
+        return new, tasks
 
-    @staticmethod
     def _add_new(
+        self,
         state: dict[str, Any],
-        new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]],
+        checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
         result: ImportResult,
     ) -> None:
-        """Record the checked new submissions in `state` (in memory)."""
+        """Record new submissions in `state` (in memory) as their checks come back."""
         touched: set[str] = set()
-        for record, sub, doc in new:
+        for (record, sub), doc in checked:
+            if doc is not None:
+                self._docs[sub.answers] = doc
             case = state["cases"].get(record.case)
             if case is None:
                 case = state["cases"][record.case] = {
