@@ -11,7 +11,9 @@ uses them only once every check has passed; the first failure in manifest
 order is the one the reviewer is told.
 
 The workers are forked: they inherit the unlocked keys in memory, exactly as
-the parent holds them, and are gone when the checks end. They write nothing;
+the parent holds them, and are gone when the import ends, however it ends
+(killed outright, they see a pipe only the parent writes to close, and
+exit; Ctrl-C is left to the parent, which stops them). They write nothing;
 each reads the pack being built (read-only, through a reader bounded to each
 envelope's range) and sends the decrypted answers document back through a
 pipe, because the index needs it.
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +115,9 @@ class Checker:
         self._keys = list(keys)
         self._workers = min(workers if workers is not None else _usable_cores(), MAX_WORKERS)
         self._pool: ProcessPoolExecutor | None = None
+        #: A pipe only this process writes to: when it ends, however it ends,
+        #: the workers read end of file and exit (see _exit_with_parent).
+        self._lifeline: tuple[int, int] | None = None
 
     def __enter__(self) -> Checker:
         return self
@@ -119,6 +126,10 @@ class Checker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._lifeline is not None:
+            for fd in self._lifeline:
+                os.close(fd)
+            self._lifeline = None
 
     def _parallel(self, items: int) -> ProcessPoolExecutor | None:
         if items < PARALLEL_MIN or self._workers < 2 or "fork" not in _start_methods():
@@ -132,13 +143,14 @@ class Checker:
             # ends: empty them first, or buffered output would appear twice.
             sys.stdout.flush()
             sys.stderr.flush()
+            self._lifeline = os.pipe()
             # Forked, so the workers get the keys without their being pickled
             # or written anywhere (initargs are not serialised under fork).
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_worker_init,
-                initargs=(self._keys,),
+                initargs=(self._keys, *self._lifeline),
             )
         return self._pool
 
@@ -204,8 +216,22 @@ def _chunks(pack: Path, tasks: Sequence[Task]) -> Iterator[tuple[Path, Sequence[
 _worker_keys: list[PrivateKey] = []
 
 
-def _worker_init(keys: list[PrivateKey]) -> None:
+def _worker_init(keys: list[PrivateKey], lifeline_read: int, lifeline_write: int) -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it (and
+    # shuts the workers down); a worker printing its own traceback would not.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Without this, a parent killed outright would leave its workers waiting
+    # for work forever, holding the keys in memory and the home's lock.
+    os.close(lifeline_write)
+    threading.Thread(target=_exit_with_parent, args=(lifeline_read,), daemon=True).start()
     _worker_keys[:] = keys
+
+
+def _exit_with_parent(lifeline: int) -> None:
+    """Block until the parent's end of the lifeline closes, then end this worker."""
+    while os.read(lifeline, 1):
+        pass
+    os._exit(1)
 
 
 def _worker_check(job: tuple[Path, Sequence[Task]]) -> list[Outcome]:

@@ -159,3 +159,72 @@ def test_small_imports_stay_in_process(env: Env, tmp_path: Path,
     who = people(env, 3)
     path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
     assert env.run("import", str(path)).exit_code == 0
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_end_when_the_import_is_killed(env: Env, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    who = people(env, 4)
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
+    script = (
+        "import sys, time\n"
+        "import reviewer.checks as c\n"
+        "c.PARALLEL_MIN = 1; c.CHUNK = 1; c._usable_cores = lambda: 2\n"
+        "real = c.check\n"
+        "def slow(*a, **k):\n"
+        "    time.sleep(2)  # long enough to be killed in the middle\n"
+        "    return real(*a, **k)\n"
+        "c.check = slow\n"
+        "from reviewer.cli import cli\n"
+        "cli(sys.argv[1:], prog_name='reviewer')\n"
+    )
+    args = ["import", "--home", str(env.home), "--passphrase-file", str(env.pass_file),
+            str(path)]
+    workers: set[int] = set()
+    proc = subprocess.Popen([sys.executable, "-c", script, *args],
+                            cwd=Path(__file__).parent.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2:
+            assert time.monotonic() < deadline, "no workers started"
+            assert proc.poll() is None
+            time.sleep(0.05)
+            workers = _children(proc.pid)
+        time.sleep(0.3)  # the workers are now inside a check
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers):
+            assert time.monotonic() < deadline, "a worker outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for w in workers:  # if the test failed, end the workers it started
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+    # nothing was imported, and the home's lock is free again
+    assert not (env.home / "state.json").exists()
+    result = env.run("import", str(path))
+    assert result.exit_code == 0 and "4 new cases" in result.output, result.output
