@@ -406,11 +406,12 @@ class Home:
         Pass 1 (read_bundle) appends every member not already stored to a new
         pack in tmp/ while checking the whole bundle; pass 2 decrypts each new
         answers envelope and checks it against the manifest, and authenticates
-        each new attachment envelope (decrypting it and discarding the output).
-        Only then is the pack synced and renamed into packs/, and state.json,
-        naming it, rewritten. On any error before the state is saved the pack
-        goes and nothing has changed; if the process dies after the rename,
-        the old state is intact and the next import sweeps the orphan pack.
+        each new attachment envelope (decrypting it and discarding the output),
+        in worker processes for a large bundle (reviewer.checks). Only then
+        is the pack synced and renamed into packs/, and state.json, naming
+        it, rewritten. On any error before the state is saved the pack goes
+        and nothing has changed; if the process dies after the rename, the
+        old state is intact and the next import sweeps the orphan pack.
         """
         with self.lock():
             state = self.load_state()
@@ -440,8 +441,11 @@ class Home:
                     # import before anything is saved.
                     self._add_new(state, zip(new, docs, strict=True), result)
                     state["server_keys"] = [k.to_text() for k in manifest.recipients]
-                    state["packs"][pack.id] = {
-                        blob: [offset, length] for blob, (offset, length) in pack.entries.items()
+                    # A new table, not the loaded one changed: if the save fails,
+                    # this Home still describes what is on disk.
+                    state["packs"] = {
+                        **state["packs"],
+                        pack.id: {blob: [off, n] for blob, (off, n) in pack.entries.items()},
                     }
                     pack.commit()
                     self.save_state(state)
