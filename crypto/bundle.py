@@ -19,20 +19,21 @@ reordered or foreign file is refused as a whole before anything is imported,
 even on the server, which cannot decrypt replies and relies on the digests.
 
 The reader checks everything in one streaming pass and hands each member's
-bytes to a caller-supplied sink (a staging file); the caller commits only if
-`read_bundle` returns. The writer takes members as paths or openers, hashes
-them on `add_member` and copies them on `close`, so memory stays flat and at
-most one member file is open at a time.
+bytes to a caller-supplied sink (a staging file, or the pack the reviewer's
+import builds); the caller commits only if `read_bundle` returns. The writer
+takes members as paths or openers, hashes them on `add_member` and copies them
+on `close`, so memory stays flat and at most one member file is open at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +45,7 @@ import nacl.hashlib
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import CryptoError, InvalidPublicKey
-from crypto.keys import PublicKey
+from crypto.keys import PublicKey, is_low_order
 
 MAGIC = b"refuge-intake bundle v1\n"
 MAGIC_PREFIX = b"refuge-intake bundle v"
@@ -223,8 +224,36 @@ def is_day(value: object) -> TypeGuard[str]:
     return True
 
 
-def _member_hash() -> Any:
-    return nacl.hashlib.blake2b(digest_size=DIGEST_BYTES, person=_PERSON_MEMBER)
+#: The member hash with its parameters set, checked once by PyNaCl; each member
+#: starts from a copy. A bundle has one member per envelope, and building a fresh
+#: nacl.hashlib.blake2b for each cost more than hashing a small envelope.
+_MEMBER_HASH_INIT = nacl.bindings.crypto_generichash_blake2b_init(
+    person=_PERSON_MEMBER, digest_size=DIGEST_BYTES
+)
+
+
+class _MemberHash:
+    """libsodium BLAKE2b-256, personalisation `refuge-bndl-mb1`, for one member."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self) -> None:
+        self._state = _MEMBER_HASH_INIT.copy()
+
+    def update(self, data: bytes) -> None:
+        nacl.bindings.crypto_generichash_blake2b_update(self._state, data)
+
+    def digest(self) -> bytes:
+        """The digest; call once (it finalises the state)."""
+        digest: bytes = nacl.bindings.crypto_generichash_blake2b_final(self._state)
+        return digest
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def _member_hash() -> _MemberHash:
+    return _MemberHash()
 
 
 def _manifest_digest(prefix: bytes) -> bytes:
@@ -275,49 +304,90 @@ def _int(value: object, low: int, high: int, where: str) -> int:
     return value
 
 
-def _public_key(value: object, where: str) -> PublicKey:
+def _public_key(value: object, where: str, *, refuse_low_order: bool = True) -> PublicKey:
     if not isinstance(value, str):
         raise _fail(f"{where} is not a public key")
     try:
-        key = PublicKey.from_text(value)
+        key = PublicKey.from_text(value, refuse_low_order=refuse_low_order)
     except InvalidPublicKey:
         raise _fail(f"{where} is not a valid public key") from None
-    if key.to_text() != value:
+    # from_text refuses any form but the canonical one of the stripped text, so
+    # only surrounding spaces are left to refuse (without encoding the key again).
+    if value.strip() != value:
         raise _fail(f"{where} is not in canonical form")
     return key
 
 
 _TOP_KEYS = {"format", "version", "kind", "created", "recipients", "members"}
+_CASE_FIELDS = {"case", "reply_key", "submissions"}
+
+#: How the manifest reader runs crypto.keys.is_low_order over the reply keys:
+#: like the builtin map (the default), or a caller's map that spreads the work
+#: over processes (one X25519 multiplication per case). Results in order.
+KeyMap = Callable[[Callable[[bytes], bool], Sequence[bytes]], Iterable[bool]]
 
 
-def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
-    """Parse and validate manifest bytes (already digest-checked). Raises BundleError."""
-    if not data.isascii() or _NOT_PRINTABLE.search(data):
-        raise _fail("it is not printable ASCII")
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _fail(f"the field {key!r} appears twice")
+        out[key] = value
+    return out
 
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise _fail(f"the field {key!r} appears twice")
-            out[key] = value
-        return out
 
-    def no_float(text: str) -> Any:
-        raise _fail("it contains a non-integer number")
+def _no_float(text: str) -> Any:
+    raise _fail("it contains a non-integer number")
 
+
+def _load_json(text: str, *, check_duplicates: bool) -> Any:
     try:
-        obj = json.loads(
-            data.decode("ascii"),
-            object_pairs_hook=no_duplicates,
-            parse_float=no_float,
-            parse_constant=no_float,
-        )
+        if check_duplicates:
+            return json.loads(
+                text,
+                object_pairs_hook=_no_duplicates,
+                parse_float=_no_float,
+                parse_constant=_no_float,
+            )
+        return json.loads(text, parse_float=_no_float, parse_constant=_no_float)
     except (ValueError, RecursionError):
         raise _fail("it is not JSON") from None
-    if not isinstance(obj, dict):
-        raise _fail("it is not a JSON object")
-    if canonical_json(obj) != data:
+
+
+def parse_manifest(data: bytes, *, kind: str | None = None, key_map: KeyMap = map) -> Manifest:
+    """Parse and validate manifest bytes (already digest-checked). Raises BundleError."""
+    manifest, low_order = _parse_manifest(data, kind, key_map)
+    _refuse_low_order(low_order)
+    return manifest
+
+
+def _refuse_low_order(low_order: Iterable[bool]) -> None:
+    """Wait for the reply keys' low-order results; refuse the first low-order key."""
+    for i, low in enumerate(low_order):
+        if low:
+            raise _fail(f"case {i} reply key is not a valid public key")
+
+
+def _parse_manifest(
+    data: bytes, kind: str | None, key_map: KeyMap
+) -> tuple[Manifest, Iterable[bool]]:
+    """Every manifest check but the last; that one is handed back to be waited for.
+
+    The reply keys' low-order test is started here through key_map, and its
+    results are returned unread, so that a reader can go on reading members
+    while workers run it (see read_bundle for how the order of checks holds).
+    """
+    if not data.isascii() or _NOT_PRINTABLE.search(data):
+        raise _fail("it is not printable ASCII")
+    text = data.decode("ascii")
+    # Parsed without a Python hook per object (a manifest has three per case);
+    # a field given twice cannot survive the canonical-form check, and the
+    # slow parse below then names it.
+    obj = _load_json(text, check_duplicates=False)
+    if not isinstance(obj, dict) or canonical_json(obj) != data:
+        _load_json(text, check_duplicates=True)  # raises if a field appears twice
+        if not isinstance(obj, dict):
+            raise _fail("it is not a JSON object")
         raise _fail("it is not in canonical form")
     if obj.get("format") != FORMAT:
         raise _fail("wrong format name")
@@ -343,6 +413,18 @@ def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
     if len(set(recipients)) != len(recipients):
         raise _fail("a recipient key is listed twice")
 
+    # A submissions manifest's reply keys are parsed first, and their low-order
+    # test started, so that a parallel key_map runs it while the rest is checked.
+    low_order: Iterable[bool] = ()
+    reply_keys: list[PublicKey] = []
+    if found_kind == KIND_SUBMISSIONS:
+        for i, raw in enumerate(_list(obj["cases"], "cases")):
+            c = _obj(raw, _CASE_FIELDS, f"case {i}")
+            reply_keys.append(
+                _public_key(c["reply_key"], f"case {i} reply key", refuse_low_order=False)
+            )
+        low_order = key_map(is_low_order, [k.raw for k in reply_keys])
+
     members: list[Member] = []
     for i, raw in enumerate(_list(obj["members"], "members")):
         m = _obj(raw, {"id", "length", "blake2b"}, f"member {i}")
@@ -365,8 +447,8 @@ def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
     replies: list[ReplyRecord] = []
     if found_kind == KIND_SUBMISSIONS:
         submission_ids: set[str] = set()
-        for i, raw in enumerate(_list(obj["cases"], "cases")):
-            c = _obj(raw, {"case", "reply_key", "submissions"}, f"case {i}")
+        for i, raw in enumerate(obj["cases"]):
+            c = raw  # its fields were checked with its reply key above
             subs: list[SubmissionRecord] = []
             for j, sraw in enumerate(_list(c["submissions"], f"case {i} submissions")):
                 where = f"case {i} submission {j}"
@@ -390,13 +472,7 @@ def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
                 )
             if not subs:
                 raise _fail(f"case {i} has no submissions")
-            cases.append(
-                CaseRecord(
-                    _id(c["case"], f"case {i} id"),
-                    _public_key(c["reply_key"], f"case {i} reply key"),
-                    tuple(subs),
-                )
-            )
+            cases.append(CaseRecord(_id(c["case"], f"case {i} id"), reply_keys[i], tuple(subs)))
         case_ids = [c.case for c in cases]
         if len(set(case_ids)) != len(case_ids):
             raise _fail("a case id is listed twice")
@@ -418,7 +494,7 @@ def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
         raise _fail("the members and the records that name them do not match")
     return Manifest(
         found_kind, created, recipients, tuple(members), tuple(cases), tuple(replies)
-    )
+    ), low_order
 
 
 # --- reading --------------------------------------------------------------------
@@ -436,16 +512,20 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_manifest(src: BinaryIO, *, kind: str | None = None) -> Manifest:
+def read_manifest(src: BinaryIO, *, kind: str | None = None, key_map: KeyMap = map) -> Manifest:
     """Read and check everything up to the first member; `src` is left there.
 
     Checks, in order: magic, length field, manifest bytes present, digest
     present, digest matches, then the manifest itself (parse_manifest).
     """
-    return _read_head(src, kind)[0]
+    manifest, _, low_order = _read_head(src, kind, key_map)
+    _refuse_low_order(low_order)
+    return manifest
 
 
-def _read_head(src: BinaryIO, kind: str | None) -> tuple[Manifest, int]:
+def _read_head(
+    src: BinaryIO, kind: str | None, key_map: KeyMap
+) -> tuple[Manifest, int, Iterable[bool]]:
     magic = _read_exact(src, len(MAGIC))
     if magic != MAGIC:
         if magic.startswith(MAGIC_PREFIX) and len(magic) == len(MAGIC):
@@ -465,24 +545,25 @@ def _read_head(src: BinaryIO, kind: str | None) -> tuple[Manifest, int]:
         raise TruncatedBundle()
     if not nacl.bindings.sodium_memcmp(_manifest_digest(magic + length_bytes + data), digest):
         raise ManifestDigestError()
-    return parse_manifest(data, kind=kind), len(MAGIC) + LENGTH.size + length + DIGEST_BYTES
+    manifest, low_order = _parse_manifest(data, kind, key_map)
+    return manifest, len(MAGIC) + LENGTH.size + length + DIGEST_BYTES, low_order
 
 
 #: Given a member, a context manager yielding the file its bytes are copied to.
 Sink = Callable[[Member], AbstractContextManager[BinaryIO]]
 
 
+class _Null(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        return len(b)
+
+
 @contextlib.contextmanager
-def _discard(_: Member) -> Iterator[BinaryIO]:
-    import io
-
-    class _Null(io.RawIOBase):
-        def writable(self) -> bool:
-            return True
-
-        def write(self, b: Any) -> int:
-            return len(b)
-
+def discard(_: Member) -> Iterator[BinaryIO]:
+    """A sink that keeps nothing: the member is only checked."""
     yield _Null()  # type: ignore[misc]
 
 
@@ -492,6 +573,7 @@ def read_bundle(
     kind: str | None = None,
     sink: Sink | None = None,
     progress: Callable[[int], None] | None = None,
+    key_map: KeyMap = map,
 ) -> Manifest:
     """Check a whole bundle; return its manifest only if every check passed.
 
@@ -499,11 +581,30 @@ def read_bundle(
     (a staging file the caller commits only after this returns); with no sink
     they are only checked. `progress(n)` is called with each n bytes read.
     On any BundleError whatever reached the sinks must be thrown away.
+    `key_map` runs the reply keys' low-order test (see KeyMap).
     """
-    manifest, head_bytes = _read_head(src, kind)
+    manifest, head_bytes, low_order = _read_head(src, kind, key_map)
+    # The reply keys' low-order results are awaited after the members, so
+    # that a parallel key_map works while they are read. The order of checks
+    # still holds: if a member check fails, a low-order key is reported first.
+    try:
+        _read_members(src, manifest, sink or discard, progress, head_bytes)
+    except BundleError:
+        _refuse_low_order(low_order)
+        raise
+    _refuse_low_order(low_order)
+    return manifest
+
+
+def _read_members(
+    src: BinaryIO,
+    manifest: Manifest,
+    open_sink: Sink,
+    progress: Callable[[int], None] | None,
+    head_bytes: int,
+) -> None:
     if progress is not None:
         progress(head_bytes)
-    open_sink = sink or _discard
     for member in manifest.members:
         h = _member_hash()
         remaining = member.length
@@ -530,7 +631,6 @@ def read_bundle(
             )
     if src.read(1):
         raise TrailingBundleData()
-    return manifest
 
 
 # --- writing --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 
 import nacl.bindings
@@ -31,6 +32,14 @@ _FINGERPRINT_PERSON = b"refuge-fpr-v1"
 #: Any scalar will do: X25519 clamps it to a multiple of 8, so every low-order
 #: point maps to the all-zero output, which libsodium refuses.
 _PROBE_SCALAR = bytes([0x42]) * KEY_BYTES
+
+#: A text-form body that is already canonical: 52 lowercase RFC 4648 base32
+#: digits, the last one's 4 unused bits zero ("a" is 0, "q" is 16).
+_CANONICAL_BODY = re.compile(r"[a-z2-7]{51}[aq]")
+#: RFC 4648 base32 digits to the digits int(text, 32) reads, same values.
+_TO_INT_DIGITS = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz234567", "0123456789abcdefghijklmnopqrstuv"
+)
 
 #: Where randomness comes from: os.urandom, or a seeded source in vector generation.
 RandomSource = Callable[[int], bytes]
@@ -58,15 +67,24 @@ def _fingerprint_hash(raw: bytes) -> bytes:
 class PublicKey:
     """A recipient's X25519 public key."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("_key_id", "_text", "raw")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
             raise InvalidPublicKey("a public key is exactly 32 bytes")
         self.raw = raw
+        self._key_id: bytes | None = None
+        self._text: str | None = None
 
     @classmethod
-    def from_text(cls, text: str) -> PublicKey:
+    def from_text(cls, text: str, *, refuse_low_order: bool = True) -> PublicKey:
+        """Parse the text form, refusing anything docs/format.md refuses.
+
+        `refuse_low_order=False` skips only the last rule, the low-order test
+        (one X25519 multiplication), for a caller that runs is_low_order over
+        many keys itself and refuses them before using any (crypto.bundle's
+        manifest reader, which may spread that work over cores).
+        """
         text = text.strip()
         if not text.startswith(PUBLIC_KEY_PREFIX):
             raise InvalidPublicKey(
@@ -77,25 +95,37 @@ class PublicKey:
             raise InvalidPublicKey(
                 "not a valid refuge-intake public key: wrong length (was it cut short?)"
             )
-        try:
-            raw = base64.b32decode(body.upper() + "====")
-        except (binascii.Error, ValueError):
-            raise InvalidPublicKey(
-                "not a valid refuge-intake public key: it contains characters outside base32"
-            ) from None
-        key = cls(raw)
-        if key.to_text() != text:
-            raise InvalidPublicKey(
-                "not a valid refuge-intake public key: not in canonical form"
-            )
-        if is_low_order(raw):
+        if _CANONICAL_BODY.fullmatch(body):
+            # Already canonical, which is every key a program wrote: decode in C
+            # (a bundle carries one reply key per case, and base64.b32decode and
+            # b32encode are Python loops). Anything else takes the path below,
+            # which finds the first rule broken.
+            raw = (int(body.translate(_TO_INT_DIGITS), 32) >> 4).to_bytes(KEY_BYTES, "big")
+            key = cls(raw)
+        else:
+            try:
+                raw = base64.b32decode(body.upper() + "====")
+            except (binascii.Error, ValueError):
+                raise InvalidPublicKey(
+                    "not a valid refuge-intake public key: it contains characters outside base32"
+                ) from None
+            key = cls(raw)
+            if key.to_text() != text:
+                raise InvalidPublicKey(
+                    "not a valid refuge-intake public key: not in canonical form"
+                )
+        if refuse_low_order and is_low_order(raw):
             raise InvalidPublicKey(
                 "not a valid refuge-intake public key: it is a low-order point"
             )
+        key._text = text
         return key
 
     def to_text(self) -> str:
-        return PUBLIC_KEY_PREFIX + base64.b32encode(self.raw).decode().rstrip("=").lower()
+        if self._text is None:
+            encoded = base64.b32encode(self.raw).decode().rstrip("=").lower()
+            self._text = PUBLIC_KEY_PREFIX + encoded
+        return self._text
 
     @property
     def fingerprint(self) -> str:
@@ -106,7 +136,11 @@ class PublicKey:
     @property
     def key_id(self) -> bytes:
         """The short identifier that names this key in an envelope's stanza."""
-        return _fingerprint_hash(self.raw)[:KEY_ID_BYTES]
+        # Kept once computed: opening an envelope looks up the key id of each
+        # of the reviewer's keys, and an import opens thousands.
+        if self._key_id is None:
+            self._key_id = _fingerprint_hash(self.raw)[:KEY_ID_BYTES]
+        return self._key_id
 
     def to_nacl(self) -> nacl.public.PublicKey:
         return nacl.public.PublicKey(self.raw)
@@ -124,12 +158,14 @@ class PublicKey:
 class PrivateKey:
     """An X25519 private key, held in memory only while a command runs."""
 
-    __slots__ = ("_sk",)
+    __slots__ = ("_pk", "_sk")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
             raise ValueError("a private key is exactly 32 bytes")
         self._sk = nacl.public.PrivateKey(raw)
+        # One PublicKey for the life of the key, so its key id is computed once.
+        self._pk = PublicKey(bytes(self._sk.public_key))
 
     @classmethod
     def generate(cls) -> PrivateKey:
@@ -137,7 +173,7 @@ class PrivateKey:
 
     @property
     def public_key(self) -> PublicKey:
-        return PublicKey(bytes(self._sk.public_key))
+        return self._pk
 
     def to_nacl(self) -> nacl.public.PrivateKey:
         return self._sk

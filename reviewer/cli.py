@@ -23,7 +23,6 @@ from crypto.bundle import BundleError
 from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
-from reviewer import filetypes
 from reviewer.errors import BadInput, KeyProblem, ReviewerError
 from reviewer.home import (
     RECOMMENDATIONS,
@@ -177,12 +176,14 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     size = bundle.stat().st_size
     with open(bundle, "rb") as src:
         if size >= PROGRESS_THRESHOLD:
-            bar_ctx = click.progressbar(length=size, label="Checking the bundle", file=sys.stderr)
+            # Redrawn at most ~200 times: a bundle of small envelopes reports
+            # progress for each, and drawing a terminal line each time costs more.
+            bar_ctx = click.progressbar(length=size, label="Checking the bundle", file=sys.stderr,
+                                        update_min_steps=max(1, size // 200))
             with bar_ctx as bar:
                 result = home.import_bundle(src, keys, progress=bar.update)
         else:
             result = home.import_bundle(src, keys)
-    home.fresh_index(home.load_state(), keys)
     new = result.new_applications + result.new_followups
     if not new:
         click.echo(
@@ -242,15 +243,17 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
         return
     header = f"{'case':12}  {'received':10}  {'name':24}  {'profession':16}  {'country':14}  " \
              f"{'files':>5}  state"
-    click.echo(header)
+    lines = [header]
     for r in rows:
         name = r["name"] if r["readable"] or r["name"] else "(not for your key)"
-        click.echo(
+        lines.append(
             f"{r['case'][:12]}  {r['received']}  {cell(name, 24):24}  "
             f"{cell(r['profession'], 16):16}  {cell(r['country'], 14):14}  "
             f"{r['attachments']:>5}  {r['state']}"
         )
-    click.echo(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+    lines.append(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+    # One write: click.echo per line cost more than building the table.
+    click.echo("\n".join(lines))
 
 
 def _answer_lines(answers: dict[str, Any], order: tuple[str, ...]) -> list[str]:
@@ -369,12 +372,14 @@ def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, tak
     name = unique_name(directory, safe_name(original), taken)
     target = directory / name
     try:
-        with open(home.blob_path(a["blob"]), "rb") as src, atomic_output(target) as out:
+        with home.open_blob(a["blob"]) as src, atomic_output(target) as out:
             size = envelope.decrypt(src, out, keys.private)
     except NoMatch:
         taken.discard(name.casefold())
         click.echo(f"{inert(original, multiline=False)}: not addressed to your key; skipped")
         return 0
+    from reviewer import filetypes  # here: only extract needs it, and it costs every command
+
     detected = filetypes.detect_type(target)
     claimed = str(a["type"])
     line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"
@@ -441,9 +446,12 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
                               type=click.Choice(RECOMMENDATIONS)),
         "notes": ask(notes, "Notes", default="", show_default=False),
     }
-    blob = home.seal_json(record, home.reviewer_recipients(state))
-    state["cases"][case_id]["verifications"].append({"blob": blob, "day": record["day"]})
-    home.save_state(state)
+    # The prompts are done: hold the home only for the read-modify-write of the state.
+    with home.lock():
+        state = home.load_state()
+        blob = home.seal_json(record, home.reviewer_recipients(state))
+        state["cases"][case_id]["verifications"].append({"blob": blob, "day": record["day"]})
+        home.save_state(state)
     home.fresh_index(state, keys)
     n = len(state["cases"][case_id]["verifications"])
     click.echo(f"Verification record {n} saved for case {case_id}: {record['recommendation']}.")
@@ -475,13 +483,16 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     reply_id = new_id()
     doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
            "day": today(), "text": text}
-    applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
-    reviewers = [k for k in home.reviewer_recipients(state) if k.key_id != applicant.key_id]
-    blob = home.seal_json(doc, [applicant, *reviewers][: envelope.MAX_RECIPIENTS])
-    state["cases"][case_id]["replies"].append(
-        {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
-    )
-    home.save_state(state)
+    # The editor is closed: hold the home only for the read-modify-write of the state.
+    with home.lock():
+        state = home.load_state()
+        applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
+        reviewers = [k for k in home.reviewer_recipients(state) if k.key_id != applicant.key_id]
+        blob = home.seal_json(doc, [applicant, *reviewers][: envelope.MAX_RECIPIENTS])
+        state["cases"][case_id]["replies"].append(
+            {"id": reply_id, "day": doc["day"], "blob": blob, "exported": False}
+        )
+        home.save_state(state)
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
 
 

@@ -3,29 +3,37 @@
 Layout (docs/reviewer.md, "What is kept on disk"):
 
     keys/key-0001.key …   key files (crypto.keyfile), the highest number current
-    blobs/<id>            envelopes: from bundles, and the reviewer's own
-                          verification records and replies
+    packs/<id>            the envelopes of one import, back to back (reviewer.packs)
+    blobs/<id>            one envelope a file: the reviewer's own verification
+                          records and replies, and envelopes imported by
+                          versions before packs (still read)
     state.json            bookkeeping only: ids, days, which blob is what,
+                          where each packed blob lies (pack, offset, length),
                           exported flags, the reviewer keys the server uses
     index.env             one envelope sealed to the reviewer's own keys:
                           name, profession, country, attachment count and
                           verification state per case, so `list` decrypts
                           one object instead of every case
-    tmp/                  staging for an import in progress (ciphertext only)
+    tmp/                  the pack of an import in progress (ciphertext only)
+    lock                  empty; held by commands that change state.json
 
 Nothing here is applicant or reviewer plaintext except in the envelopes.
 The bookkeeping is written with atomic_output, so a crash leaves the old or
-the new state, and blobs are moved in before the state names them.
+the new state, and envelopes are on disk (synced) before the state names them.
+Every read of a stored envelope goes through `open_blob` / `read_blob`, which
+find it in a pack or in blobs/ and never hand out a byte outside it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import json
 import os
 import secrets
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +47,7 @@ from crypto.bundle import (
     CaseRecord,
     Member,
     SubmissionRecord,
+    discard,
     is_id,
     read_bundle,
 )
@@ -47,9 +56,14 @@ from crypto.errors import DecryptError, KeyFileError, NoMatch, WrongPassphrase
 from crypto.keyfile import open_private_key, read_public_key, seal_private_key
 from crypto.keys import PrivateKey, PublicKey
 from crypto.params import Argon2Limits
+from reviewer.checks import Checker, Task
 from reviewer.errors import BadInput, KeyProblem, NotFound, ReviewerError
+from reviewer.packs import PackWriter, open_range, read_range, sweep
 
-STATE_VERSION = 1
+#: 2 added "packs" (where packed blobs lie); a version 1 state is read as one
+#: with no packs and written back as version 2.
+STATE_VERSION = 2
+READABLE_STATE_VERSIONS = (1, 2)
 UNVERIFIED = "unverified"
 RISKS = ("low", "medium", "high", "critical")
 RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
@@ -84,9 +98,16 @@ class Home:
         self.path = path
         self.keys_dir = path / "keys"
         self.blobs = path / "blobs"
+        self.packs = path / "packs"
         self.state_path = path / "state.json"
         self.index_path = path / "index.env"
         self.tmp = path / "tmp"
+        self.lock_path = path / "lock"
+        #: The "packs" table of the state last loaded or saved, and the blob id ->
+        #: (pack id, offset, length) map built from it when a blob is first read
+        #: (`list` reads none, and need not pay for it).
+        self._packs_table: dict[str, Any] | None = None
+        self._packed: dict[str, tuple[str, int, int]] | None = None
         #: Documents decrypted during this command (an import fills it so the
         #: index is built without decrypting everything a second time).
         self._docs: dict[str, dict[str, Any]] = {}
@@ -116,8 +137,9 @@ class Home:
         return keys
 
     def create_key(self, passphrase: str, limits: Argon2Limits) -> PublicKey:
-        for d in (self.path, self.keys_dir, self.blobs, self.tmp):
+        for d in (self.path, self.keys_dir, self.blobs, self.packs, self.tmp):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600))
         existing = self.key_files()
         number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 1
         key = PrivateKey.generate()
@@ -142,21 +164,85 @@ class Home:
 
     # --- state --------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the home for a command that changes state.json.
+
+        Without it two commands could each save a state the other never saw
+        (one's cases lost), and an import's orphan sweep could remove the pack
+        another import has renamed into place but not yet named. A second
+        command fails at once with a clear message instead of waiting.
+        """
+        self.require()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ReviewerError(
+                    f"another reviewer command is changing {self.path}; try again when it"
+                    " has finished"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def load_state(self) -> dict[str, Any]:
         self.require()
         if not self.state_path.exists():
-            return {"version": STATE_VERSION, "server_keys": [], "cases": {}}
-        try:
-            state: dict[str, Any] = json.loads(self.state_path.read_text("utf-8"))
-        except (ValueError, OSError) as e:
-            raise ReviewerError(f"{self.state_path} is damaged: {e}") from None
-        if state.get("version") != STATE_VERSION:
-            raise ReviewerError(f"{self.state_path} was written by an unknown version")
+            state: dict[str, Any] = {
+                "version": STATE_VERSION, "server_keys": [], "cases": {}, "packs": {}
+            }
+        else:
+            try:
+                state = json.loads(self.state_path.read_text("utf-8"))
+            except (ValueError, OSError) as e:
+                raise ReviewerError(f"{self.state_path} is damaged: {e}") from None
+            if not isinstance(state, dict) or state.get("version") not in READABLE_STATE_VERSIONS:
+                raise ReviewerError(f"{self.state_path} was written by an unknown version")
+            state.setdefault("packs", {})
+            state["version"] = STATE_VERSION
+        self._remember_packs(state)
         return state
 
+    def _remember_packs(self, state: dict[str, Any]) -> None:
+        self._packs_table = state["packs"]
+        self._packed = None
+
+    def _pack_map(self) -> dict[str, tuple[str, int, int]]:
+        """Where each packed blob lies, checked: ids are path components, ranges numbers."""
+        if self._packed is not None:
+            return self._packed
+        if self._packs_table is None:
+            self.load_state()
+        packs = self._packs_table
+        located: dict[str, tuple[str, int, int]] = {}
+        if not isinstance(packs, dict):
+            raise ReviewerError(f"{self.state_path} is damaged: its packs are not a table")
+        for pack, entries in packs.items():
+            if not is_id(pack) or not isinstance(entries, dict):
+                raise ReviewerError(f"{self.state_path} is damaged: a pack entry is malformed")
+            for blob, where in entries.items():
+                if not (
+                    is_id(blob)
+                    and isinstance(where, list)
+                    and len(where) == 2
+                    and all(type(n) is int and n >= 0 for n in where)
+                ):
+                    raise ReviewerError(
+                        f"{self.state_path} is damaged: a packed blob entry is malformed"
+                    )
+                located[blob] = (pack, where[0], where[1])
+        self._packed = located
+        return located
+
     def save_state(self, state: dict[str, Any]) -> None:
+        # Compact: with `indent`, json falls back to its pure-Python encoder,
+        # which took most of a second for 10,000 cases.
+        data = json.dumps(state, sort_keys=True, separators=(",", ":"))
         with atomic_output(self.state_path, overwrite=True) as out:
-            out.write(json.dumps(state, indent=1, sort_keys=True).encode("utf-8"))
+            out.write(data.encode("utf-8"))
+        self._remember_packs(state)
 
     def resolve_case(self, state: dict[str, Any], prefix: str) -> str:
         prefix = prefix.strip().lower()
@@ -171,16 +257,43 @@ class Home:
 
     # --- envelopes ----------------------------------------------------------
 
-    def blob_path(self, blob: str) -> Path:
+    def loose_path(self, blob: str) -> Path:
+        """Where a one-file envelope lives (written by the reviewer, or a pre-pack import)."""
         if not is_id(blob):  # state.json is ours, but never trust a path component
             raise ReviewerError("state.json names a blob with an invalid id")
         return self.blobs / blob
+
+    def _located(self, blob: str) -> tuple[Path, int, int] | None:
+        where = self._pack_map().get(blob)
+        if where is None:
+            return None
+        pack, offset, length = where
+        return self.packs / pack, offset, length
+
+    def open_blob(self, blob: str) -> BinaryIO:
+        """A stored envelope as a binary file holding exactly its bytes."""
+        where = self._located(blob)
+        if where is None:
+            return open(self.loose_path(blob), "rb")
+        return open_range(*where)
+
+    def read_blob(self, blob: str) -> bytes:
+        """A stored envelope's bytes (for small ones: answers, records, replies)."""
+        where = self._located(blob)
+        if where is None:
+            return self.loose_path(blob).read_bytes()
+        return read_range(*where)
+
+    def _stored_ids(self) -> set[str]:
+        """Every blob id stored, packed or loose."""
+        loose = set(os.listdir(self.blobs)) if self.blobs.is_dir() else set()
+        return {*self._pack_map(), *filter(is_id, loose)}
 
     def open_json(self, blob: str, keys: Keys) -> dict[str, Any]:
         """Decrypt a small JSON envelope. Raises NoMatch if not addressed to us."""
         if blob in self._docs:
             return self._docs[blob]
-        data = envelope.decrypt_bytes(self.blob_path(blob).read_bytes(), keys.private)
+        data = envelope.decrypt_bytes(self.read_blob(blob), keys.private)
         try:
             doc = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -191,7 +304,8 @@ class Home:
 
     def seal_json(self, doc: dict[str, Any], recipients: list[PublicKey]) -> str:
         blob = new_id()
-        with atomic_output(self.blob_path(blob)) as out:
+        self.blobs.mkdir(mode=0o700, exist_ok=True)
+        with atomic_output(self.loose_path(blob)) as out:
             _seal_bytes(out, json.dumps(doc, ensure_ascii=False).encode("utf-8"), recipients)
         return blob
 
@@ -289,125 +403,151 @@ class Home:
     ) -> ImportResult:
         """Verify a submissions bundle completely, then store what is new.
 
-        Pass 1 (read_bundle) copies every member into a fresh staging folder
-        while checking the whole bundle; pass 2 decrypts each new answers
-        envelope and checks it against the manifest, and authenticates each
-        new attachment envelope (decrypting it and discarding the output). Only then are blobs moved
-        in and state.json rewritten; on any error the staging folder goes and
-        nothing has changed.
+        Pass 1 (read_bundle) appends every member not already stored to a new
+        pack in tmp/ while checking the whole bundle; pass 2 decrypts each new
+        answers envelope and checks it against the manifest, and authenticates
+        each new attachment envelope (decrypting it and discarding the output),
+        in worker processes for a large bundle (reviewer.checks). Only then
+        is the pack synced and renamed into packs/, and state.json, naming
+        it, rewritten. On any error before the state is saved the pack goes
+        and nothing has changed; if the process dies after the rename, the
+        old state is intact and the next import sweeps the orphan pack.
         """
-        state = self.load_state()
-        self.tmp.mkdir(mode=0o700, exist_ok=True)
-        staging = self.tmp / f"import-{secrets.token_hex(6)}"
-        staging.mkdir(mode=0o700)
-        try:
+        with self.lock():
+            state = self.load_state()
+            sweep(self.packs, self.tmp, set(state["packs"]))
+            for d in (self.tmp, self.packs):
+                d.mkdir(mode=0o700, exist_ok=True)
+            stored_ids = self._stored_ids()
+            with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs) as pack:
 
-            @contextlib.contextmanager
-            def sink(member: Member) -> Iterator[BinaryIO]:
-                with open(staging / member.id, "xb") as out:
-                    yield out
+                def sink(member: Member) -> AbstractContextManager[BinaryIO]:
+                    # A stored member is only checked: an already imported
+                    # submission keeps its envelopes, and a new submission
+                    # reusing a stored id is refused below.
+                    return discard(member) if member.id in stored_ids else pack.member(member)
 
-            manifest = read_bundle(src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress)
-            result = ImportResult()
-            new: list[tuple[CaseRecord, SubmissionRecord, dict[str, Any] | None]] = []
-            for record in manifest.cases:
-                stored = state["cases"].get(record.case)
-                if stored is not None and stored["reply_key"] != record.reply_key.to_text():
-                    raise BadInput(
-                        f"case {record.case} arrives with a different reply key than before;"
-                        " nothing was imported"
-                    )
-                known = {s["id"]: s for s in stored["submissions"]} if stored else {}
-                for sub in record.submissions:
-                    if sub.submission in known:
-                        if _sub_json(sub, known[sub.submission]["readable"]) != known[
-                            sub.submission
-                        ]:
-                            raise BadInput(
-                                f"submission {sub.submission} differs from the one already"
-                                " imported; nothing was imported"
-                            )
-                        result.already += 1
-                        continue
-                    for blob in (sub.answers, *sub.attachments):
-                        if self.blob_path(blob).exists():
-                            raise BadInput(
-                                f"submission {sub.submission} reuses the id of a stored"
-                                " envelope; nothing was imported"
-                            )
-                    doc = self._check_answers(staging, record, sub, keys)
-                    new.append((record, sub, doc))
-            # Everything checked: commit. Blobs first, then the state that names them.
-            for record, sub, doc in new:
-                for blob in (sub.answers, *sub.attachments):
-                    os.replace(staging / blob, self.blob_path(blob))
-                case = state["cases"].get(record.case)
-                if case is None:
-                    case = state["cases"][record.case] = {
-                        "reply_key": record.reply_key.to_text(),
-                        "received": sub.day,
-                        "submissions": [],
-                        "verifications": [],
-                        "replies": [],
+                manifest = read_bundle(
+                    src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
+                    key_map=checker.key_map,
+                )
+                result = ImportResult()
+                new, tasks = self._compare(state, manifest.cases, stored_ids, pack, result)
+                if new:
+                    pack.flush()  # the checks read the pack by its name
+                    docs = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
+                    # Each submission is recorded (in memory) as its check comes
+                    # back, while the workers check the rest; a failure ends the
+                    # import before anything is saved.
+                    self._add_new(state, zip(new, docs, strict=True), result)
+                    state["server_keys"] = [k.to_text() for k in manifest.recipients]
+                    # A new table, not the loaded one changed: if the save fails,
+                    # this Home still describes what is on disk.
+                    state["packs"] = {
+                        **state["packs"],
+                        pack.id: {blob: [off, n] for blob, (off, n) in pack.entries.items()},
                     }
-                    result.new_cases += 1
-                case["submissions"].append(_sub_json(sub, doc is not None))
-                case["submissions"].sort(key=lambda s: (s["day"], s["kind"] != "application"))
-                case["received"] = min(case["received"], sub.day)
-                if sub.kind == "followup":
-                    result.new_followups += 1
-                else:
-                    result.new_applications += 1
-                if doc is None:
-                    result.unreadable += 1
-            if new or not state["server_keys"]:
-                state["server_keys"] = [k.to_text() for k in manifest.recipients]
-            if new:
-                self.save_state(state)
+                    pack.commit()
+                    self.save_state(state)
+                    pack.keep()
+            # The index from the state in hand and the documents just decrypted.
+            self.fresh_index(state, keys)
             return result
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
-    def _check_answers(
-        self, staging: Path, record: CaseRecord, sub: SubmissionRecord, keys: Keys
-    ) -> dict[str, Any] | None:
-        """Decrypt a staged answers envelope and check it says what the manifest says."""
-        where = f"submission {sub.submission}"
-        try:
-            data = envelope.decrypt_bytes((staging / sub.answers).read_bytes(), keys.private)
-        except NoMatch:
-            return None  # sealed to other reviewers only: stored, shown with a note
-        except DecryptError as e:
-            raise BadInput(f"{where}: {e}; nothing was imported") from None
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadInput(f"{where}: the answers are not JSON; nothing was imported") from None
-        problem = answers_problem(doc, record.case, sub)
-        if problem:
-            raise BadInput(f"{where} does not match the manifest ({problem}); nothing was imported")
-        # For the type checker only: answers_problem refuses anything but a dict, so this
-        # holds even under python -O, which drops asserts.
-        assert isinstance(doc, dict)  # nosec B101
-        # Authenticate every attachment now, so a damaged one refuses the bundle
-        # instead of surprising the reviewer at `extract`. Output is discarded.
-        for blob in sub.attachments:
-            try:
-                with open(staging / blob, "rb") as f:
-                    for _ in envelope.decrypt_stream(f, keys.private):
-                        pass
-            except NoMatch:
-                continue  # shown as "not addressed to your key" at extract
-            except DecryptError as e:
+    def _compare(
+        self,
+        state: dict[str, Any],
+        cases: tuple[CaseRecord, ...],
+        stored_ids: set[str],
+        pack: PackWriter,
+        result: ImportResult,
+    ) -> tuple[list[tuple[CaseRecord, SubmissionRecord]], list[Task]]:
+        """Compare the manifest with what is stored; the new submissions and their checks.
+
+        Everything already stored is compared first, for the whole bundle;
+        the new submissions are then checked by reviewer.checks (spread over
+        the cores for a large bundle).
+        """
+        new: list[tuple[CaseRecord, SubmissionRecord]] = []
+        tasks: list[Task] = []
+        for record in cases:
+            stored = state["cases"].get(record.case)
+            if stored is not None and stored["reply_key"] != record.reply_key.to_text():
                 raise BadInput(
-                    f"{where}: attachment {blob}: {e}; nothing was imported"
-                ) from None
-        self._docs[sub.answers] = doc
-        return doc
+                    f"case {record.case} arrives with a different reply key than before;"
+                    " nothing was imported"
+                )
+            known = {s["id"]: s for s in stored["submissions"]} if stored else {}
+            for sub in record.submissions:
+                if sub.submission in known:
+                    if _sub_json(sub, known[sub.submission]["readable"]) != known[
+                        sub.submission
+                    ]:
+                        raise BadInput(
+                            f"submission {sub.submission} differs from the one already"
+                            " imported; nothing was imported"
+                        )
+                    result.already += 1
+                    continue
+                for blob in (sub.answers, *sub.attachments):
+                    if blob in stored_ids:
+                        raise BadInput(
+                            f"submission {sub.submission} reuses the id of a stored"
+                            " envelope; nothing was imported"
+                        )
+                new.append((record, sub))
+                tasks.append(
+                    Task(
+                        record.case,
+                        sub,
+                        pack.entries[sub.answers],
+                        tuple((b, *pack.entries[b]) for b in sub.attachments),
+                    )
+                )
+        return new, tasks
+
+    def _add_new(
+        self,
+        state: dict[str, Any],
+        checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
+        result: ImportResult,
+    ) -> None:
+        """Record new submissions in `state` (in memory) as their checks come back."""
+        touched: set[str] = set()
+        for (record, sub), doc in checked:
+            if doc is not None:
+                self._docs[sub.answers] = doc
+            case = state["cases"].get(record.case)
+            if case is None:
+                case = state["cases"][record.case] = {
+                    "reply_key": record.reply_key.to_text(),
+                    "received": sub.day,
+                    "submissions": [],
+                    "verifications": [],
+                    "replies": [],
+                }
+                result.new_cases += 1
+            case["submissions"].append(_sub_json(sub, doc is not None))
+            case["received"] = min(case["received"], sub.day)
+            touched.add(record.case)
+            if sub.kind == "followup":
+                result.new_followups += 1
+            else:
+                result.new_applications += 1
+            if doc is None:
+                result.unreadable += 1
+        for case_id in touched:
+            subs = state["cases"][case_id]["submissions"]
+            if len(subs) > 1:
+                subs.sort(key=lambda s: (s["day"], s["kind"] != "application"))
 
     # --- replies ------------------------------------------------------------
 
     def export_replies(self, path: Path, *, everything: bool) -> int:
+        with self.lock():
+            return self._export_replies(path, everything=everything)
+
+    def _export_replies(self, path: Path, *, everything: bool) -> int:
         state = self.load_state()
         pending = [
             (case_id, reply)
@@ -422,7 +562,7 @@ class Home:
                 out, "replies", created=today(), recipients=self.reviewer_recipients(state)
             )
             for case_id, reply in pending:
-                writer.add_member(reply["blob"], self.blob_path(reply["blob"]))
+                writer.add_member(reply["blob"], functools.partial(self.open_blob, reply["blob"]))
                 writer.add_reply(reply["id"], case_id, reply["day"], reply["blob"])
             writer.close()
         for _, reply in pending:
@@ -440,47 +580,6 @@ def _sub_json(sub: SubmissionRecord, readable: bool) -> dict[str, Any]:
         "attachments": list(sub.attachments),
         "readable": readable,
     }
-
-
-def answers_problem(doc: object, case: str, sub: SubmissionRecord) -> str | None:
-    """What is wrong with a decrypted answers document, or None if it matches."""
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    expected = {
-        "format": "refuge-intake submission",
-        "version": 1,
-        "case": case,
-        "submission": sub.submission,
-        "kind": sub.kind,
-        "day": sub.day,
-    }
-    for key, value in expected.items():
-        if doc.get(key) != value or type(doc.get(key)) is not type(value):
-            return f"its {key} is not {value!r}"
-    answers = doc.get("answers")
-    if not isinstance(answers, dict) or not all(
-        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
-        for v in answers.values()
-    ):
-        return "its answers are not text"
-    attachments = doc.get("attachments")
-    if not isinstance(attachments, list):
-        return "its attachments are not a list"
-    for a in attachments:
-        if (
-            not isinstance(a, dict)
-            or not {"blob", "name", "type", "size"} <= set(a)
-            or not isinstance(a["name"], str)
-            or not isinstance(a["type"], str)
-            or type(a["size"]) is not int
-            or a["size"] < 0
-        ):
-            return "an attachment entry is malformed"
-    # Compared as sets: the server need not keep the applicant's order in the manifest.
-    blobs = [a["blob"] for a in attachments]
-    if len(set(blobs)) != len(blobs) or sorted(blobs) != sorted(sub.attachments):
-        return "its attachments are not the ones listed"
-    return None
 
 
 def _seal_bytes(out: BinaryIO, payload: bytes, recipients: list[PublicKey]) -> None:

@@ -3,9 +3,9 @@
 import contextlib
 import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,3 +233,112 @@ def test_constants_match_spec() -> None:
     assert len(bundle.MAGIC) == 24
     assert bundle.LENGTH.size == 4
     assert bundle.DIGEST_BYTES == 32
+
+
+@given(st.lists(st.binary(max_size=3000), max_size=5))
+def test_member_hash_is_blake2b_with_the_member_person(parts: list[bytes]) -> None:
+    # The reader and writer start each member from a copy of one initialised
+    # state; the result must be PyNaCl's BLAKE2b-256 with the spec's person.
+    import nacl.hashlib
+
+    ours = bundle._member_hash()
+    for part in parts:
+        ours.update(part)
+    expected = nacl.hashlib.blake2b(b"".join(parts), digest_size=32, person=b"refuge-bndl-mb1")
+    assert ours.hexdigest() == expected.hexdigest()
+    other = bundle._member_hash()  # the shared initial state was not advanced
+    other.update(b"x")
+    assert other.digest() == nacl.hashlib.blake2b(b"x", digest_size=32,
+                                                  person=b"refuge-bndl-mb1").digest()
+
+
+def test_public_key_with_spaces_is_not_canonical() -> None:
+    key = PrivateKey.generate().public_key.to_text()
+    assert bundle._public_key(key, "k").to_text() == key
+    for bad in (" " + key, key + " "):
+        with pytest.raises(ManifestError, match="canonical"):
+            bundle._public_key(bad, "k")
+
+
+def _manifest_of(data: bytes) -> bytes:
+    (length,) = bundle.LENGTH.unpack(data[len(bundle.MAGIC) : len(bundle.MAGIC) + 4])
+    start = len(bundle.MAGIC) + 4
+    return data[start : start + length]
+
+
+def test_reply_keys_low_order_test_runs_through_key_map() -> None:
+    import json
+
+    from crypto.keys import PublicKey, is_low_order
+
+    manifest = _manifest_of(make_submissions(n_cases=3, attach=0)[0])
+    calls: list[tuple[object, list[bytes]]] = []
+
+    def recording_map(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
+        calls.append((fn, list(items)))
+        return [is_low_order(i) for i in items]
+
+    parsed = bundle.parse_manifest(manifest, key_map=recording_map)
+    assert calls == [(is_low_order, [c.reply_key.raw for c in parsed.cases])]
+    assert len(calls[0][1]) == 3
+
+    # A low-order reply key (all zero) is refused, through either map.
+    obj = json.loads(manifest)
+    obj["cases"][1]["reply_key"] = PublicKey(bytes(32)).to_text()
+    bad = bundle.canonical_json(obj)
+    maps: list[bundle.KeyMap] = [map, recording_map]
+    for key_map in maps:
+        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+            bundle.parse_manifest(bad, key_map=key_map)
+
+
+def test_a_field_given_twice_is_named() -> None:
+    manifest = _manifest_of(make_submissions(n_cases=1, attach=0)[0])
+    twice = manifest.replace(b'"created":', b'"created":"2026-11-23","created":', 1)
+    with pytest.raises(ManifestError, match="the field 'created' appears twice"):
+        bundle.parse_manifest(twice)
+    as_list = b"[" + twice + b"]"
+    with pytest.raises(ManifestError, match="appears twice"):
+        bundle.parse_manifest(as_list)
+    with pytest.raises(ManifestError, match="not a JSON object"):
+        bundle.parse_manifest(b"[" + manifest + b"]")
+
+
+def _with_manifest(data: bytes, change: Callable[[dict[str, object]], None]) -> bytes:
+    """The bundle with its manifest changed and its digest recomputed."""
+    import json
+
+    old = _manifest_of(data)
+    obj = json.loads(old)
+    change(obj)
+    new = bundle.canonical_json(obj)
+    prefix = bundle.MAGIC + bundle.LENGTH.pack(len(new)) + new
+    members = data[len(bundle.MAGIC) + 4 + len(old) + bundle.DIGEST_BYTES :]
+    return prefix + bundle._manifest_digest(prefix) + members
+
+
+@pytest.mark.parametrize("damage_member", [False, True])
+def test_low_order_reply_key_is_reported_before_member_damage(damage_member: bool) -> None:
+    from crypto.keys import PublicKey
+
+    data, _ = make_submissions(n_cases=2, attach=1)
+
+    def low(obj: dict[str, Any]) -> None:
+        obj["cases"][1]["reply_key"] = PublicKey(bytes(32)).to_text()
+
+    bad = bytearray(_with_manifest(data, low))
+    if damage_member:
+        bad[-30] ^= 1  # inside the last member: its digest no longer matches
+    def eager(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
+        return [fn(i) for i in items]
+
+    maps: list[bundle.KeyMap] = [map, eager]
+    for key_map in maps:
+        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+            read_bundle(io.BytesIO(bytes(bad)), kind="submissions", key_map=key_map)
+    # the same damage with a good key is the member's
+    if damage_member:
+        good = bytearray(data)
+        good[-30] ^= 1
+        with pytest.raises(MemberError):
+            read_bundle(io.BytesIO(bytes(good)), kind="submissions")

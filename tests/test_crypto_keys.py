@@ -3,6 +3,8 @@
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PUBLIC_KEY_PREFIX, PrivateKey, PublicKey
@@ -62,3 +64,39 @@ def test_base32_alphabet_used_is_rfc4648():
     key = PrivateKey.generate().public_key
     body = key.to_text()[len(PUBLIC_KEY_PREFIX):]
     assert base64.b32decode(body.upper() + "====") == key.raw
+
+
+def test_key_id_and_public_key_are_computed_once_and_stay_right():
+    sk = PrivateKey.generate()
+    assert sk.public_key is sk.public_key
+    pk = sk.public_key
+    first = pk.key_id
+    assert pk.key_id is first  # kept, not recomputed
+    fresh = PublicKey(pk.raw)
+    assert fresh.key_id == first
+    assert first.hex() == fresh.fingerprint.replace(" ", "")[:16]
+    assert PrivateKey(sk.raw()).public_key == pk
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_canonical_text_decodes_as_base32_does(raw):
+    text = PublicKey(raw).to_text()
+    body = text[len(PUBLIC_KEY_PREFIX):]
+    assert body == base64.b32encode(raw).decode().rstrip("=").lower()
+    try:
+        key = PublicKey.from_text(text)
+    except InvalidPublicKey as e:  # a low-order point: refused whichever path decodes it
+        assert "low-order" in str(e)
+        return
+    assert key.raw == raw == base64.b32decode(body.upper() + "====")
+    assert key.to_text() == text
+
+
+@pytest.mark.parametrize("last", "abcdefghijklmnopqrstuvwxyz234567")
+def test_only_a_and_q_end_a_canonical_key(last):
+    text = PublicKey(bytes(range(32))).to_text()[:-1] + last
+    if last in "aq":
+        assert PublicKey.from_text(text).to_text() == text
+    else:
+        with pytest.raises(InvalidPublicKey, match="canonical"):
+            PublicKey.from_text(text)

@@ -21,6 +21,7 @@ from crypto.keyfile import open_private_key
 from crypto.keys import PrivateKey, PublicKey
 from reviewer.cli import cli
 from reviewer.errors import EXIT_BUNDLE, EXIT_KEY, EXIT_NOT_FOUND
+from reviewer.home import Home
 from tests.server_sim import (
     APPLICATION,
     Applicant,
@@ -68,6 +69,11 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
+    return make_env(tmp_path)
+
+
+def make_env(tmp_path: Path) -> Env:
+    """A fresh reviewer home with one key (cheap Argon2 limits)."""
     runner = CliRunner()
     pass_file = tmp_path / "pass"
     pass_file.write_text(PASSPHRASE + "\n")
@@ -96,6 +102,11 @@ def bundle_two(env: Env, tmp_path: Path, extra_keys: list[PublicKey] | None = No
 
 def home_files(home: Path) -> list[Path]:
     return [p for p in home.rglob("*") if p.is_file()]
+
+
+def stored_files(home: Path) -> list[Path]:
+    """Envelope files: packs, one-file blobs, and anything left in staging."""
+    return [p for d in ("packs", "blobs", "tmp") for p in (home / d).rglob("*")]
 
 
 # --- keys -------------------------------------------------------------------------
@@ -286,7 +297,7 @@ def test_answers_must_match_manifest(env: Env, tmp_path: Path, override: dict[st
     assert result.exit_code == EXIT_BUNDLE, result.output
     assert "does not match the manifest" in result.output
     assert not (env.home / "state.json").exists()
-    assert list((env.home / "blobs").iterdir()) == []
+    assert stored_files(env.home) == []
 
 
 def test_not_addressed_to_this_reviewer(env: Env, tmp_path: Path) -> None:
@@ -476,7 +487,7 @@ def test_bundle_reusing_a_stored_blob_id_is_refused(env: Env, tmp_path: Path) ->
     path, a, _ = bundle_two(env, tmp_path)
     env.run("import", str(path))
     stored = a.submissions[0].record.answers
-    before = (env.home / "blobs" / stored).read_bytes()
+    before = Home(env.home).read_blob(stored)
     c = Applicant()
     sub = submit(c, [env.public])
     sub.blobs = {stored: next(iter(sub.blobs.values()))}
@@ -486,7 +497,7 @@ def test_bundle_reusing_a_stored_blob_id_is_refused(env: Env, tmp_path: Path) ->
     result = env.run("import", str(bad))
     assert result.exit_code == EXIT_BUNDLE
     assert "reuses the id" in result.output
-    assert (env.home / "blobs" / stored).read_bytes() == before
+    assert Home(env.home).read_blob(stored) == before
 
 
 def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:
@@ -581,4 +592,4 @@ def test_tampered_attachment_with_recomputed_digests_imports_nothing(env: Env,
     assert result.exit_code == EXIT_BUNDLE, result.output
     assert f"attachment {blob}" in result.output and "nothing was imported" in result.output
     assert not (env.home / "state.json").exists()
-    assert list((env.home / "blobs").iterdir()) == []
+    assert stored_files(env.home) == []

@@ -184,3 +184,27 @@ def test_hostile_odf_type_is_not_echoed(tmp_path: Path) -> None:
     detected = _detect(tmp_path, buf.getvalue())
     assert "\x1b" not in detected
     assert detected.startswith("application/vnd.oasis.opendocument")
+
+
+def _inert_reference(text: str, multiline: bool) -> str:
+    """The definition, one character at a time (what inert's regexes must match)."""
+    from reviewer.inert import _escape, _escaped
+
+    return "".join(
+        ch if (ch in "\n\t" and multiline) or not _escaped(ord(ch)) else _escape(ch)
+        for ch in text
+    )
+
+
+def test_inert_classes_hold_exactly_the_escaped_characters() -> None:
+    from reviewer.inert import _ESCAPED_CODES, _escaped
+
+    assert _ESCAPED_CODES == [c for c in range(0x110000) if _escaped(c)]
+    every = "".join(map(chr, range(0x10000))) + "\U0001f600\U000e0001"
+    for multiline in (True, False):
+        assert inert(every, multiline=multiline) == _inert_reference(every, multiline)
+
+
+@given(st.text(), st.booleans())
+def test_inert_matches_its_definition(text: str, multiline: bool) -> None:
+    assert inert(text, multiline=multiline) == _inert_reference(text, multiline)
