@@ -245,3 +245,31 @@ def test_streaming_memory_is_flat(tmp_path):
     assert path.stat().st_size > size
     assert encrypt_peak - base < 8 * CHUNK_CT_SIZE
     assert decrypt_peak - base < 8 * CHUNK_CT_SIZE
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(max_size=300),
+    key=st.binary(min_size=32, max_size=32),
+    person=st.sampled_from([b"", b"refuge-payload", b"refuge-hdr-mac", b"x" * 16]),
+)
+def test_direct_blake2b_equals_pynacl(data: bytes, key: bytes, person: bytes) -> None:
+    # The envelope calls libsodium's BLAKE2b through PyNaCl's binding without the
+    # wrapper's checks (for speed); it must be the very function nacl.hash.blake2b is.
+    import nacl.hash
+    from nacl.encoding import RawEncoder
+
+    from crypto.envelope import _keyed_blake2b
+
+    expected = nacl.hash.blake2b(data, digest_size=32, key=key, person=person,
+                                 encoder=RawEncoder)
+    assert _keyed_blake2b(data, key, person) == expected
+
+
+def test_direct_blake2b_refuses_other_sizes() -> None:
+    from crypto.envelope import _keyed_blake2b
+
+    with pytest.raises(ValueError):
+        _keyed_blake2b(b"", bytes(31), b"")
+    with pytest.raises(ValueError):
+        _keyed_blake2b(b"", bytes(32), b"x" * 17)
