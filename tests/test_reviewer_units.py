@@ -208,3 +208,31 @@ def test_inert_classes_hold_exactly_the_escaped_characters() -> None:
 @given(st.text(), st.booleans())
 def test_inert_matches_its_definition(text: str, multiline: bool) -> None:
     assert inert(text, multiline=multiline) == _inert_reference(text, multiline)
+
+
+def test_commands_pause_the_cyclic_collector_and_restore_it(tmp_path) -> None:
+    # Commands run with the cyclic collector off (speed: docs/performance.md);
+    # whatever happens, it is on again afterwards.
+    import gc
+
+    from click.testing import CliRunner
+
+    from reviewer.cli import cli
+
+    seen: list[bool] = []
+    original = cli.commands["list"].callback
+    assert original is not None
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    cli.commands["list"].callback = spy
+    try:
+        assert gc.isenabled()
+        result = CliRunner().invoke(cli, ["list", "--home", str(tmp_path / "none")])
+    finally:
+        cli.commands["list"].callback = original
+    assert result.exit_code != 0  # no key in that home: a failure, handled
+    assert seen == [False]
+    assert gc.isenabled()
