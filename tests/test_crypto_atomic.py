@@ -42,17 +42,10 @@ def test_never_clobbers_unless_asked(tmp_path: Path) -> None:
 
 
 def test_large_output_starts_writeback_range_by_range(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fadvise_calls: list[tuple[int, int, int]]
 ) -> None:
-    calls: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
-
-    def spy(fd: int, offset: int, length: int, advice: int) -> None:
-        calls.append((offset, length, advice))
-        real(fd, offset, length, advice)
-
+    calls = fadvise_calls
     monkeypatch.setattr(atomic, "WRITEBACK_STEP", 10_000)
-    monkeypatch.setattr(os, "posix_fadvise", spy)
     data = os.urandom(105_000)
     target = tmp_path / "out"
     with atomic_output(target) as out:

@@ -214,21 +214,16 @@ def test_generated_bodies_parse_the_same(
     same(body(*parts, nl=nl), sizes, max_form_memory_size=256 * 1024, max_form_parts=64)
 
 
-def test_staged_envelope_with_early_writeback_decrypts_whole(tmp_path, monkeypatch) -> None:
+def test_staged_envelope_with_early_writeback_decrypts_whole(
+    tmp_path, monkeypatch, fadvise_calls
+) -> None:
     # A small step makes every write start writeback, as a large upload does.
     import intake.storage as storage
     from crypto.envelope import decrypt_bytes
     from crypto.keys import PrivateKey
 
-    calls: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
-
-    def spy(fd: int, offset: int, length: int, advice: int) -> None:
-        calls.append((offset, length, advice))
-        real(fd, offset, length, advice)
-
+    calls = fadvise_calls
     monkeypatch.setattr(storage, "WRITEBACK_STEP", 1000)
-    monkeypatch.setattr(os, "posix_fadvise", spy)
     key = PrivateKey.generate()
     staged = storage.StagedEnvelope(tmp_path / "env", [key.public_key])
     data = os.urandom(300_000)
