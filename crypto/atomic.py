@@ -5,12 +5,13 @@ output after a failed check, a key file, an exported bundle. The partial file
 lives beside the target (same filesystem, so the rename is atomic), is created
 exclusively with owner-only permissions, and is removed on any error.
 
-The file is fsync'd before it is given its name, so after a power cut the name
-holds the whole output or does not exist. That flush is what a large output
-costs most (docs/performance.md): the writer therefore asks the kernel to start
-writing every `WRITEBACK_STEP` bytes as they are produced, so the disk works
-while the output is still being made and the final fsync waits only for the
-tail.
+The file is fsync'd before it is given its name, and its directory after: a
+power cut leaves the whole output under the name or no such name, and once
+the call has returned the name survives one. The file's flush is what a large
+output costs most (docs/performance.md): the writer therefore asks the kernel
+to start writing every `WRITEBACK_STEP` bytes as they are produced, so the
+disk works while the output is still being made and the final fsync waits
+only for the tail.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class _WritebackWriter(io.BufferedWriter):
         return n
 
 
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = 0o600
@@ -79,6 +88,10 @@ def atomic_output(
             # link() fails if the target appeared meanwhile: never clobber.
             os.link(partial, target)
             os.unlink(partial)
+        # The new name is durable only once its directory is: without this, a
+        # power cut could bring back the old file (a state.json without the
+        # record the command said it saved) or none at all.
+        _sync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)

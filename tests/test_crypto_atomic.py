@@ -70,3 +70,33 @@ def test_refused_advice_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with atomic_output(tmp_path / "out") as out:
         out.write(b"x" * 1000)
     assert (tmp_path / "out").read_bytes() == b"x" * 1000
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_file_then_its_directory_are_synced_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overwrite: bool
+) -> None:
+    # Order matters: the data before the name appears, the directory after it,
+    # so that the name the command reported survives a power cut.
+    events: list[str] = []
+    real_fsync, real_replace, real_link = os.fsync, os.replace, os.link
+
+    def fsync(fd: int) -> None:
+        events.append("sync-dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "sync-file")
+        real_fsync(fd)
+
+    def replace(*args: str) -> None:
+        events.append("name")
+        real_replace(*args)
+
+    def link(*args: str) -> None:
+        events.append("name")
+        real_link(*args)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "link", link)
+    with atomic_output(tmp_path / "out", overwrite=overwrite) as out:
+        out.write(b"data")
+    assert events == ["sync-file", "name", "sync-dir"]
+    assert (tmp_path / "out").read_bytes() == b"data"
