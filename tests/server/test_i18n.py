@@ -6,7 +6,9 @@ from the committed .pot), so a new string without translations fails here.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import Flask
@@ -85,6 +88,34 @@ def test_the_catalog_checks_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "empty translation for 'Not yet'" in found
     assert "placeholders or tags differ in 'Yes, on %(day)s'" in found
     assert "is not what the .po compiles to" in found
+
+
+def test_a_mo_is_checked_by_meaning_not_by_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another Babel release may lay out the same catalog differently: a .mo with other
+    # header dates is still right; a well-formed .mo of an older translation is not.
+    pot = TOOL.extract()
+    monkeypatch.setattr(TOOL, "CATALOGS", tmp_path)
+    monkeypatch.setattr(TOOL, "LOCALES", ("fr",))
+    source = CATALOGS / "fr" / "LC_MESSAGES" / "messages.po"
+    target = tmp_path / "fr" / "LC_MESSAGES" / "messages.po"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(source.read_bytes())
+    with source.open("rb") as f:
+        catalog = read_po(f)
+    catalog.revision_date = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    other_layout = io.BytesIO()
+    write_mo(other_layout, catalog, use_fuzzy=False)
+    assert other_layout.getvalue() != TOOL.mo_bytes(source)
+    target.with_suffix(".mo").write_bytes(other_layout.getvalue())
+    assert TOOL.problems(pot) == []
+
+    not_yet = catalog.get("Not yet")
+    assert not_yet is not None
+    not_yet.string = "Toujours pas"
+    older = io.BytesIO()
+    write_mo(older, catalog, use_fuzzy=False)
+    target.with_suffix(".mo").write_bytes(older.getvalue())
+    assert TOOL.problems(pot) == ["fr: messages.mo is not what the .po compiles to"]
 
 
 def test_catalogs_say_they_need_review() -> None:
