@@ -17,8 +17,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
 
+# bandit and pip-audit come from the hashed dev lock (`make install`), like everything else.
 if [ ! -x "$BIN/bandit" ] || [ ! -x "$BIN/pip-audit" ]; then
-    "$BIN/python" -m pip install --quiet -e '.[audit]' || exit 1
+    echo "audit: bandit or pip-audit is missing from $BIN: run \`make install\` first"
+    exit 1
 fi
 
 echo "== bandit"

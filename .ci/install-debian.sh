@@ -6,6 +6,8 @@
 #                                the server package since PostgreSQL 10
 #   chromium chromium-driver     browser tests of the applicant pages
 #   systemd                      systemd-analyze verifies deploy/*.service
+# With --bench (`make bench-deps`), also what bench/run.py measures against:
+#   age gnupg                    the reference tools beside the envelope
 # Idempotent: packages already present are left alone and apt is not even
 # asked. Needs root or sudo; without either it says what is missing and
 # exits 0, so `make test` still runs (the tests for missing programs skip
@@ -13,6 +15,9 @@
 set -euo pipefail
 
 packages=(tor postgresql chromium chromium-driver systemd)
+if [ "${1:-}" = "--bench" ]; then
+    packages+=(age gnupg)
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-debian: not a Debian system (no apt-get); install by hand: ${packages[*]}" >&2

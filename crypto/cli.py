@@ -16,6 +16,7 @@ from typing import BinaryIO, NoReturn
 
 import click
 
+from crypto import __version__
 from crypto.atomic import OutputExists, atomic_output
 from crypto.envelope import decrypt, encrypt
 from crypto.errors import CryptoError
@@ -104,6 +105,7 @@ passphrase_file_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, message="refuge-intake %(version)s")
 def cli() -> None:
     """Make keys, and encrypt and decrypt refuge-intake envelopes (docs/format.md)."""
 

@@ -1,5 +1,5 @@
 """Operator commands: `init-db`, `purge`, `keys add | list | remove`, `export`,
-`import-replies`.
+`import-replies`, `version`.
 
 Expected failures print one line on stderr and exit non-zero (click's
 ClickException); nothing here prints a traceback for a mistake an operator
@@ -17,6 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from crypto import __version__
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
@@ -162,7 +163,14 @@ def import_replies_command(bundle: Path) -> None:
     click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.")
 
 
+@click.command("version")
+def version_command() -> None:
+    """Print the version of refuge-intake this server runs."""
+    click.echo(f"refuge-intake {__version__}")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(version_command)
     app.cli.add_command(init_db_command)
     app.cli.add_command(retention.purge_command)
     app.cli.add_command(keys_cli)

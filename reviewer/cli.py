@@ -18,7 +18,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from crypto import envelope
+from crypto import __version__, envelope
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
 from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
@@ -125,6 +125,7 @@ def unlock(home: Home, passphrase_file: Path | None) -> Keys:
 
 
 @click.group(cls=ReviewerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, message="refuge-intake %(version)s")
 def cli() -> None:
     """Read, verify and answer refuge-intake submissions on an offline machine."""
 

@@ -76,7 +76,7 @@ def browser_missing() -> str | None:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        return "selenium is not installed: pip install -e '.[test]'"
+        return "selenium is not installed: run `make install` (it installs requirements/dev.txt)"
     return None
 
 

@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of the envelope, bundle and key-file parsers with atheris.
 
-    pip install atheris            # not in any extra: it needs a matching wheel or clang
+    make install                   # the dev lock has atheris on Python 3.11 and 3.12
     python tools/fuzz_parsers.py envelope -runs=20000
     python tools/fuzz_parsers.py bundle -atheris_runs=20000 -max_len=200000
     python tools/fuzz_parsers.py keyfile -max_total_time=60
