@@ -70,16 +70,24 @@ def test_committed_template_matches_the_sources() -> None:
     assert committed == {m.id for m in TOOL.extract() if m.id}
 
 
-def test_the_catalog_checks_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A copy of the French catalog with one entry emptied, one placeholder dropped,
-    # and a stale .mo: each must be reported.
-    pot = TOOL.extract()
+FRENCH = CATALOGS / "fr" / "LC_MESSAGES" / "messages.po"
+
+
+@pytest.fixture
+def french_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The checks pointed at an empty catalog folder for French alone; returns where its .po goes."""
     monkeypatch.setattr(TOOL, "CATALOGS", tmp_path)
     monkeypatch.setattr(TOOL, "LOCALES", ("fr",))
-    source = CATALOGS / "fr" / "LC_MESSAGES" / "messages.po"
     target = tmp_path / "fr" / "LC_MESSAGES" / "messages.po"
     target.parent.mkdir(parents=True)
-    text = source.read_text("utf-8")
+    return target
+
+
+def test_the_catalog_checks_can_fail(french_only: Path) -> None:
+    # A copy of the French catalog with one entry emptied, one placeholder dropped,
+    # and a stale .mo: each must be reported.
+    pot, target = TOOL.extract(), french_only
+    text = FRENCH.read_text("utf-8")
     text = text.replace('msgstr "Pas encore"', 'msgstr ""')
     text = text.replace("Oui, le %(day)s", "Oui, le jour")
     target.write_text(text, "utf-8")
@@ -90,15 +98,10 @@ def test_the_catalog_checks_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "is not what the .po compiles to" in found
 
 
-def test_a_mo_is_checked_by_meaning_not_by_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mo_is_checked_by_meaning_not_by_bytes(french_only: Path) -> None:
     # Another Babel release may lay out the same catalog differently: a .mo with other
     # header dates is still right; a well-formed .mo of an older translation is not.
-    pot = TOOL.extract()
-    monkeypatch.setattr(TOOL, "CATALOGS", tmp_path)
-    monkeypatch.setattr(TOOL, "LOCALES", ("fr",))
-    source = CATALOGS / "fr" / "LC_MESSAGES" / "messages.po"
-    target = tmp_path / "fr" / "LC_MESSAGES" / "messages.po"
-    target.parent.mkdir(parents=True)
+    pot, target, source = TOOL.extract(), french_only, FRENCH
     target.write_bytes(source.read_bytes())
     with source.open("rb") as f:
         catalog = read_po(f)
