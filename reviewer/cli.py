@@ -396,7 +396,9 @@ def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, tak
     claimed = str(a["type"])
     line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"
     if name != original:
-        line += f"  (sent as {inert(original, multiline=False)!r})"
+        # Not repr(): it would escape again what inert shows as it is (a Persian
+        # name's zero-width non-joiner) and double every backslash of its escapes.
+        line += f"  (sent as '{inert(original, multiline=False)}')"
     click.echo(line)
     if not filetypes.types_agree(claimed, detected):
         click.echo("  WARNING: the content is not what was claimed; handle with care")

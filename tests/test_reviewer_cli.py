@@ -359,6 +359,32 @@ def test_extract_hostile_names(env: Env, tmp_path: Path) -> None:
     assert len(list(out.iterdir())) == 2 * len(HOSTILE_NAMES)
 
 
+def test_invisible_characters_are_neither_extracted_nor_printed(env: Env,
+                                                                tmp_path: Path) -> None:
+    # `report.pdf\u200b.exe` was written and printed under that raw name; a
+    # Persian answer's direction mark and zero-width non-joiner were escaped.
+    a = Applicant()
+    contact = "سيغنال: \u200e+961 70 000 000"
+    submit(a, [env.public], answers={**APPLICATION, "contact": contact,
+                                     "work": "می\u200cخواهم\u2060 \U000e0041"},
+           files=[("report.pdf\u200b.exe", "application/pdf", b"%PDF-1.4\n"),
+                  ("نیم\u200cفاصله\u2066.pdf", "application/pdf", b"%PDF-1.4\n")])
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions)], [env.public])
+    assert env.run("import", str(path)).exit_code == 0
+    out = tmp_path / "out"
+    result = env.run("extract", a.case, str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["report.pdf.exe", "نیمفاصله.pdf"]
+    assert "\u200b" not in result.output and "\u2066" not in result.output
+    assert "(sent as 'report.pdf\\u200b.exe')" in result.output
+    assert "(sent as 'نیم\u200cفاصله\\u2066.pdf')" in result.output
+    shown = env.run("show", a.case)
+    assert f"contact: {contact}" in shown.output
+    assert "work: می\u200cخواهم\\u2060 \\U000e0041" in shown.output
+    assert "\u2060" not in shown.output and "\U000e0041" not in shown.output
+    assert "1. report.pdf\\u200b.exe" in shown.output
+
+
 def test_extract_types_and_metadata(env: Env, tmp_path: Path) -> None:
     a = Applicant()
     submit(a, [env.public], files=[
