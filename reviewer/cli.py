@@ -476,28 +476,35 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
 @passphrase_option
 @click.argument("case")
 @click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
-              help="Read the reply from this file ('-' for standard input).")
+              help="Read the reply from this file of yours ('-' for standard input).")
 def reply(home_dir: Path, passphrase_file: Path | None, case: str,
           text_file: TextIO | None) -> None:
-    """Write a reply to the applicant ($EDITOR on a terminal, else --file or stdin)."""
+    """Write a reply to the applicant, read from standard input or --file.
+
+    The text is never written to a file by this command: no editor (which
+    would keep it in a temporary file and a swap file), no temporary file.
+    """
     home = Home(home_dir)
     unlock(home, passphrase_file)  # only the key holder writes replies in this home
     state = home.load_state()
     case_id = home.resolve_case(state, case)
     if text_file is not None:
         text = text_file.read()
-    elif not stdin_is_terminal():
-        text = sys.stdin.read()
     else:
-        text = click.edit("\n# Write the reply above. Lines starting with # are dropped.\n") or ""
-        text = "\n".join(line for line in text.split("\n") if not line.startswith("#"))
+        if stdin_is_terminal():
+            click.echo(
+                "Type the reply, then press Ctrl-D on an empty line to end it"
+                " (Ctrl-C to stop without saving):",
+                err=True,
+            )
+        text = sys.stdin.read()
     text = text.strip()
     if not text:
         raise ReviewerError("the reply is empty; nothing was saved")
     reply_id = new_id()
     doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
            "day": today(), "text": text}
-    # The editor is closed: hold the home only for the read-modify-write of the state.
+    # The text is read: hold the home only for the read-modify-write of the state.
     with home.lock():
         state = home.load_state()
         applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])

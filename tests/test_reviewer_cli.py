@@ -539,21 +539,34 @@ def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:
     assert (out / "video.bin").read_bytes() == big
 
 
-def test_reply_in_editor_on_a_terminal(env: Env, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reply_on_a_terminal_is_read_from_it_never_written_to_a_file(
+        env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It used click.edit, which writes the text to a temporary file (and the
+    # editor its swap file): no reply text may reach the disk in the clear.
     path, a, _ = bundle_two(env, tmp_path)
     env.run("import", str(path))
+    import tempfile
+
     import click
 
     import reviewer.cli as cli_module
 
-    monkeypatch.setattr(click, "edit", lambda text: "Written in the editor\n# a comment\n")
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("reply text must not go to an editor or a temporary file")
+
+    for name in ("mkstemp", "NamedTemporaryFile", "TemporaryFile", "mkdtemp"):
+        monkeypatch.setattr(tempfile, name, no_file)
+    monkeypatch.setattr(click, "edit", no_file)
     monkeypatch.setattr(cli_module, "stdin_is_terminal", lambda: True)
     result = env.runner.invoke(cli, ["reply", "--home", str(env.home), "--passphrase-file",
-                                     str(env.pass_file), a.case])
+                                     str(env.pass_file), a.case],
+                               input=CANARY_REPLY + "\n# kept: no comment syntax\n")
     assert result.exit_code == 0, result.output
+    assert "Ctrl-D" in result.stderr
     shown = env.run("show", a.case).output
-    assert "Written in the editor" in shown and "a comment" not in shown
+    assert CANARY_REPLY in shown and "# kept: no comment syntax" in shown
+    for p in home_files(env.home):
+        assert CANARY_REPLY.encode() not in p.read_bytes(), p
 
 
 def test_export_replies_without_home(tmp_path: Path) -> None:
