@@ -21,7 +21,7 @@ import click
 from crypto import envelope
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
-from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
+from crypto.errors import CryptoError, DecryptError, InvalidPublicKey, KeyFileError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from reviewer.errors import BadInput, KeyProblem, ReviewerError
@@ -36,6 +36,7 @@ from reviewer.home import (
 )
 from reviewer.inert import cell, inert
 from reviewer.safenames import safe_name, unique_name
+from reviewer.trust import MAX_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,7 +122,56 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> s
 
 def unlock(home: Home, passphrase_file: Path | None) -> Keys:
     home.require()
-    return home.unlock(read_passphrase(passphrase_file))
+    keys = home.unlock(read_passphrase(passphrase_file))
+    _migrate_trust(home)
+    return keys
+
+
+def _migrate_trust(home: Home) -> None:
+    """Bring a home made before confirmed keys up to date, saying what that means.
+
+    Such a home sealed records and replies to every key its last bundle named.
+    Now only its own keys are trusted; the keys it saw in bundles are reported
+    as unconfirmed (on standard error, so `list --json` stays one JSON
+    document) and the state is written back in the new version, once.
+    """
+    state = home.load_state()
+    if not home.state_predates_trust:
+        return
+    for key in home.unconfirmed_named(state):
+        click.echo(
+            f"Unconfirmed reviewer key named by an earlier bundle: fingerprint {key.fingerprint}."
+            " This home made before confirmed keys sealed records and replies to it; from now on"
+            " nothing is sealed to it unless you compare its fingerprint with its holder and run"
+            " `reviewer keys add`.",
+            err=True,
+        )
+    try:
+        with home.lock():
+            home.save_state(home.load_state())
+    except ReviewerError:
+        pass  # another command holds the home and will write the new version itself
+
+
+def warn_unconfirmed(keys: list[PublicKey], where: str) -> None:
+    """One line per key that was named but is not trusted: nothing was sealed to it."""
+    for key in keys:
+        click.echo(
+            f"Unconfirmed reviewer key {where}: fingerprint {key.fingerprint}; nothing is sealed"
+            " to it until you compare this fingerprint with its holder over another channel"
+            " and run `reviewer keys add KEY --name NAME` (`reviewer keys list` shows the key)."
+        )
+
+
+def sealed_to(home: Home, state: dict[str, Any]) -> None:
+    """Say who a record or reply was sealed to, and which named keys it was not."""
+    own = len(home.own_public_keys())
+    colleagues = len(home.confirmed_keys(state))
+    click.echo(
+        f"Sealed to your key{'s' * (own != 1)} and {colleagues} confirmed colleague"
+        f" key{'s' * (colleagues != 1)}."
+    )
+    warn_unconfirmed(home.unconfirmed_named(state), "named by the last bundle")
 
 
 @click.group(cls=ReviewerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,6 +213,10 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
     click.echo("Give the operator this public key, and read them the fingerprint by phone:")
     click.echo(public.to_text())
     click.echo(f"fingerprint: {public.fingerprint}")
+    click.echo(
+        "Your keys are trusted in this home. Records and replies are sealed to them and to"
+        " the colleagues' keys you confirm by fingerprint with `reviewer keys add`."
+    )
 
 
 @cli.command()
@@ -203,6 +257,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
             if result.already
             else "Nothing new: this bundle holds no submissions."
         )
+        warn_unconfirmed(result.unconfirmed, "named by this bundle")
         return
     click.echo(
         f"Imported {new} submission{'s' * (new != 1)}: {result.new_cases} new"
@@ -215,6 +270,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
             f"Note: {result.unreadable} submission(s) are not addressed to your key; they are"
             " stored, and a reviewer whose key they were sealed to can read them."
         )
+    warn_unconfirmed(result.unconfirmed, "named by this bundle")
 
 
 @cli.command("list")
@@ -469,6 +525,7 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
     home.fresh_index(state, keys)
     n = len(state["cases"][case_id]["verifications"])
     click.echo(f"Verification record {n} saved for case {case_id}: {record['recommendation']}.")
+    sealed_to(home, state)
 
 
 @cli.command()
@@ -515,6 +572,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
         )
         home.save_state(state)
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
+    sealed_to(home, state)
 
 
 @cli.command("export-replies")
@@ -528,6 +586,79 @@ def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
         click.echo("No replies to export; no bundle written.")
         return
     click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+
+
+# --- trusted reviewer keys (reviewer.trust) ----------------------------------------
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The reviewer keys this home seals records and replies to."""
+
+
+@keys_group.command("add")
+@home_option
+@passphrase_option
+@click.argument("pubkey")
+@click.option("--name", required=True, help="Whose key this is, e.g. the colleague's name.")
+@click.option("--yes", is_flag=True,
+              help="Do not ask: you have compared the fingerprint already (for scripts).")
+def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: str,
+             yes: bool) -> None:
+    """Trust a colleague's key, after comparing its fingerprint with them."""
+    home = Home(home_dir)
+    home.require()
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or inert(name, multiline=False) != name:
+        raise ReviewerError(
+            f"the name must be 1 to {MAX_NAME} characters on one line, with nothing invisible"
+        )
+    try:
+        key = PublicKey.from_text(pubkey)
+    except InvalidPublicKey as e:
+        raise ReviewerError(str(e)) from None
+    click.echo(f"Key for {name}: fingerprint {key.fingerprint}", err=True)
+    if not yes and not click.confirm(
+        f"Did {name} read you this same fingerprint over a separate channel (in person or"
+        " by phone)?",
+        err=True,
+    ):
+        raise ReviewerError("not confirmed; nothing was added")
+    unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
+    home.confirm_key(key, name)
+    click.echo(f"Confirmed {name!r} ({key.fingerprint}): records and replies from now on are"
+               " sealed to this key too.")
+
+
+@keys_group.command("list")
+@home_option
+def keys_list(home_dir: Path) -> None:
+    """Own, confirmed and unconfirmed keys: name, fingerprint, day added, status."""
+    home = Home(home_dir)
+    own = home.own_public_keys()
+    state = home.load_state()
+    lines = [f"(your key)\t{key.fingerprint}\t-\t{'own' if i == 0 else 'own, older'}"
+             for i, key in enumerate(own)]
+    # Names were checked when added; state.json is only bookkeeping, so escape anyway.
+    lines += [f"{inert(c.name, multiline=False)}\t{c.key.fingerprint}\t{inert(c.added)}\tconfirmed"
+              for c in home.confirmed_keys(state)]
+    lines += [f"(unconfirmed)\t{key.fingerprint}\t-\tnamed by the last bundle, not trusted:"
+              f" {key.to_text()}" for key in home.unconfirmed_named(state)]
+    click.echo("\n".join(lines))
+
+
+@keys_group.command("remove")
+@home_option
+@passphrase_option
+@click.argument("name_or_fingerprint")
+def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprint: str) -> None:
+    """Stop sealing to a confirmed key (by name or fingerprint)."""
+    home = Home(home_dir)
+    unlock(home, passphrase_file)
+    gone = home.unconfirm_key(name_or_fingerprint)
+    click.echo(f"Removed {', '.join(repr(c.name) for c in gone)}: nothing new is sealed to"
+               f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"
+               " readable with it.")
 
 
 def main() -> None:
