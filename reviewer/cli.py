@@ -122,35 +122,45 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> s
 
 def unlock(home: Home, passphrase_file: Path | None) -> Keys:
     home.require()
-    keys = home.unlock(read_passphrase(passphrase_file))
-    _migrate_trust(home)
-    return keys
+    return home.unlock(read_passphrase(passphrase_file))
 
 
-def _migrate_trust(home: Home) -> None:
+def load_state(home: Home) -> dict[str, Any]:
+    """The state, for a command that has unlocked the home (see `_migrate_trust`)."""
+    state = home.load_state()
+    if home.state_predates_trust:
+        _migrate_trust(home, state)
+    return state
+
+
+def _migrate_trust(home: Home, state: dict[str, Any]) -> None:
     """Bring a home made before confirmed keys up to date, saying what that means.
 
     Such a home sealed records and replies to every key its last bundle named.
     Now only its own keys are trusted; the keys it saw in bundles are reported
     as unconfirmed (on standard error, so `list --json` stays one JSON
-    document) and the state is written back in the new version, once.
+    document) and the state is written back in the new version, once. Done
+    where a command loads the state anyway: loading it a second time costs
+    a large home a noticeable part of `list`.
     """
-    state = home.load_state()
-    if not home.state_predates_trust:
-        return
-    for key in home.unconfirmed_named(state):
-        click.echo(
-            f"Unconfirmed reviewer key named by an earlier bundle: fingerprint {key.fingerprint}."
-            " This home made before confirmed keys sealed records and replies to it; from now on"
-            " nothing is sealed to it unless you compare its fingerprint with its holder and run"
-            " `reviewer keys add`.",
-            err=True,
-        )
+    warn_earlier(home.unconfirmed_named(state))
     try:
         with home.lock():
             home.save_state(home.load_state())
     except ReviewerError:
         pass  # another command holds the home and will write the new version itself
+
+
+def warn_earlier(keys: list[PublicKey]) -> None:
+    """The keys a home made before confirmed keys sealed to, each in one line on stderr."""
+    for key in keys:
+        click.echo(
+            f"Unconfirmed reviewer key named by an earlier bundle: fingerprint {key.fingerprint}."
+            " This home, made before confirmed keys, sealed records and replies to it; from now"
+            " on nothing is sealed to it unless you compare its fingerprint with its holder and"
+            " run `reviewer keys add`.",
+            err=True,
+        )
 
 
 def warn_unconfirmed(keys: list[PublicKey], where: str) -> None:
@@ -250,6 +260,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
                 result = home.import_bundle(src, keys, progress=bar.update)
         else:
             result = home.import_bundle(src, keys)
+    warn_earlier(result.earlier_unconfirmed)
     new = result.new_applications + result.new_followups
     if not new:
         click.echo(
@@ -284,7 +295,7 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
     """A table of cases."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     index = home.fresh_index(state, keys)
     rows: list[dict[str, Any]] = []
     for case_id, case in sorted(state["cases"].items(), key=lambda kv: (kv[1]["received"], kv[0])):
@@ -346,7 +357,7 @@ def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
     """Everything about one case (a unique prefix of its id will do)."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     record = state["cases"][case_id]
     out: list[str] = [f"Case {case_id}, received {record['received']}"]
@@ -416,7 +427,7 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
     """Write a case's attachments into DIRECTORY under safe names. Opens nothing."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     taken: set[str] = set()
@@ -496,7 +507,7 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
     """Record a verification (appended; earlier records are kept)."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
 
     def ask(value: str | None, text: str, **kw: Any) -> str:
@@ -543,7 +554,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     """
     home = Home(home_dir)
     unlock(home, passphrase_file)  # only the key holder writes replies in this home
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     if text_file is not None:
         text = text_file.read()

@@ -102,6 +102,9 @@ class ImportResult:
     #: Reviewer keys the bundle names that this home does not trust: reported,
     #: never sealed to.
     unconfirmed: list[PublicKey] = field(default_factory=list)
+    #: For a home made before confirmed keys (migrated by this import): the keys
+    #: its earlier bundles named that it does not trust (it used to seal to them).
+    earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
 
 
 @dataclass
@@ -501,6 +504,9 @@ class Home:
         """
         with self.lock():
             state = self.load_state()
+            result = ImportResult()
+            if self.state_predates_trust:
+                result.earlier_unconfirmed = self.unconfirmed_named(state)
             sweep(self.packs, self.tmp, set(state["packs"]))
             for d in (self.tmp, self.packs):
                 d.mkdir(mode=0o700, exist_ok=True)
@@ -517,7 +523,6 @@ class Home:
                     src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
                     key_map=checker.key_map,
                 )
-                result = ImportResult()
                 new, tasks = self._compare(state, manifest.cases, stored_ids, pack, result)
                 if new:
                     pack.flush()  # the checks read the pack by its name
@@ -537,6 +542,8 @@ class Home:
                     pack.commit()
                     self.save_state(state)
                     pack.keep()
+                elif self.state_predates_trust:
+                    self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
             self.fresh_index(state, keys)
             result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
