@@ -636,6 +636,7 @@ def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: st
     ):
         raise ReviewerError("not confirmed; nothing was added")
     unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
+    load_state(home)  # a home made before confirmed keys says what it saw first
     home.confirm_key(key, name)
     click.echo(f"Confirmed {name!r} ({key.fingerprint}): records and replies from now on are"
                " sealed to this key too.")
@@ -666,6 +667,7 @@ def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprin
     """Stop sealing to a confirmed key (by name or fingerprint)."""
     home = Home(home_dir)
     unlock(home, passphrase_file)
+    load_state(home)
     gone = home.unconfirm_key(name_or_fingerprint)
     click.echo(f"Removed {', '.join(repr(c.name) for c in gone)}: nothing new is sealed to"
                f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"

@@ -50,7 +50,8 @@ def _escaped(code: int) -> bool:
 
 
 def _is_letter(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "LM"
+    """A letter (isalpha is exactly the L categories, and fast) or a mark."""
+    return ch.isalpha() or unicodedata.category(ch)[0] == "M"
 
 
 def _joins_letters(text: str, at: int) -> bool:
@@ -73,8 +74,14 @@ def _class_of(codes: Iterable[int]) -> str:
 
 
 def escaped_bmp_codes() -> list[int]:
-    """Every code point below U+10000 that `_escaped` escapes."""
-    return [c for c in range(0x10000) if _escaped(c)]
+    """Every code point below U+10000 that `_escaped` escapes (the same test, inlined:
+    three times faster than calling it 65,536 times)."""
+    category = unicodedata.category
+    shown = DIRECTION_MARKS | JOINERS
+    return [
+        c for c in range(0x10000)
+        if (c in FILLERS or category(chr(c)) in INVISIBLE_CATEGORIES) and c not in shown
+    ]
 
 
 @functools.cache
@@ -87,7 +94,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     Plane, the joiners, and every character above it (decided one by one in
     `_replace`: a class with the unassigned ranges of the other planes made
     `re` test each character against hundreds of ranges, 100 times slower).
-    Built on first use: the 65,536 category look-ups take about 20 ms.
+    Built on first use: the 65,536 category look-ups take about 30 ms.
     """
     bmp = escaped_bmp_codes()
     joiners = _class_of(JOINERS)

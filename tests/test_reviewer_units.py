@@ -260,6 +260,9 @@ def _inert_reference(text: str, multiline: bool) -> str:
 
 
 def test_inert_classes_hold_exactly_the_escaped_characters() -> None:
+    from reviewer.inert import _escaped, escaped_bmp_codes
+
+    assert escaped_bmp_codes() == [c for c in range(0x10000) if _escaped(c)]
     # Every character of the Basic Multilingual Plane (the regex class), then the
     # tag and variation-selector block whole and a sample of the other planes
     # (decided one by one): all of them took 10 s.
