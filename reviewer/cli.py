@@ -638,7 +638,7 @@ def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: st
     unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
     load_state(home)  # a home made before confirmed keys says what it saw first
     home.confirm_key(key, name)
-    click.echo(f"Confirmed {name!r} ({key.fingerprint}): records and replies from now on are"
+    click.echo(f"Confirmed '{name}' ({key.fingerprint}): records and replies from now on are"
                " sealed to this key too.")
 
 
@@ -669,7 +669,8 @@ def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprin
     unlock(home, passphrase_file)
     load_state(home)
     gone = home.unconfirm_key(name_or_fingerprint)
-    click.echo(f"Removed {', '.join(repr(c.name) for c in gone)}: nothing new is sealed to"
+    names = ", ".join(f"'{inert(c.name, multiline=False)}'" for c in gone)
+    click.echo(f"Removed {names}: nothing new is sealed to"
                f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"
                " readable with it.")
 

@@ -374,10 +374,10 @@ class Home:
                 raise ReviewerError("that is one of this home's own keys; it is always trusted")
             for c in confirmed:
                 if c.key == key:
-                    raise ReviewerError(f"that key is already confirmed as {c.name!r}")
+                    raise ReviewerError(f"that key is already confirmed as '{c.name}'")
                 if c.name == name:
                     raise ReviewerError(
-                        f"a confirmed key is already named {name!r}; choose another name"
+                        f"a confirmed key is already named '{name}'; choose another name"
                     )
             if len(self.own_public_keys()) + len(confirmed) >= MAX_RECIPIENTS:
                 raise ReviewerError(
