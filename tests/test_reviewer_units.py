@@ -15,6 +15,10 @@ from reviewer.inert import cell, inert
 from reviewer.safenames import MAX_NAME_BYTES, safe_name, unique_name
 from tests.server_sim import jpeg_with_exif, png_with_text
 
+# inert builds its character classes on first use (about 30 ms, more on a loaded
+# machine): build them here, not inside an example that Hypothesis times.
+inert("")
+
 
 @pytest.mark.parametrize(
     ("name", "expected"),
