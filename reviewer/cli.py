@@ -592,7 +592,9 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
 @click.option("--all", "everything", is_flag=True, help="Include replies already exported.")
 def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
     """Write every reply not yet exported into a replies bundle for the operator."""
-    count = Home(home_dir).export_replies(bundle, everything=everything)
+    home = Home(home_dir)
+    load_state(home)  # a home made before confirmed keys says what it saw first
+    count = home.export_replies(bundle, everything=everything)
     if not count:
         click.echo("No replies to export; no bundle written.")
         return

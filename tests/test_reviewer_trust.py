@@ -194,7 +194,7 @@ def test_keys_add_refuses_with_one_line(env: Env, tmp_path: Path) -> None:
     assert len(env.run("keys", "list", key=False).output.splitlines()) == 1
 
 
-@pytest.mark.parametrize("first", ["list", "import", "verify"])
+@pytest.mark.parametrize("first", ["list", "import", "verify", "export-replies"])
 def test_home_made_before_confirmed_keys_trusts_only_its_own(env: Env, tmp_path: Path,
                                                              first: str) -> None:
     # A home the tool wrote before confirmed keys (state version 2): the keys its
@@ -216,8 +216,10 @@ def test_home_made_before_confirmed_keys_trusts_only_its_own(env: Env, tmp_path:
         assert [r["case"] for r in json.loads(result.stdout)] == [a.case]
     elif first == "import":
         result = env.run("import", str(later))
-    else:
+    elif first == "verify":
         result = env.run("verify", a.case, *VERIFY)
+    else:
+        result = env.run("export-replies", str(tmp_path / "r.bundle"), key=False)
     assert result.exit_code == 0, result.output
     (line,) = unconfirmed_lines(result.stderr)
     assert colleague.public_key.fingerprint in line and "earlier bundle" in line
