@@ -21,7 +21,7 @@ import click
 from crypto import __version__, envelope
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
-from crypto.errors import CryptoError, DecryptError, KeyFileError, NoMatch
+from crypto.errors import CryptoError, DecryptError, InvalidPublicKey, KeyFileError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from reviewer.errors import BadInput, KeyProblem, ReviewerError
@@ -36,6 +36,7 @@ from reviewer.home import (
 )
 from reviewer.inert import cell, inert
 from reviewer.safenames import safe_name, unique_name
+from reviewer.trust import MAX_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +125,65 @@ def unlock(home: Home, passphrase_file: Path | None) -> Keys:
     return home.unlock(read_passphrase(passphrase_file))
 
 
+def load_state(home: Home) -> dict[str, Any]:
+    """The state, for a command that has unlocked the home (see `_migrate_trust`)."""
+    state = home.load_state()
+    if home.state_predates_trust:
+        _migrate_trust(home, state)
+    return state
+
+
+def _migrate_trust(home: Home, state: dict[str, Any]) -> None:
+    """Bring a home made before confirmed keys up to date, saying what that means.
+
+    Such a home sealed records and replies to every key its last bundle named.
+    Now only its own keys are trusted; the keys it saw in bundles are reported
+    as unconfirmed (on standard error, so `list --json` stays one JSON
+    document) and the state is written back in the new version, once. Done
+    where a command loads the state anyway: loading it a second time costs
+    a large home a noticeable part of `list`.
+    """
+    warn_earlier(home.unconfirmed_named(state))
+    try:
+        with home.lock():
+            home.save_state(home.load_state())
+    except ReviewerError:
+        pass  # another command holds the home and will write the new version itself
+
+
+def warn_earlier(keys: list[PublicKey]) -> None:
+    """The keys a home made before confirmed keys sealed to, each in one line on stderr."""
+    for key in keys:
+        click.echo(
+            f"Unconfirmed reviewer key named by an earlier bundle: fingerprint {key.fingerprint}."
+            " This home, made before confirmed keys, sealed records and replies to it; from now"
+            " on nothing is sealed to it unless you compare its fingerprint with its holder and"
+            " run `reviewer keys add`.",
+            err=True,
+        )
+
+
+def warn_unconfirmed(keys: list[PublicKey], where: str) -> None:
+    """One line per key that was named but is not trusted: nothing was sealed to it."""
+    for key in keys:
+        click.echo(
+            f"Unconfirmed reviewer key {where}: fingerprint {key.fingerprint}; nothing is sealed"
+            " to it until you compare this fingerprint with its holder over another channel"
+            " and run `reviewer keys add KEY --name NAME` (`reviewer keys list` shows the key)."
+        )
+
+
+def sealed_to(home: Home, state: dict[str, Any]) -> None:
+    """Say who a record or reply was sealed to, and which named keys it was not."""
+    own = len(home.own_public_keys())
+    colleagues = len(home.confirmed_keys(state))
+    click.echo(
+        f"Sealed to your key{'s' * (own != 1)} and {colleagues} confirmed colleague"
+        f" key{'s' * (colleagues != 1)}."
+    )
+    warn_unconfirmed(home.unconfirmed_named(state), "named by the last bundle")
+
+
 @click.group(cls=ReviewerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, message="refuge-intake %(version)s")
 def cli() -> None:
@@ -164,6 +224,10 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
     click.echo("Give the operator this public key, and read them the fingerprint by phone:")
     click.echo(public.to_text())
     click.echo(f"fingerprint: {public.fingerprint}")
+    click.echo(
+        "Your keys are trusted in this home. Records and replies are sealed to them and to"
+        " the colleagues' keys you confirm by fingerprint with `reviewer keys add`."
+    )
 
 
 @cli.command()
@@ -197,6 +261,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
                 result = home.import_bundle(src, keys, progress=bar.update)
         else:
             result = home.import_bundle(src, keys)
+    warn_earlier(result.earlier_unconfirmed)
     new = result.new_applications + result.new_followups
     if not new:
         click.echo(
@@ -204,6 +269,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
             if result.already
             else "Nothing new: this bundle holds no submissions."
         )
+        warn_unconfirmed(result.unconfirmed, "named by this bundle")
         return
     click.echo(
         f"Imported {new} submission{'s' * (new != 1)}: {result.new_cases} new"
@@ -216,6 +282,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
             f"Note: {result.unreadable} submission(s) are not addressed to your key; they are"
             " stored, and a reviewer whose key they were sealed to can read them."
         )
+    warn_unconfirmed(result.unconfirmed, "named by this bundle")
 
 
 @cli.command("list")
@@ -229,7 +296,7 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
     """A table of cases."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     index = home.fresh_index(state, keys)
     rows: list[dict[str, Any]] = []
     for case_id, case in sorted(state["cases"].items(), key=lambda kv: (kv[1]["received"], kv[0])):
@@ -291,7 +358,7 @@ def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
     """Everything about one case (a unique prefix of its id will do)."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     record = state["cases"][case_id]
     out: list[str] = [f"Case {case_id}, received {record['received']}"]
@@ -361,7 +428,7 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
     """Write a case's attachments into DIRECTORY under safe names. Opens nothing."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     taken: set[str] = set()
@@ -397,7 +464,9 @@ def _extract_one(home: Home, keys: Keys, a: dict[str, Any], directory: Path, tak
     claimed = str(a["type"])
     line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"
     if name != original:
-        line += f"  (sent as {inert(original, multiline=False)!r})"
+        # Not repr(): it would escape again what inert shows as it is (a Persian
+        # name's zero-width non-joiner) and double every backslash of its escapes.
+        line += f"  (sent as '{inert(original, multiline=False)}')"
     click.echo(line)
     if not filetypes.types_agree(claimed, detected):
         click.echo("  WARNING: the content is not what was claimed; handle with care")
@@ -439,7 +508,7 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
     """Record a verification (appended; earlier records are kept)."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
 
     def ask(value: str | None, text: str, **kw: Any) -> str:
@@ -468,6 +537,7 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
     home.fresh_index(state, keys)
     n = len(state["cases"][case_id]["verifications"])
     click.echo(f"Verification record {n} saved for case {case_id}: {record['recommendation']}.")
+    sealed_to(home, state)
 
 
 @cli.command()
@@ -475,28 +545,35 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
 @passphrase_option
 @click.argument("case")
 @click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
-              help="Read the reply from this file ('-' for standard input).")
+              help="Read the reply from this file of yours ('-' for standard input).")
 def reply(home_dir: Path, passphrase_file: Path | None, case: str,
           text_file: TextIO | None) -> None:
-    """Write a reply to the applicant ($EDITOR on a terminal, else --file or stdin)."""
+    """Write a reply to the applicant, read from standard input or --file.
+
+    The text is never written to a file by this command: no editor (which
+    would keep it in a temporary file and a swap file), no temporary file.
+    """
     home = Home(home_dir)
     unlock(home, passphrase_file)  # only the key holder writes replies in this home
-    state = home.load_state()
+    state = load_state(home)
     case_id = home.resolve_case(state, case)
     if text_file is not None:
         text = text_file.read()
-    elif not stdin_is_terminal():
-        text = sys.stdin.read()
     else:
-        text = click.edit("\n# Write the reply above. Lines starting with # are dropped.\n") or ""
-        text = "\n".join(line for line in text.split("\n") if not line.startswith("#"))
+        if stdin_is_terminal():
+            click.echo(
+                "Type the reply, then press Ctrl-D on an empty line to end it"
+                " (Ctrl-C to stop without saving):",
+                err=True,
+            )
+        text = sys.stdin.read()
     text = text.strip()
     if not text:
         raise ReviewerError("the reply is empty; nothing was saved")
     reply_id = new_id()
     doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
            "day": today(), "text": text}
-    # The editor is closed: hold the home only for the read-modify-write of the state.
+    # The text is read: hold the home only for the read-modify-write of the state.
     with home.lock():
         state = home.load_state()
         applicant = PublicKey.from_text(state["cases"][case_id]["reply_key"])
@@ -507,6 +584,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
         )
         home.save_state(state)
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
+    sealed_to(home, state)
 
 
 @cli.command("export-replies")
@@ -515,11 +593,89 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
 @click.option("--all", "everything", is_flag=True, help="Include replies already exported.")
 def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
     """Write every reply not yet exported into a replies bundle for the operator."""
-    count = Home(home_dir).export_replies(bundle, everything=everything)
+    home = Home(home_dir)
+    load_state(home)  # a home made before confirmed keys says what it saw first
+    count = home.export_replies(bundle, everything=everything)
     if not count:
         click.echo("No replies to export; no bundle written.")
         return
     click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+
+
+# --- trusted reviewer keys (reviewer.trust) ----------------------------------------
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The reviewer keys this home seals records and replies to."""
+
+
+@keys_group.command("add")
+@home_option
+@passphrase_option
+@click.argument("pubkey")
+@click.option("--name", required=True, help="Whose key this is, e.g. the colleague's name.")
+@click.option("--yes", is_flag=True,
+              help="Do not ask: you have compared the fingerprint already (for scripts).")
+def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: str,
+             yes: bool) -> None:
+    """Trust a colleague's key, after comparing its fingerprint with them."""
+    home = Home(home_dir)
+    home.require()
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or inert(name, multiline=False) != name:
+        raise ReviewerError(
+            f"the name must be 1 to {MAX_NAME} characters on one line, with nothing invisible"
+        )
+    try:
+        key = PublicKey.from_text(pubkey)
+    except InvalidPublicKey as e:
+        raise ReviewerError(str(e)) from None
+    click.echo(f"Key for {name}: fingerprint {key.fingerprint}", err=True)
+    if not yes and not click.confirm(
+        f"Did {name} read you this same fingerprint over a separate channel (in person or"
+        " by phone)?",
+        err=True,
+    ):
+        raise ReviewerError("not confirmed; nothing was added")
+    unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
+    load_state(home)  # a home made before confirmed keys says what it saw first
+    home.confirm_key(key, name)
+    click.echo(f"Confirmed '{name}' ({key.fingerprint}): records and replies from now on are"
+               " sealed to this key too.")
+
+
+@keys_group.command("list")
+@home_option
+def keys_list(home_dir: Path) -> None:
+    """Own, confirmed and unconfirmed keys: name, fingerprint, day added, status."""
+    home = Home(home_dir)
+    own = home.own_public_keys()
+    state = home.load_state()
+    lines = [f"(your key)\t{key.fingerprint}\t-\t{'own' if i == 0 else 'own, older'}"
+             for i, key in enumerate(own)]
+    # Names were checked when added; state.json is only bookkeeping, so escape anyway.
+    lines += [f"{inert(c.name, multiline=False)}\t{c.key.fingerprint}\t{inert(c.added)}\tconfirmed"
+              for c in home.confirmed_keys(state)]
+    lines += [f"(unconfirmed)\t{key.fingerprint}\t-\tnamed by the last bundle, not trusted:"
+              f" {key.to_text()}" for key in home.unconfirmed_named(state)]
+    click.echo("\n".join(lines))
+
+
+@keys_group.command("remove")
+@home_option
+@passphrase_option
+@click.argument("name_or_fingerprint")
+def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprint: str) -> None:
+    """Stop sealing to a confirmed key (by name or fingerprint)."""
+    home = Home(home_dir)
+    unlock(home, passphrase_file)
+    load_state(home)
+    gone = home.unconfirm_key(name_or_fingerprint)
+    names = ", ".join(f"'{inert(c.name, multiline=False)}'" for c in gone)
+    click.echo(f"Removed {names}: nothing new is sealed to"
+               f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"
+               " readable with it.")
 
 
 def main() -> None:

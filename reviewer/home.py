@@ -9,7 +9,10 @@ Layout (docs/reviewer.md, "What is kept on disk"):
                           versions before packs (still read)
     state.json            bookkeeping only: ids, days, which blob is what,
                           where each packed blob lies (pack, offset, length),
-                          exported flags, the reviewer keys the server uses
+                          exported flags, the reviewer keys the last bundle
+                          named, and the colleagues' keys a person confirmed
+                          (reviewer.trust: the only keys besides the home's
+                          own that anything is sealed to)
     index.env             one envelope sealed to the reviewer's own keys:
                           name, profession, country, attachment count and
                           verification state per case, so `list` decrypts
@@ -59,11 +62,23 @@ from crypto.params import Argon2Limits
 from reviewer.checks import Checker, Task
 from reviewer.errors import BadInput, KeyProblem, NotFound, ReviewerError
 from reviewer.packs import PackWriter, open_range, read_range, sweep
+from reviewer.trust import (
+    ConfirmedKey,
+    TrustError,
+    confirmed_keys,
+    named_keys,
+    set_confirmed,
+    unconfirmed,
+)
 
 #: 2 added "packs" (where packed blobs lie); a version 1 state is read as one
-#: with no packs and written back as version 2.
-STATE_VERSION = 2
-READABLE_STATE_VERSIONS = (1, 2)
+#: with no packs. 3 added "reviewers", the confirmed colleague keys
+#: (reviewer.trust); an older state is read as one with none confirmed: the
+#: keys its bundles named are reported as unconfirmed, never trusted, and
+#: nothing more is sealed to them. Older states are written back as version 3,
+#: which an older tool refuses (it would seal to every key a bundle names).
+STATE_VERSION = 3
+READABLE_STATE_VERSIONS = (1, 2, 3)
 UNVERIFIED = "unverified"
 RISKS = ("low", "medium", "high", "critical")
 RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
@@ -84,6 +99,12 @@ class ImportResult:
     new_applications: int = 0
     already: int = 0
     unreadable: int = 0
+    #: Reviewer keys the bundle names that this home does not trust: reported,
+    #: never sealed to.
+    unconfirmed: list[PublicKey] = field(default_factory=list)
+    #: For a home made before confirmed keys (migrated by this import): the keys
+    #: its earlier bundles named that it does not trust (it used to seal to them).
+    earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +132,8 @@ class Home:
         #: Documents decrypted during this command (an import fills it so the
         #: index is built without decrypting everything a second time).
         self._docs: dict[str, dict[str, Any]] = {}
+        #: The state last loaded was written before confirmed keys (version < 3).
+        self.state_predates_trust = False
 
     # --- keys ---------------------------------------------------------------
 
@@ -191,8 +214,10 @@ class Home:
         self.require()
         if not self.state_path.exists():
             state: dict[str, Any] = {
-                "version": STATE_VERSION, "server_keys": [], "cases": {}, "packs": {}
+                "version": STATE_VERSION, "server_keys": [], "reviewers": [], "cases": {},
+                "packs": {},
             }
+            self.state_predates_trust = False
         else:
             try:
                 state = json.loads(self.state_path.read_text("utf-8"))
@@ -201,7 +226,10 @@ class Home:
             if not isinstance(state, dict) or state.get("version") not in READABLE_STATE_VERSIONS:
                 raise ReviewerError(f"{self.state_path} was written by an unknown version")
             state.setdefault("packs", {})
+            self.state_predates_trust = state["version"] < 3
+            state.setdefault("reviewers", [])
             state["version"] = STATE_VERSION
+            self.confirmed_keys(state)  # checked now, not when something is sealed
         self._remember_packs(state)
         return state
 
@@ -309,15 +337,76 @@ class Home:
             _seal_bytes(out, json.dumps(doc, ensure_ascii=False).encode("utf-8"), recipients)
         return blob
 
+    # --- trusted keys (reviewer.trust) ----------------------------------------
+
+    def confirmed_keys(self, state: dict[str, Any]) -> list[ConfirmedKey]:
+        try:
+            return confirmed_keys(state)
+        except TrustError as e:
+            raise ReviewerError(f"{self.state_path} is damaged: {e}") from None
+
+    def trusted_keys(self, state: dict[str, Any]) -> list[PublicKey]:
+        """The home's own keys (newest first), then the confirmed colleague keys."""
+        return [*self.own_public_keys(), *(c.key for c in self.confirmed_keys(state))]
+
+    def unconfirmed_named(self, state: dict[str, Any]) -> list[PublicKey]:
+        """Keys the last imported bundle named that this home does not trust."""
+        return unconfirmed(named_keys(state), self.trusted_keys(state))
+
     def reviewer_recipients(self, state: dict[str, Any]) -> list[PublicKey]:
-        """Who the reviewer's own records go to: own keys, then the server's reviewer keys."""
+        """Who records and replies are sealed to: the trusted keys, never a bundle's."""
         keys: list[PublicKey] = []
         seen: set[bytes] = set()
-        for key in [*self.own_public_keys(), *map(PublicKey.from_text, state["server_keys"])]:
+        for key in self.trusted_keys(state):
             if key.key_id not in seen:
                 seen.add(key.key_id)
                 keys.append(key)
+        # `keys add` keeps own and confirmed keys within the limit; this cut
+        # only matters for a home with more own keys than an envelope holds.
         return keys[:MAX_RECIPIENTS]
+
+    def confirm_key(self, key: PublicKey, name: str) -> ConfirmedKey:
+        """Record a colleague's key as confirmed (the caller had a person compare it)."""
+        with self.lock():
+            state = self.load_state()
+            confirmed = self.confirmed_keys(state)
+            if any(key == own for own in self.own_public_keys()):
+                raise ReviewerError("that is one of this home's own keys; it is always trusted")
+            for c in confirmed:
+                if c.key == key:
+                    raise ReviewerError(f"that key is already confirmed as '{c.name}'")
+                if c.name == name:
+                    raise ReviewerError(
+                        f"a confirmed key is already named '{name}'; choose another name"
+                    )
+            if len(self.own_public_keys()) + len(confirmed) >= MAX_RECIPIENTS:
+                raise ReviewerError(
+                    f"an envelope holds at most {MAX_RECIPIENTS} keys, this home's own"
+                    " included; remove a confirmed key first"
+                )
+            added = ConfirmedKey(name, key, today())
+            set_confirmed(state, [*confirmed, added])
+            self.save_state(state)
+            return added
+
+    def unconfirm_key(self, wanted: str) -> list[ConfirmedKey]:
+        """Stop trusting the confirmed keys with this name or fingerprint; those removed."""
+        wanted = wanted.strip()
+        compact = wanted.replace(" ", "").lower()
+        with self.lock():
+            state = self.load_state()
+            confirmed = self.confirmed_keys(state)
+            gone = [
+                c for c in confirmed
+                if c.name == wanted or c.key.fingerprint.replace(" ", "") == compact
+            ]
+            if not gone:
+                if any(k.fingerprint.replace(" ", "") == compact for k in self.own_public_keys()):
+                    raise ReviewerError("that is one of this home's own keys; it cannot be removed")
+                raise NotFound(f"no confirmed key is named or has the fingerprint {wanted!r}")
+            set_confirmed(state, [c for c in confirmed if c not in gone])
+            self.save_state(state)
+            return gone
 
     # --- the index ----------------------------------------------------------
 
@@ -415,6 +504,9 @@ class Home:
         """
         with self.lock():
             state = self.load_state()
+            result = ImportResult()
+            if self.state_predates_trust:
+                result.earlier_unconfirmed = self.unconfirmed_named(state)
             sweep(self.packs, self.tmp, set(state["packs"]))
             for d in (self.tmp, self.packs):
                 d.mkdir(mode=0o700, exist_ok=True)
@@ -431,7 +523,6 @@ class Home:
                     src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
                     key_map=checker.key_map,
                 )
-                result = ImportResult()
                 new, tasks = self._compare(state, manifest.cases, stored_ids, pack, result)
                 if new:
                     pack.flush()  # the checks read the pack by its name
@@ -440,6 +531,7 @@ class Home:
                     # back, while the workers check the rest; a failure ends the
                     # import before anything is saved.
                     self._add_new(state, zip(new, docs, strict=True), result)
+                    # Bookkeeping only: reported if unconfirmed, never sealed to.
                     state["server_keys"] = [k.to_text() for k in manifest.recipients]
                     # A new table, not the loaded one changed: if the save fails,
                     # this Home still describes what is on disk.
@@ -450,8 +542,11 @@ class Home:
                     pack.commit()
                     self.save_state(state)
                     pack.keep()
+                elif self.state_predates_trust:
+                    self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
             self.fresh_index(state, keys)
+            result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
     def _compare(

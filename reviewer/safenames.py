@@ -3,8 +3,9 @@
 The name came from outside and may be built to escape the target folder
 (`../../.bashrc`, `/etc/passwd`, `C:\\x`), to hide (`.profile`), to break
 Windows or a USB stick's filesystem (`CON`, `a:b`, 300 bytes), or to trick the
-eye (control and bidi characters). We keep the last path component only,
-replace what is dangerous, and never produce a name that exists already.
+eye (control, bidi and invisible characters: `report.pdf\\u200b.exe`). We keep
+the last path component only, drop every character that draws nothing, replace
+what is dangerous, and never produce a name that exists already.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from reviewer.inert import _VISIBLE_ESCAPES
+from reviewer.inert import invisible
 
 #: Names Windows refuses whatever the extension (CON.txt is still CON).
 _RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
@@ -27,12 +28,10 @@ FALLBACK = "attachment"
 
 
 def _clean_char(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x20 or 0x7F <= code <= 0x9F or code in _VISIBLE_ESCAPES:
-        return ""
-    if 0xD800 <= code <= 0xDFFF:
-        return "_"
-    return ch
+    """Drop what draws nothing: controls, format and bidi characters (the zero-width
+    ones and direction marks among them), surrogates, private use, unassigned code
+    points, line separators and fillers (reviewer.inert.invisible)."""
+    return "" if invisible(ord(ch)) else ch
 
 
 def _split_ext(name: str) -> tuple[str, str]:

@@ -63,7 +63,8 @@ class Env:
 
     def run(self, *args: str, input: str | None = None, key: bool = True) -> Result:
         extra = ["--passphrase-file", str(self.pass_file)] if key else []
-        return self.runner.invoke(cli, [args[0], "--home", str(self.home), *extra, *args[1:]],
+        n = 2 if args[0] == "keys" else 1  # a group: the options follow its command
+        return self.runner.invoke(cli, [*args[:n], "--home", str(self.home), *extra, *args[n:]],
                                   input=input)
 
 
@@ -359,6 +360,32 @@ def test_extract_hostile_names(env: Env, tmp_path: Path) -> None:
     assert len(list(out.iterdir())) == 2 * len(HOSTILE_NAMES)
 
 
+def test_invisible_characters_are_neither_extracted_nor_printed(env: Env,
+                                                                tmp_path: Path) -> None:
+    # `report.pdf\u200b.exe` was written and printed under that raw name; a
+    # Persian answer's direction mark and zero-width non-joiner were escaped.
+    a = Applicant()
+    contact = "سيغنال: \u200e+961 70 000 000"
+    submit(a, [env.public], answers={**APPLICATION, "contact": contact,
+                                     "work": "می\u200cخواهم\u2060 \U000e0041"},
+           files=[("report.pdf\u200b.exe", "application/pdf", b"%PDF-1.4\n"),
+                  ("نیم\u200cفاصله\u2066.pdf", "application/pdf", b"%PDF-1.4\n")])
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions)], [env.public])
+    assert env.run("import", str(path)).exit_code == 0
+    out = tmp_path / "out"
+    result = env.run("extract", a.case, str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["report.pdf.exe", "نیمفاصله.pdf"]
+    assert "\u200b" not in result.output and "\u2066" not in result.output
+    assert "(sent as 'report.pdf\\u200b.exe')" in result.output
+    assert "(sent as 'نیم\u200cفاصله\\u2066.pdf')" in result.output
+    shown = env.run("show", a.case)
+    assert f"contact: {contact}" in shown.output
+    assert "work: می\u200cخواهم\\u2060 \\U000e0041" in shown.output
+    assert "\u2060" not in shown.output and "\U000e0041" not in shown.output
+    assert "1. report.pdf\\u200b.exe" in shown.output
+
+
 def test_extract_types_and_metadata(env: Env, tmp_path: Path) -> None:
     a = Applicant()
     submit(a, [env.public], files=[
@@ -513,21 +540,34 @@ def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:
     assert (out / "video.bin").read_bytes() == big
 
 
-def test_reply_in_editor_on_a_terminal(env: Env, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reply_on_a_terminal_is_read_from_it_never_written_to_a_file(
+        env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It used click.edit, which writes the text to a temporary file (and the
+    # editor its swap file): no reply text may reach the disk in the clear.
     path, a, _ = bundle_two(env, tmp_path)
     env.run("import", str(path))
+    import tempfile
+
     import click
 
     import reviewer.cli as cli_module
 
-    monkeypatch.setattr(click, "edit", lambda text: "Written in the editor\n# a comment\n")
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("reply text must not go to an editor or a temporary file")
+
+    for name in ("mkstemp", "NamedTemporaryFile", "TemporaryFile", "mkdtemp"):
+        monkeypatch.setattr(tempfile, name, no_file)
+    monkeypatch.setattr(click, "edit", no_file)
     monkeypatch.setattr(cli_module, "stdin_is_terminal", lambda: True)
     result = env.runner.invoke(cli, ["reply", "--home", str(env.home), "--passphrase-file",
-                                     str(env.pass_file), a.case])
+                                     str(env.pass_file), a.case],
+                               input=CANARY_REPLY + "\n# kept: no comment syntax\n")
     assert result.exit_code == 0, result.output
+    assert "Ctrl-D" in result.stderr
     shown = env.run("show", a.case).output
-    assert "Written in the editor" in shown and "a comment" not in shown
+    assert CANARY_REPLY in shown and "# kept: no comment syntax" in shown
+    for p in home_files(env.home):
+        assert CANARY_REPLY.encode() not in p.read_bytes(), p
 
 
 def test_export_replies_without_home(tmp_path: Path) -> None:
@@ -549,14 +589,19 @@ def test_key_added_later_reads_only_what_came_after(env: Env, tmp_path: Path) ->
     shown = env.run("show", a.case).output
     assert "not addressed to your key" in shown
     assert "After your key was added" in shown and "Before" not in shown
-    # the reviewer's records go to the colleague too
-    env.run("verify", a.case, "--identity", "i", "--work", "w", "--persecution", "p",
-            "--risk", "low", "--recommendation", "proceed", "--notes", "")
-    blobs = {p.name for p in (env.home / "blobs").iterdir()}
-    known = {b for s in a.submissions for b in s.blobs}
-    (record,) = blobs - known
-    with open(env.home / "blobs" / record, "rb") as f:
-        assert set(envelope.recipient_key_ids(f)) == {earlier.key_id, env.public.key_id}
+    # the reviewer's records go to the colleague once the colleague's key is
+    # confirmed, never because a bundle names it (tests/test_reviewer_trust.py)
+    def verify_and_recipients() -> set[bytes]:
+        before = {p.name for p in (env.home / "blobs").iterdir()}
+        env.run("verify", a.case, "--identity", "i", "--work", "w", "--persecution", "p",
+                "--risk", "low", "--recommendation", "proceed", "--notes", "")
+        (record,) = {p.name for p in (env.home / "blobs").iterdir()} - before
+        with open(env.home / "blobs" / record, "rb") as f:
+            return set(envelope.recipient_key_ids(f))
+
+    assert verify_and_recipients() == {env.public.key_id}
+    assert env.run("keys", "add", earlier.to_text(), "--name", "Colleague", "--yes").exit_code == 0
+    assert verify_and_recipients() == {earlier.key_id, env.public.key_id}
 
 
 def test_attachment_order_in_manifest_is_not_significant(env: Env, tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_packed_blobs_read_back_exactly(env: Env, tmp_path: Path) -> None:
     assert list((env.home / "blobs").iterdir()) == []
     assert list((env.home / "tmp").iterdir()) == []
     state = state_of(env)
-    assert state["version"] == 2 and list(state["packs"]) == [pack.name]
+    assert state["version"] == 3 and list(state["packs"]) == [pack.name]
     home = Home(env.home)
     blobs = all_blobs(who)
     assert set(state["packs"][pack.name]) == set(blobs)
@@ -317,7 +317,7 @@ def test_home_written_before_packs_still_works(env: Env, tmp_path: Path) -> None
     mixed = env.run("import", str(bundle_of(tmp_path, env, old + new, "mixed.bundle")))
     assert "1 new case" in mixed.output and "(2 already imported)" in mixed.output
     state = state_of(env)
-    assert state["version"] == 2
+    assert state["version"] == 3
     (pack,) = state["packs"]
     assert set(state["packs"][pack]) == set(all_blobs(new))
     rows = json.loads(env.run("list", "--json").output)
