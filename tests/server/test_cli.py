@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from crypto.keys import PrivateKey
+from crypto.keys import PrivateKey, PublicKey
 
 from .helpers import apply, opened_submissions
 
@@ -56,6 +56,21 @@ def test_keys_add_refuses_bad_and_duplicate(runner: FlaskCliRunner,
         assert message in result.output
         assert result.output.strip().count("\n") == 0  # one line
         assert "Traceback" not in result.output
+    assert runner.invoke(args=["keys", "list"]).output.count("\n") == 1
+
+
+def test_keys_add_refuses_a_key_text_that_is_not_canonical(runner: FlaskCliRunner,
+                                                            reviewer_key: PrivateKey) -> None:
+    # Bit 255 set: libsodium reads the same key, but its text, fingerprint and key
+    # id differ, so envelopes sealed to it would not name the real holder's key.
+    raw = reviewer_key.public_key.raw
+    variant = PublicKey(raw[:31] + bytes([raw[31] | 0x80])).to_text()
+    above = PublicKey((2**255 - 19 + 9).to_bytes(32, "little")).to_text()
+    for text in (variant, above):
+        result = runner.invoke(args=["keys", "add", text, "--name", "variant"])
+        assert result.exit_code != 0
+        assert "the key text is not canonical" in result.output
+        assert result.output.strip().count("\n") == 0  # one line
     assert runner.invoke(args=["keys", "list"]).output.count("\n") == 1
 
 
