@@ -42,10 +42,10 @@ from typing import Any, BinaryIO, TypeGuard
 import nacl.bindings
 import nacl.hashlib
 
+from crypto.envelope import MAC_BYTES, MAX_RECIPIENTS, STANZA_BYTES, STREAM_HEADER_BYTES
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
-from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import CryptoError, InvalidPublicKey
-from crypto.keys import PublicKey, is_low_order
+from crypto.keys import KEY_ID_BYTES, PublicKey, is_low_order
 
 MAGIC = b"refuge-intake bundle v1\n"
 MAGIC_PREFIX = b"refuge-intake bundle v"
@@ -64,6 +64,11 @@ MAX_MEMBERS = 1_000_000
 MIN_MEMBER_LENGTH = len(ENVELOPE_MAGIC)
 MAX_MEMBER_LENGTH = 1 << 40
 COPY_CHUNK = 64 * 1024
+#: The longest envelope header (32 stanzas): what a submissions member's first
+#: bytes are kept for, to read its stanzas' key ids (docs/bundle.md, step 6).
+MAX_ENVELOPE_HEADER = len(ENVELOPE_MAGIC) + 1 + STANZA_BYTES * MAX_RECIPIENTS + (
+    STREAM_HEADER_BYTES + MAC_BYTES
+)
 
 _PERSON_MANIFEST = b"refuge-bndl-mf1"
 _PERSON_MEMBER = b"refuge-bndl-mb1"
@@ -260,6 +265,72 @@ def _manifest_digest(prefix: bytes) -> bytes:
     h = nacl.hashlib.blake2b(prefix, digest_size=DIGEST_BYTES, person=_PERSON_MANIFEST)
     digest: bytes = h.digest()
     return digest
+
+
+def stanza_key_ids(head: bytes) -> list[bytes] | None:
+    """The key ids an envelope's header names, from its first bytes; None if malformed.
+
+    Checks 1 to 6 of docs/format.md "Decrypting" (the ones that need no key)
+    on the first MAX_ENVELOPE_HEADER bytes of a member (fewer if it is shorter):
+    the version-1 magic, a recipient count of 1 to 32, every stanza, no key id
+    twice, and the stream header and MAC present. Nothing is decrypted.
+    """
+    if head[: len(ENVELOPE_MAGIC)] != ENVELOPE_MAGIC or len(head) <= len(ENVELOPE_MAGIC):
+        return None
+    count = head[len(ENVELOPE_MAGIC)]
+    start = len(ENVELOPE_MAGIC) + 1
+    if not 1 <= count <= MAX_RECIPIENTS:
+        return None
+    if len(head) < start + count * STANZA_BYTES + STREAM_HEADER_BYTES + MAC_BYTES:
+        return None
+    ids = [
+        head[start + i * STANZA_BYTES : start + i * STANZA_BYTES + KEY_ID_BYTES]
+        for i in range(count)
+    ]
+    if len(set(ids)) != len(ids):
+        return None
+    return ids
+
+
+class _Recipients:
+    """The manifest's `recipients` of a submissions bundle, checked against the members.
+
+    Each member's envelope header must name only listed keys; once every member
+    is read, every listed key must have been named (docs/bundle.md, steps 6
+    and 8). Replies bundles are not checked this way (see docs/bundle.md).
+    """
+
+    def __init__(self, kind: str, recipients: Iterable[PublicKey]) -> None:
+        self.active = kind == KIND_SUBMISSIONS
+        self._listed = {k.key_id: k for k in recipients}
+        self._named: set[bytes] = set()
+
+    def member(self, member_id: str, head: bytes) -> str | None:
+        """What is wrong with this member's stanzas, or None."""
+        if not self.active:
+            return None
+        ids = stanza_key_ids(head)
+        if ids is None:
+            return f"member {member_id} does not begin with a well-formed envelope header"
+        if any(i not in self._listed for i in ids):
+            return f"member {member_id} is sealed to a key the manifest does not list"
+        self._named.update(ids)
+        return None
+
+    def unnamed(self) -> str | None:
+        """A listed recipient no member's stanza names, as a sentence, or None.
+
+        A bundle with no members has nothing sealed to compare with: not checked.
+        """
+        if not self.active or not self._named:
+            return None
+        for key_id, key in self._listed.items():
+            if key_id not in self._named:
+                return (
+                    f"it lists the recipient key {key.fingerprint} that no envelope "
+                    "in it is sealed to"
+                )
+        return None
 
 
 # --- validation (shared by reader and writer) ------------------------------------
@@ -605,6 +676,8 @@ def _read_members(
 ) -> None:
     if progress is not None:
         progress(head_bytes)
+    recipients = _Recipients(manifest.kind, manifest.recipients)
+    keep = MAX_ENVELOPE_HEADER if recipients.active else len(ENVELOPE_MAGIC)
     for member in manifest.members:
         h = _member_hash()
         remaining = member.length
@@ -614,9 +687,9 @@ def _read_members(
                 chunk = src.read(min(remaining, COPY_CHUNK))
                 if not chunk:
                     raise TruncatedBundle()
-                if len(head) < len(ENVELOPE_MAGIC):
-                    head += chunk[: len(ENVELOPE_MAGIC) - len(head)]
-                    if not ENVELOPE_MAGIC.startswith(head):
+                if len(head) < keep:
+                    head += chunk[: keep - len(head)]
+                    if not ENVELOPE_MAGIC.startswith(head[: len(ENVELOPE_MAGIC)]):
                         raise MemberError(
                             f"member {member.id} is not an envelope; nothing was imported"
                         )
@@ -629,8 +702,14 @@ def _read_members(
             raise MemberError(
                 f"member {member.id} is damaged or has been tampered with; nothing was imported"
             )
+        problem = recipients.member(member.id, head)
+        if problem is not None:
+            raise MemberError(f"{problem}; nothing was imported")
     if src.read(1):
         raise TrailingBundleData()
+    problem = recipients.unnamed()
+    if problem is not None:
+        raise _fail(problem)
 
 
 # --- writing --------------------------------------------------------------------
@@ -645,14 +724,18 @@ def _open_source(source: Source) -> BinaryIO:
     return open(source, "rb")
 
 
-def _hash_source(source: Source) -> tuple[int, str]:
+def _hash_source(source: Source) -> tuple[int, str, bytes]:
+    """Length, hex digest and the first MAX_ENVELOPE_HEADER bytes of a member."""
     h = _member_hash()
     length = 0
+    head = b""
     with _open_source(source) as f:
         while chunk := f.read(COPY_CHUNK):
+            if len(head) < MAX_ENVELOPE_HEADER:
+                head += chunk[: MAX_ENVELOPE_HEADER - len(head)]
             h.update(chunk)
             length += len(chunk)
-    return length, h.hexdigest()
+    return length, h.hexdigest(), head
 
 
 class BundleWriter:
@@ -686,6 +769,7 @@ class BundleWriter:
         self.recipients = tuple(recipients)
         self._members: list[Member] = []
         self._sources: dict[str, Source] = {}
+        self._recipients = _Recipients(kind, self.recipients)
         self._cases: list[CaseRecord] = []
         self._replies: list[ReplyRecord] = []
         self._closed = False
@@ -694,8 +778,11 @@ class BundleWriter:
         """Hash one member now; its bytes are copied at close()."""
         if member_id in self._sources:
             raise BundleWriteError(f"cannot write the bundle: member {member_id} added twice")
-        length, digest = _hash_source(source)
+        length, digest, head = _hash_source(source)
         member = Member(member_id, length, digest)
+        problem = self._recipients.member(member_id, head)
+        if problem is not None:
+            raise BundleWriteError(f"cannot write the bundle: {problem}")
         self._members.append(member)
         self._sources[member_id] = source
         return member
@@ -737,6 +824,10 @@ class BundleWriter:
             manifest = parse_manifest(data, kind=self.kind)
         except BundleError as e:
             raise BundleWriteError(f"cannot write the bundle: {e}") from None
+        # The reader's recipients rule (members were checked as they were added).
+        problem = self._recipients.unnamed()
+        if problem is not None:
+            raise BundleWriteError(f"cannot write the bundle: {problem}")
         prefix = MAGIC + LENGTH.pack(len(data)) + data
         self._dst.write(prefix + _manifest_digest(prefix))
         for member in manifest.members:

@@ -12,6 +12,7 @@ the applicant) and the seed of the applicant's X25519 reply key pair.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -28,15 +29,25 @@ from crypto.params import CODENAME_LIMITS, Argon2Limits
 
 CODENAME_WORDS = 7
 SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES  # 16
-_SEPARATORS = "-_.,;:/·\u00a0\u2010\u2011\u2012\u2013\u2014\u3000"
+#: Typed between words, these become spaces. U+00A0 and U+3000 need not be
+#: listed: NFKC, applied first, already maps them (and U+2000..U+200A, U+202F,
+#: U+205F) to U+0020.
+_SEPARATORS = "-_.,;:/·\u2010\u2011\u2012\u2013\u2014"
+#: SHA-256 of crypto/data/eff_large_wordlist.txt (7,776 words, one a line, LF),
+#: named in docs/format.md so another implementation can check its copy.
+WORDLIST_SHA256 = "6d557f0693958fb5e650b68b5bee585eb82cf4da32965505c789e924743bc522"
+#: SHA-256 of the 7,772 codename words, each followed by one LF, in list order.
+CODENAME_WORDS_SHA256 = "18586c092f641ecd1a471dd6ab35618ab69f0aa7483486424f7caf0996d06259"
 _PERSON_LOOKUP = b"refuge-lookup"
 _PERSON_REPLY = b"refuge-reply"
 
 
 @cache
 def wordlist() -> tuple[str, ...]:
-    text = resources.files("crypto").joinpath("data/eff_large_wordlist.txt").read_text("utf-8")
-    words = tuple(line.strip() for line in text.splitlines() if line.strip())
+    data = resources.files("crypto").joinpath("data/eff_large_wordlist.txt").read_bytes()
+    if hashlib.sha256(data).hexdigest() != WORDLIST_SHA256:
+        raise RuntimeError("the shipped word list is damaged")
+    words = tuple(data.decode("ascii").split("\n")[:-1])
     if len(words) != 7776 or len(set(words)) != 7776:
         raise RuntimeError("the shipped word list is damaged")
     return words

@@ -112,3 +112,16 @@ class PaddingError(PayloadError):
 
 class EncryptError(CryptoError):
     message = "cannot encrypt"
+
+
+# --- the documents inside envelopes --------------------------------------------
+
+
+class DocumentError(CryptoError):
+    """A decrypted answers or reply document breaks a rule of docs/format.md."""
+
+    message = "the document inside this envelope is malformed"
+
+
+class UnsupportedDocumentVersion(DocumentError):
+    message = "the document inside this envelope was made by a newer, unknown version"

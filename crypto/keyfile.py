@@ -20,7 +20,14 @@ import nacl.secret
 import nacl.utils
 
 from crypto.errors import KeyFileError, UnsupportedKeyFile, WrongPassphrase
-from crypto.keys import KEY_BYTES, PrivateKey, PublicKey, RandomSource, is_low_order
+from crypto.keys import (
+    KEY_BYTES,
+    PrivateKey,
+    PublicKey,
+    RandomSource,
+    is_low_order,
+    noncanonical_reason,
+)
 from crypto.params import (
     KEYFILE_LIMITS,
     KEYFILE_MEMLIMIT_RANGE,
@@ -106,7 +113,7 @@ def _parse(data: bytes) -> tuple[Argon2Limits, bytes, PublicKey, bytes, bytes]:
     salt = data[pos : pos + _SALT_BYTES]
     pos += _SALT_BYTES
     public = PublicKey(data[pos : pos + KEY_BYTES])
-    if is_low_order(public.raw):
+    if noncanonical_reason(public.raw) is not None or is_low_order(public.raw):
         raise KeyFileError("the key file is damaged: its public key is invalid")
     pos += KEY_BYTES
     nonce = data[pos : pos + _NONCE_BYTES]

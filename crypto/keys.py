@@ -3,7 +3,8 @@
 A public key travels from the reviewer's offline machine to the operator as a
 line of text, and the two compare its fingerprint over the phone. The text form
 is `refuge-pk1-` followed by the lowercase, unpadded base32 of the 32 key bytes;
-anything that does not re-encode to the same string is refused, so there is
+anything that does not re-encode to the same string, or whose 32 bytes are not the
+one canonical encoding of the X25519 point, is refused, so there is
 exactly one way to write each key.
 """
 
@@ -32,6 +33,8 @@ _FINGERPRINT_PERSON = b"refuge-fpr-v1"
 #: Any scalar will do: X25519 clamps it to a multiple of 8, so every low-order
 #: point maps to the all-zero output, which libsodium refuses.
 _PROBE_SCALAR = bytes([0x42]) * KEY_BYTES
+#: The field prime of Curve25519: a u-coordinate is canonical only below it.
+FIELD_PRIME = 2**255 - 19
 
 #: A text-form body that is already canonical: 52 lowercase RFC 4648 base32
 #: digits, the last one's 4 unused bits zero ("a" is 0, "q" is 16).
@@ -58,6 +61,21 @@ def is_low_order(raw: bytes) -> bool:
     return False
 
 
+def noncanonical_reason(raw: bytes) -> str | None:
+    """Why these 32 bytes are not the one encoding of an X25519 public key, or None.
+
+    libsodium ignores bit 255 and reduces u modulo 2^255 - 19, so a key with
+    bit 255 set, or with u at or above the prime, is the same point as another
+    32-byte string: a second text, fingerprint and key id for one key. An
+    envelope sealed to such a text names a key id its holder does not have.
+    """
+    if raw[31] & 0x80:
+        return "bit 255 is set"
+    if int.from_bytes(raw, "little") >= FIELD_PRIME:
+        return "its number is 2^255 - 19 or more"
+    return None
+
+
 def _fingerprint_hash(raw: bytes) -> bytes:
     return nacl.hash.blake2b(
         raw, digest_size=32, person=_FINGERPRINT_PERSON, encoder=RawEncoder
@@ -80,7 +98,9 @@ class PublicKey:
     def from_text(cls, text: str, *, refuse_low_order: bool = True) -> PublicKey:
         """Parse the text form, refusing anything docs/format.md refuses.
 
-        `refuse_low_order=False` skips only the last rule, the low-order test
+        Non-canonical key bytes (bit 255 set, u at or above 2^255 - 19) are
+        refused here, always: they are cheap to test. `refuse_low_order=False`
+        skips only the last rule, the low-order test
         (one X25519 multiplication), for a caller that runs is_low_order over
         many keys itself and refuses them before using any (crypto.bundle's
         manifest reader, which may spread that work over cores).
@@ -112,8 +132,15 @@ class PublicKey:
             key = cls(raw)
             if key.to_text() != text:
                 raise InvalidPublicKey(
-                    "not a valid refuge-intake public key: not in canonical form"
+                    "not a valid refuge-intake public key: the key text is not canonical "
+                    "(upper-case letters, or non-zero unused bits)"
                 )
+        reason = noncanonical_reason(raw)
+        if reason is not None:
+            raise InvalidPublicKey(
+                f"not a valid refuge-intake public key: the key text is not canonical ({reason}; "
+                "the same X25519 key has another text)"
+            )
         if refuse_low_order and is_low_order(raw):
             raise InvalidPublicKey(
                 "not a valid refuge-intake public key: it is a low-order point"

@@ -96,6 +96,11 @@ def keys_list() -> None:
         return
     for r in rows:
         state = "active" if r.active else "removed"
+        try:
+            PublicKey.from_text(r.public_key)
+        except InvalidPublicKey:
+            # Installed before such texts were refused: never sealed to any more.
+            state += " (refused: the key text is not canonical; remove it, add the right one)"
         click.echo(f"{r.name}\t{r.fingerprint}\t{r.added_day.isoformat()}\t{state}")
 
 

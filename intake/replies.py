@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +19,15 @@ from flask import current_app, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto.documents import parse_reply
 from crypto.envelope import decrypt_bytes
-from crypto.errors import DecryptError
+from crypto.errors import DecryptError, DocumentError
 from crypto.keys import PrivateKey
 from crypto.sessionbox import SessionBoxError, derive_key, open_box, seal
 from intake.models import Applicant, DeletedReply, Reply
 from intake.storage import fsync_dir
 
 SESSION_FIELD = "reply_key"
-REPLY_FORMAT = "refuge-intake reply"
 
 
 @dataclass(frozen=True)
@@ -58,17 +57,10 @@ def reply_key_from_session(case_id: str) -> PrivateKey | None:
 
 def _open_reply(data: bytes, key: PrivateKey, case_id: str, reply_id: str) -> str | None:
     try:
-        doc = json.loads(decrypt_bytes(data, [key]).decode("utf-8"))
-    except (DecryptError, UnicodeDecodeError, ValueError):
+        doc = parse_reply(decrypt_bytes(data, [key]))
+    except (DecryptError, DocumentError):
         return None
-    if (
-        not isinstance(doc, dict)
-        or doc.get("format") != REPLY_FORMAT
-        or doc.get("version") != 1
-        or doc.get("case") != case_id
-        or doc.get("reply") != reply_id
-        or not isinstance(doc.get("text"), str)
-    ):
+    if doc["case"] != case_id or doc["reply"] != reply_id:
         return None
     text: str = doc["text"]
     return text

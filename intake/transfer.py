@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError, BundleWriter, Member, SubmissionRecord, read_bundle
 from crypto.envelope import recipient_key_ids
-from crypto.errors import DecryptError
+from crypto.errors import DecryptError, InvalidPublicKey
 from crypto.keys import PublicKey
 from intake.db import new_id
 from intake.models import Applicant, Blob, DeletedReply, RecipientKey, Reply, Submission
@@ -52,11 +52,35 @@ class ImportResult:
     already: int
 
 
-def _active_keys(dbs: Session) -> list[PublicKey]:
-    rows = dbs.scalars(
-        select(RecipientKey).where(RecipientKey.active).order_by(RecipientKey.id)
-    ).all()
-    return [PublicKey.from_text(r.public_key) for r in rows]
+def _sealed_to(dbs: Session, store: Path, blob_ids: list[str]) -> list[PublicKey]:
+    """The reviewer keys the envelopes are sealed to: the manifest's `recipients`.
+
+    Read from each envelope's header (key ids only, nothing decrypted) and
+    matched against every key ever installed, removed ones included: a
+    submission sealed before a key change names the keys active then.
+    """
+    known: dict[bytes, PublicKey] = {}
+    for row in dbs.scalars(select(RecipientKey).order_by(RecipientKey.id)):
+        try:
+            key = PublicKey.from_text(row.public_key)
+        except InvalidPublicKey:
+            continue  # installed before its text was refused: its envelopes are unknown
+        known[key.key_id] = key
+    named: set[bytes] = set()
+    for blob_id in blob_ids:
+        try:
+            with open(store / blob_id, "rb") as f:
+                named.update(recipient_key_ids(f))
+        except (OSError, DecryptError):
+            raise TransferError(
+                f"the stored envelope {blob_id} cannot be read; no bundle was written"
+            ) from None
+    if not named <= set(known):
+        raise TransferError(
+            "a stored envelope is sealed to a key this server does not know; "
+            "no bundle was written"
+        )
+    return [key for key_id, key in known.items() if key_id in named]
 
 
 def export_submissions(
@@ -75,10 +99,9 @@ def export_submissions(
     submissions = dbs.scalars(query).all()
     if not submissions:
         return None
-    recipients = _active_keys(dbs)
-    if not recipients:
+    if dbs.scalar(select(RecipientKey.id).where(RecipientKey.active).limit(1)) is None:
         raise TransferError(
-            "no active reviewer key: the bundle must name the reviewer keys; "
+            "no active reviewer key: intake is closed and nobody would read this bundle; "
             "add one with `flask --app intake keys add`"
         )
     by_case: dict[str, list[Submission]] = {}
@@ -106,6 +129,7 @@ def export_submissions(
             raise TransferError(
                 f"the stored envelope {blob_id} is missing from {store}; no bundle was written"
             )
+    recipients = _sealed_to(dbs, store, members)
     try:
         with atomic_output(path) as out:
             writer = BundleWriter(

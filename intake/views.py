@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from crypto.codename import CodenameKeys, derive, generate_codename, normalise_codename
-from crypto.errors import InvalidCodename
+from crypto.errors import InvalidCodename, InvalidPublicKey
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from intake import db
@@ -66,8 +66,21 @@ def _request() -> IntakeRequest:
 
 
 def active_recipients() -> list[PublicKey]:
+    """The active reviewer keys, less any whose text is no longer accepted.
+
+    A key installed before non-canonical texts were refused (docs/format.md)
+    names a key id its holder does not have: sealing to it would lose the
+    submission for them, so it is left out (`keys list` marks it); with no
+    key left, intake is closed.
+    """
     rows = db.session().scalars(select(RecipientKey).where(RecipientKey.active)).all()
-    return [PublicKey.from_text(r.public_key) for r in rows]
+    keys = []
+    for r in rows:
+        try:
+            keys.append(PublicKey.from_text(r.public_key))
+        except InvalidPublicKey:
+            continue
+    return keys
 
 
 def _limiter() -> DerivationLimiter:

@@ -18,10 +18,17 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from crypto import __version__, envelope
+from crypto import __version__, documents, envelope
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
-from crypto.errors import CryptoError, DecryptError, InvalidPublicKey, KeyFileError, NoMatch
+from crypto.errors import (
+    CryptoError,
+    DecryptError,
+    DocumentError,
+    InvalidPublicKey,
+    KeyFileError,
+    NoMatch,
+)
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from reviewer.errors import BadInput, KeyProblem, ReviewerError
@@ -573,6 +580,10 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     reply_id = new_id()
     doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
            "day": today(), "text": text}
+    try:  # what the applicant's case page will accept (docs/format.md, "Documents")
+        documents.parse_reply(documents.encode(doc))
+    except DocumentError as e:
+        raise ReviewerError(f"cannot save this reply: {e}; nothing was saved") from None
     # The text is read: hold the home only for the read-modify-write of the state.
     with home.lock():
         state = home.load_state()

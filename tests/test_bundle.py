@@ -84,6 +84,7 @@ def test_vector(path: Path) -> None:
             read_bundle(io.BytesIO(body), kind=fields["kind"], sink=sink)
         # The exact class, not a parent: a parsing bug cannot hide behind another check.
         assert type(info.value) is EXPECT[fields["expect"]]
+        assert type(info.value).__name__ == fields["error"]
         assert str(info.value)  # a sentence for a person
 
 
@@ -342,3 +343,23 @@ def test_low_order_reply_key_is_reported_before_member_damage(damage_member: boo
         good[-30] ^= 1
         with pytest.raises(MemberError):
             read_bundle(io.BytesIO(bytes(good)), kind="submissions")
+
+
+def test_writer_refuses_recipients_the_envelopes_do_not_name() -> None:
+    other = PrivateKey.generate().public_key
+    blob = encrypt_bytes(b"{}", [REVIEWER.public_key])
+    record = SubmissionRecord("1" * 32, "2026-11-20", "application", "a" * 32)
+    # A listed key no envelope is sealed to: refused at close, nothing written.
+    out = io.BytesIO()
+    w = BundleWriter(out, "submissions", created="2026-11-23",
+                     recipients=[REVIEWER.public_key, other])
+    w.add_member("a" * 32, functools.partial(io.BytesIO, blob))
+    w.add_case("c" * 32, APPLICANT.public_key, [record])
+    with pytest.raises(BundleWriteError, match="no envelope in it is sealed to"):
+        w.close()
+    assert out.getvalue() == b""
+    # An envelope sealed to a key the manifest does not list: refused when added.
+    w = BundleWriter(io.BytesIO(), "submissions", created="2026-11-23", recipients=[other])
+    with pytest.raises(BundleWriteError, match="sealed to a key the manifest does not list"):
+        w.add_member("a" * 32, functools.partial(io.BytesIO, blob))
+

@@ -118,6 +118,21 @@ def test_bad_input_is_one_line(runner, keypair, tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_encrypt_refuses_a_key_text_that_is_not_canonical(runner, keypair, tmp_path):
+    from crypto.keys import PublicKey
+
+    _, _, public, _ = keypair
+    raw = PublicKey.from_text(public).raw
+    variant = PublicKey(raw[:31] + bytes([raw[31] | 0x80])).to_text()  # bit 255 set
+    (tmp_path / "plain").write_bytes(b"x")
+    result = runner.invoke(cli, ["encrypt", "-r", variant, str(tmp_path / "plain"),
+                                 str(tmp_path / "env")])
+    assert result.exit_code == 1
+    assert "the key text is not canonical (bit 255 is set" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "env").exists()
+
+
 def test_not_a_key_file(runner, tmp_path):
     (tmp_path / "junk").write_bytes(b"junk" * 50)
     result = runner.invoke(cli, ["pubkey", str(tmp_path / "junk")])

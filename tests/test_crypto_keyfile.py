@@ -91,3 +91,13 @@ def test_empty_passphrase_refused():
 
 def test_default_limits_are_the_named_pair():
     assert KEYFILE_LIMITS == Argon2Limits(opslimit=3, memlimit=256 * 1024 * 1024)
+
+
+def test_a_noncanonical_public_key_is_refused_without_the_passphrase(sealed):
+    # Bit 255 set: the same X25519 key to libsodium, but another text and key id;
+    # `pubkey` would show that text, so it is refused before any passphrase.
+    key, data = sealed
+    raw = key.public_key.raw
+    bad = data[:40] + raw[:31] + bytes([raw[31] | 0x80]) + data[72:]
+    with pytest.raises(KeyFileError, match="its public key is invalid"):
+        read_public_key(bad)

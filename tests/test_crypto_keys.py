@@ -2,6 +2,7 @@
 
 import base64
 
+import nacl.bindings
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -85,9 +86,13 @@ def test_canonical_text_decodes_as_base32_does(raw):
     assert body == base64.b32encode(raw).decode().rstrip("=").lower()
     try:
         key = PublicKey.from_text(text)
-    except InvalidPublicKey as e:  # a low-order point: refused whichever path decodes it
-        assert "low-order" in str(e)
+    except InvalidPublicKey as e:  # refused whichever path decodes it
+        if raw[31] & 0x80 or int.from_bytes(raw, "little") >= 2**255 - 19:
+            assert "the key text is not canonical" in str(e)
+        else:
+            assert "low-order" in str(e)
         return
+    assert not raw[31] & 0x80
     assert key.raw == raw == base64.b32decode(body.upper() + "====")
     assert key.to_text() == text
 
@@ -100,3 +105,47 @@ def test_only_a_and_q_end_a_canonical_key(last):
     else:
         with pytest.raises(InvalidPublicKey, match="canonical"):
             PublicKey.from_text(text)
+
+
+P = 2**255 - 19
+
+
+def _text(raw: bytes) -> str:
+    return PublicKey(raw).to_text()
+
+
+@pytest.mark.parametrize(
+    ("number", "why"),
+    [(P, "2^255 - 19 (zero, written a second way)"),
+     (P + 9, "the base point 9, written a second way"),
+     (2**255 - 1, "the largest number below bit 255")],
+)
+def test_a_number_at_or_above_the_prime_is_refused(number, why):
+    with pytest.raises(InvalidPublicKey, match="the key text is not canonical"):
+        PublicKey.from_text(_text(number.to_bytes(32, "little")))
+    # refuse_low_order=False skips only the low-order test, never this one.
+    with pytest.raises(InvalidPublicKey, match="the key text is not canonical"):
+        PublicKey.from_text(_text(number.to_bytes(32, "little")), refuse_low_order=False)
+
+
+def test_the_largest_canonical_number_is_accepted_unless_low_order():
+    # P - 1 is a low-order point (u = -1); P - 2 is an ordinary canonical key text.
+    with pytest.raises(InvalidPublicKey, match="low-order"):
+        PublicKey.from_text(_text((P - 1).to_bytes(32, "little")))
+    raw = (P - 2).to_bytes(32, "little")
+    assert PublicKey.from_text(_text(raw)).raw == raw
+
+
+def test_bit_255_set_is_refused_everywhere_a_text_is_read():
+    key = PrivateKey.generate().public_key
+    raw = key.raw[:31] + bytes([key.raw[31] | 0x80])
+    variant = _text(raw)
+    # libsodium ignores bit 255: the same key, with another fingerprint and key id.
+    other = PrivateKey.generate().raw()
+    assert nacl.bindings.crypto_scalarmult(other, raw) == nacl.bindings.crypto_scalarmult(
+        other, key.raw)
+    assert PublicKey(raw).fingerprint != key.fingerprint
+    for refuse_low_order in (True, False):
+        with pytest.raises(InvalidPublicKey) as info:
+            PublicKey.from_text(variant, refuse_low_order=refuse_low_order)
+        assert "the key text is not canonical (bit 255 is set" in str(info.value)

@@ -284,19 +284,61 @@ def test_foreign_file_and_wrong_kind(env: Env, tmp_path: Path) -> None:
     assert "bundle of replies, not of submissions" in result.output
 
 
+def test_import_refuses_a_bundle_listing_an_unrelated_recipient(env: Env, tmp_path: Path
+                                                                 ) -> None:
+    # The manifest's recipients are the keys the envelopes are sealed to, read
+    # from their stanzas (no decryption): an extra key is refused, whole.
+    a = Applicant()
+    submit(a, [env.public])
+    unrelated = PrivateKey.generate().public_key
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions)], [env.public])
+    data = path.read_bytes()
+    forged = tmp_path / "forged.bundle"
+    forged.write_bytes(_relist(data, [env.public, unrelated]))
+    result = env.run("import", str(forged))
+    assert result.exit_code == EXIT_BUNDLE, result.output
+    assert "no envelope in it is sealed to" in result.output
+    assert not (env.home / "state.json").exists()
+
+
+def _relist(bundle_bytes: bytes, recipients: list[PublicKey]) -> bytes:
+    """The same bundle with another recipients list (and a recomputed digest)."""
+    import hashlib
+    import json as json_
+
+    from crypto import bundle as b
+
+    length = b.LENGTH.unpack(bundle_bytes[24:28])[0]
+    manifest = json_.loads(bundle_bytes[28 : 28 + length])
+    manifest["recipients"] = [k.to_text() for k in recipients]
+    data = b.canonical_json(manifest)
+    prefix = b.MAGIC + b.LENGTH.pack(len(data)) + data
+    digest = hashlib.blake2b(prefix, digest_size=32, person=b"refuge-bndl-mf1").digest()
+    return prefix + digest + bundle_bytes[28 + length + 32 :]
+
+
 @pytest.mark.parametrize(
-    "override",
-    [{"case": "0" * 32}, {"kind": "followup"}, {"day": "2026-01-01"}, {"format": "x"},
-     {"attachments": []}, {"submission": "1" * 32}],
+    ("override", "says"),
+    [({"case": "0" * 32}, "does not match the manifest"),
+     ({"kind": "followup"}, "does not match the manifest"),
+     ({"day": "2026-01-01"}, "does not match the manifest"),
+     ({"attachments": []}, "does not match the manifest"),
+     ({"submission": "1" * 32}, "does not match the manifest"),
+     # The document's own rules (docs/format.md, "Documents") come first: its
+     # format is "refuge-intake submission", not the manifest's.
+     ({"format": "refuge-intake bundle"}, "malformed (its format"),
+     ({"version": 2}, "newer, unknown version"),
+     ({"extra": 1}, "does not have exactly the fields"),
+     ({"day": "2026-02-30"}, "its day is not a date")],
 )
-def test_answers_must_match_manifest(env: Env, tmp_path: Path, override: dict[str, object]
-                                     ) -> None:
+def test_answers_must_match_manifest(env: Env, tmp_path: Path, override: dict[str, object],
+                                     says: str) -> None:
     a = Applicant()
     submit(a, [env.public], files=[("a.txt", "text/plain", b"hi")], doc_override=override)
     path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions)], [env.public])
     result = env.run("import", str(path))
     assert result.exit_code == EXIT_BUNDLE, result.output
-    assert "does not match the manifest" in result.output
+    assert says in result.output
     assert not (env.home / "state.json").exists()
     assert stored_files(env.home) == []
 
@@ -439,6 +481,19 @@ def test_verify_history_and_state_filter(env: Env, tmp_path: Path) -> None:
     assert [r["case"] for r in unverified] == [b.case]
     bad = env.run("verify", a.case, "--risk", "extreme")
     assert bad.exit_code == 2
+
+
+def test_a_reply_the_case_page_would_refuse_is_not_saved(env: Env, tmp_path: Path) -> None:
+    # The reply document is held to docs/format.md before it is sealed: over
+    # 4 MiB the applicant's case page would refuse it, so it is refused here.
+    path, a, _ = bundle_two(env, tmp_path)
+    env.run("import", str(path))
+    huge = tmp_path / "huge.txt"
+    huge.write_text("x" * (4 * 1024 * 1024))
+    result = env.run("reply", a.case, "--file", str(huge))
+    assert result.exit_code == 1
+    assert "cannot save this reply" in result.output and "longer than" in result.output
+    assert "x" * 100 not in env.run("show", a.case).output  # nothing was saved
 
 
 def test_reply_and_export(env: Env, tmp_path: Path) -> None:

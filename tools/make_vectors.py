@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nacl.bindings as sodium
 import nacl.public
 
-from crypto import codename, envelope, errors, keyfile
+from crypto import codename, documents, envelope, errors, keyfile
 from crypto.keys import PrivateKey, PublicKey
 from crypto.params import CODENAME_LIMITS, TEST_LIMITS, Argon2Limits
 
@@ -327,6 +329,12 @@ def envelope_cases() -> list[EnvelopeCase]:
     bad("header_flipped_count", "count of a two-recipient envelope flipped to 3",
         flip(two, 8, 0x01), errors.HeaderMacError)
     assert two_hdr == 9 + 176 + 56
+    # A writer that took alice's key text with bit 255 set seals to the same
+    # X25519 key, but names it by the key id of those other bytes.
+    alice_255 = PublicKey(alice.public_key.raw[:31] + bytes([alice.public_key.raw[31] | 0x80]))
+    bad("header_noncanonical_recipient_key_id",
+        "sealed to alice's key with bit 255 set: its stanza names another key id",
+        build("bit 255", [alice_255], canonical_plain_chunks(b"hi")).to_bytes(), errors.NoMatch)
 
     # Payload: the real file key and valid chunk tags; one framing rule broken each.
     def stream_case(label: str, chunks: list[tuple[bytes, int]]) -> bytes:
@@ -496,6 +504,10 @@ def keyfile_cases() -> list[KeyFileCase]:
            good[:40] + other + good[72:], errors.KeyFileError)
     broken("low_order_public_key", "the clear public key is all zero (a low-order point)",
            good[:40] + bytes(32) + good[72:], errors.KeyFileError)
+    noncanonical = key.public_key.raw[:31] + bytes([key.public_key.raw[31] | 0x80])
+    broken("noncanonical_public_key",
+           "the clear public key with bit 255 set, refused before the passphrase",
+           good[:40] + noncanonical + good[72:], errors.KeyFileError)
     return cases
 
 
@@ -558,10 +570,294 @@ def codename_cases() -> list[CodenameCase]:
                      error=errors.InvalidCodename),
         CodenameCase("unknown_word", "a word not on the list", " ".join([*pick[:6], "zzzz"]),
                      salt, TEST_LIMITS, error=errors.InvalidCodename),
+        CodenameCase("success_unicode_spaces",
+                     "words parted by U+00A0, U+3000, U+2003, U+2028, a tab and U+0085",
+                     "\u00a0".join(pick[:2]) + "\u3000" + pick[2] + "\u2003" + pick[3]
+                     + "\u2028" + pick[4] + "\t" + pick[5] + "\u0085" + pick[6],
+                     salt, TEST_LIMITS),
+        CodenameCase("zero_width_space", "two words joined by U+200B, which is not white space",
+                     " ".join(pick[:5]) + " " + pick[5] + "\u200b" + pick[6], salt, TEST_LIMITS,
+                     error=errors.InvalidCodename),
         CodenameCase("hyphenated_list_word", "yo-yo is on the EFF list but never drawn",
                      " ".join([*pick[:6], "yo-yo"]), salt, TEST_LIMITS,
                      error=errors.InvalidCodename),
     ]
+
+
+# --- public key texts ---------------------------------------------------------
+
+#: The rule of docs/format.md "Text form" each refusal breaks, and the words
+#: crypto.keys uses for it (the class is InvalidPublicKey for all of them).
+PUBKEY_RULES = {
+    1: "must start with",
+    2: "wrong length",
+    3: "outside base32",
+    4: "(upper-case letters, or non-zero unused bits)",
+    5: "the key text is not canonical (bit 255 is set",
+    6: "the key text is not canonical (its number is 2^255 - 19 or more",
+    7: "low-order point",
+}
+FIELD_PRIME = 2**255 - 19
+
+
+@dataclass
+class PubkeyCase:
+    name: str
+    comment: str
+    text: str
+    rule: int | None = None  # on failure
+
+    def check(self) -> None:
+        try:
+            key = PublicKey.from_text(self.text)
+        except errors.InvalidPublicKey as e:
+            if self.rule is None or PUBKEY_RULES[self.rule] not in str(e):
+                raise AssertionError(f"{self.name}: expected rule {self.rule}, got {e}") from e
+            return
+        if self.rule is not None or key.to_text() != self.text:
+            raise AssertionError(f"{self.name}: expected rule {self.rule}, accepted instead")
+
+    def render(self) -> bytes:
+        if self.rule is None:
+            key = PublicKey.from_text(self.text)
+            lines = ["expect: success", f"text: {self.text}", f"public key: {key.raw.hex()}",
+                     f"fingerprint: {key.fingerprint}", f"key id: {key.key_id.hex()}"]
+        else:
+            lines = ["expect: failure", "error: InvalidPublicKey", f"rule: {self.rule}",
+                     f"text: {self.text}"]
+        lines.append(f"comment: {self.comment}")
+        return ("\n".join(lines) + "\n\n").encode()
+
+
+def text_of(raw: bytes) -> str:
+    """The text form of any 32 bytes (PublicKey(raw) refuses nothing but the length)."""
+    return PublicKey(raw).to_text()
+
+
+def pubkey_cases() -> list[PubkeyCase]:
+    key = identity("public key text").public_key
+    good = key.to_text()
+    body = good[len("refuge-pk1-"):]
+    raw = key.raw
+    high = raw[:31] + bytes([raw[31] | 0x80])
+    last_unused = body[:-1] + ("b" if body[-1] == "a" else "r")
+    return [
+        PubkeyCase("success", "a canonical key text", good),
+        PubkeyCase("success_largest_number",
+                   "u = 2^255 - 21, the largest canonical number that is not low-order",
+                   text_of((FIELD_PRIME - 2).to_bytes(32, "little"))),
+        PubkeyCase("wrong_prefix", "refuge-pk2- instead of refuge-pk1-",
+                   "refuge-pk2-" + body, 1),
+        PubkeyCase("uppercase_prefix", "the prefix in capitals", "REFUGE-PK1-" + body, 1),
+        PubkeyCase("too_short", "51 characters after the prefix", good[:-1], 2),
+        PubkeyCase("too_long", "53 characters after the prefix", good + "a", 2),
+        PubkeyCase("padded", "base32 with = padding", good + "====", 2),
+        PubkeyCase("not_base32", "the digit 1, outside the base32 alphabet",
+                   "refuge-pk1-1" + body[1:], 3),
+        PubkeyCase("uppercase_body", "the body in capitals (decodes to the same bytes)",
+                   "refuge-pk1-" + body.upper(), 4),
+        PubkeyCase("unused_bits", "the last character's unused bits not zero",
+                   "refuge-pk1-" + last_unused, 4),
+        PubkeyCase("bit_255_set", "the same key with bit 255 set: libsodium reads the same point",
+                   text_of(high), 5),
+        PubkeyCase("bit_255_set_low_order",
+                   "the all-zero key with bit 255 set: canonical form is checked before order",
+                   text_of(bytes(31) + b"\x80"), 5),
+        PubkeyCase("number_is_prime", "u = 2^255 - 19, zero written a second way",
+                   text_of(FIELD_PRIME.to_bytes(32, "little")), 6),
+        PubkeyCase("number_above_prime", "u = 2^255 - 19 + 9, the base point written a second way",
+                   text_of((FIELD_PRIME + 9).to_bytes(32, "little")), 6),
+        PubkeyCase("number_largest", "u = 2^255 - 1, bit 255 clear but above the prime",
+                   text_of((2**255 - 1).to_bytes(32, "little")), 6),
+        PubkeyCase("low_order_zero", "the all-zero key", text_of(bytes(32)), 7),
+        PubkeyCase("low_order_minus_one", "u = 2^255 - 20 (-1), a point of order 2",
+                   text_of((FIELD_PRIME - 1).to_bytes(32, "little")), 7),
+    ]
+
+
+# --- the documents inside envelopes -------------------------------------------
+
+
+@dataclass
+class DocumentCase:
+    name: str
+    comment: str
+    kind: str  # "submission" | "reply"
+    document: bytes
+    error: type[errors.DocumentError] | None = None
+    data: bytes = b""
+
+    def __post_init__(self) -> None:
+        reader = identity("document reader")
+        self.identity = reader
+        self.data = envelope.encrypt_bytes(
+            self.document, [reader.public_key], random=Drbg(f"file key document {self.name}")
+        )
+
+    def check(self) -> None:
+        plain = envelope.decrypt_bytes(self.data, [self.identity])
+        parse = documents.parse_submission if self.kind == "submission" else documents.parse_reply
+        try:
+            parse(plain)
+        except errors.DocumentError as e:
+            if type(e) is not self.error:
+                raise AssertionError(f"{self.name}: expected {self.error}, got {e!r}") from e
+            return
+        if self.error is not None:
+            raise AssertionError(f"{self.name}: expected {self.error.__name__}, accepted")
+
+    def render(self) -> bytes:
+        lines = ["expect: success" if self.error is None else "expect: failure",
+                 f"document: {self.kind}"]
+        if self.error is None:
+            lines.append(f"payload: {hashlib.sha256(self.document).hexdigest()}")
+        else:
+            lines.append(f"error: {self.error.__name__}")
+        lines += [f"identity: {self.identity.raw().hex()}", f"comment: {self.comment}"]
+        return ("\n".join(lines) + "\n\n").encode() + self.data
+
+
+def _hex(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()[:32]
+
+
+def submission_document(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": "refuge-intake submission",
+        "version": 1,
+        "case": _hex("case"),
+        "submission": _hex("submission"),
+        "kind": "application",
+        "day": "2026-11-20",
+        "answers": {
+            "name": "\u0645\u0631\u064a\u0645 \u0627\u0644\u062d\u0633\u0646", "contact": "",
+            "country": "\u0627\u06cc\u0631\u0627\u0646", "profession": "poet",
+            "profession_other": "", "languages": "Persian, Arabic",
+            "work": "Three collections since 2009.\nhttps://example.org/poems",
+            "threat": "Summoned twice; a travel ban since 2025.", "situation": "In hiding.",
+            "urgency": "weeks", "family": "", "references": "PEN Iran", "acknowledge": "yes",
+        },
+        "attachments": [
+            {"blob": _hex("blob 1"), "name": "poems.pdf", "type": "application/pdf",
+             "size": 48213},
+            {"blob": _hex("blob 2"), "name": "\u062d\u06a9\u0645.jpg", "type": "image/jpeg",
+             "size": 1},
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+def reply_document(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": "refuge-intake reply", "version": 1, "case": _hex("case"),
+        "reply": _hex("reply"), "day": "2026-11-25",
+        "text": "Thank you. We have your application and will write again within two weeks.",
+    }
+    doc.update(changes)
+    return doc
+
+
+def document_cases() -> list[DocumentCase]:
+    enc = documents.encode
+    sub, rep = submission_document, reply_document
+    cases: list[DocumentCase] = []
+
+    def ok(name: str, comment: str, data: bytes, kind: str = "submission") -> None:
+        cases.append(DocumentCase(name, comment, kind, data))
+
+    def bad(name: str, comment: str, data: bytes, kind: str = "submission",
+            error: type[errors.DocumentError] = errors.DocumentError) -> None:
+        cases.append(DocumentCase(name, comment, kind, data, error))
+
+    def without(doc: dict[str, Any], field_name: str) -> dict[str, Any]:
+        return {k: v for k, v in doc.items() if k != field_name}
+
+    ok("success_application", "an application as the server writes it", enc(sub()))
+    ok("success_followup", "a follow-up with a message and no attachments",
+       enc(sub(kind="followup", answers={"message": "New threats this week."},
+               attachments=[])))
+    ok("success_unknown_answer", "an answer name the reader does not know is kept",
+       enc(sub(answers={"name": "A", "pronouns": "she/her"})))
+    ok("success_list_answer", "an answer that is a list of strings",
+       enc(sub(answers={"languages": ["Persian", "Arabic"]})))
+    ok("success_ascii_escapes", "non-ASCII written as \\u escapes",
+       json.dumps(sub()).encode())
+    ok("success_whitespace", "indented JSON, fields in another order",
+       json.dumps(sub(), indent=2, sort_keys=True, ensure_ascii=False).encode())
+    ok("success_empty_attachment", "an attachment of size 0 and empty name and type",
+       enc(sub(attachments=[{"blob": _hex("blob 1"), "name": "", "type": "", "size": 0}])))
+    ok("success_reply", "a reply as the reviewer tool writes it", enc(rep()), "reply")
+    ok("success_reply_rtl", "a reply in Arabic with a line break",
+       enc(rep(text="\u0634\u0643\u0631\u0627\u064b\n\u0633\u0646\u0643\u062a\u0628 \u0644\u0643.")),
+       "reply")
+
+    text = enc(sub())
+    bad("not_utf8", "a byte 0xff inside a string", text.replace(b"poems.pdf", b"poems\xff.pdf"))
+    bad("byte_order_mark", "UTF-8 with a byte order mark first", b"\xef\xbb\xbf" + text)
+    bad("not_json", "a comma after the last field", text[:-1] + b",}")
+    bad("json_array", "a JSON array of one object", b"[" + text + b"]")
+    bad("duplicate_field", "the case field given twice",
+        text[:-1] + b', "case": "' + _hex("case").encode() + b'"}')
+    bad("fraction", "an attachment size written as 48213.0",
+        text.replace(b'"size": 48213', b'"size": 48213.0'))
+    bad("exponent", "an attachment size written as 1e3",
+        text.replace(b'"size": 48213', b'"size": 1e3'))
+    bad("nan", "an attachment size NaN", text.replace(b'"size": 48213', b'"size": NaN'))
+    bad("lone_surrogate", "a name holding the escape \\ud800",
+        text.replace(b"poems.pdf", b"poems\\ud800.pdf"))
+    bad("wrong_format", "the format of a bundle manifest",
+        enc(sub(format="refuge-intake bundle")))
+    bad("reply_format_as_submission", "a reply document read as a submission", enc(rep()))
+    bad("version_2", "version 2", enc(sub(version=2)),
+        error=errors.UnsupportedDocumentVersion)
+    bad("version_missing", "no version: the version check comes before the fields rule",
+        enc(without(sub(), "version")), error=errors.UnsupportedDocumentVersion)
+    bad("version_string", "version \"1\", a string", enc(sub(version="1")),
+        error=errors.UnsupportedDocumentVersion)
+    bad("version_true", "version true", enc(sub(version=True)),
+        error=errors.UnsupportedDocumentVersion)
+    bad("unknown_field", "a field the format does not have", enc(sub(extra="x")))
+    bad("missing_attachments", "no attachments field", enc(without(sub(), "attachments")))
+    bad("case_uppercase", "the case id in uppercase hex", enc(sub(case=_hex("case").upper())))
+    bad("submission_short", "a submission id of 31 digits",
+        enc(sub(submission=_hex("submission")[:31])))
+    bad("kind_unknown", "kind reply", enc(sub(kind="reply")))
+    bad("day_not_a_date", "day 2026-02-30", enc(sub(day="2026-02-30")))
+    bad("day_year_zero", "day 0000-01-01, before the range", enc(sub(day="0000-01-01")))
+    bad("answers_list", "answers as a list", enc(sub(answers=["a"])))
+    bad("answer_number", "an answer that is a number", enc(sub(answers={"name": 5})))
+    bad("answer_name_uppercase", "an answer named Name", enc(sub(answers={"Name": "A"})))
+    bad("answer_name_empty", "an answer with an empty name", enc(sub(answers={"": "A"})))
+    one = sub()["attachments"][0]
+    bad("attachment_extra_field", "an attachment entry with a field too many",
+        enc(sub(attachments=[{**one, "path": "x/y"}])))
+    bad("attachment_missing_size", "an attachment entry without size",
+        enc(sub(attachments=[without(one, "size")])))
+    bad("attachment_blob_twice", "one blob listed twice", enc(sub(attachments=[one, one])))
+    bad("attachment_size_negative", "size -1", enc(sub(attachments=[{**one, "size": -1}])))
+    bad("attachment_size_true", "size true", enc(sub(attachments=[{**one, "size": True}])))
+    bad("attachment_size_above_limit", "size 2^40 + 1",
+        enc(sub(attachments=[{**one, "size": 2**40 + 1}])))
+    bad("attachment_name_null", "name null", enc(sub(attachments=[{**one, "name": None}])))
+    many = [{**one, "blob": f"{i:032x}"} for i in range(documents.MAX_ATTACHMENTS + 1)]
+    bad("attachments_too_many", "1,001 attachments", enc(sub(attachments=many)))
+    big = enc(sub(answers={"work": ""}))
+    pad = documents.MAX_DOCUMENT_BYTES + 1 - len(big)
+    bad("too_long", "4 MiB + 1 byte", enc(sub(answers={"work": "x" * pad})))
+
+    bad("reply_empty_text", "a reply whose text is only white space", enc(rep(text=" \n")),
+        "reply")
+    bad("reply_text_not_string", "a reply whose text is a list", enc(rep(text=["hi"])),
+        "reply")
+    bad("reply_case_short", "a reply case of 31 digits", enc(rep(case=_hex("case")[:31])),
+        "reply")
+    bad("reply_unknown_field", "a reply with a field the format does not have",
+        enc(rep(signature="x")), "reply")
+    bad("reply_version_2", "a reply of version 2", enc(rep(version=2)), "reply",
+        errors.UnsupportedDocumentVersion)
+    bad("submission_as_reply", "a submission document read as a reply", enc(sub()), "reply")
+    return cases
 
 
 # --- writing ------------------------------------------------------------------
@@ -573,9 +869,12 @@ def header_of(data: bytes) -> bytes:
 
 def same_case(folder: str, committed: bytes, rendered: bytes) -> bool:
     """Envelopes are the same case if their headers agree; the rest are deterministic."""
-    if folder == "envelope":
+    if folder in ("envelope", "document"):
         return header_of(committed) == header_of(rendered)
     return committed == rendered
+
+
+Case = EnvelopeCase | KeyFileCase | CodenameCase | PubkeyCase | DocumentCase
 
 
 def write_all(
@@ -589,10 +888,12 @@ def write_all(
     Files for cases that no longer exist are removed.
     """
     written: dict[str, int] = {}
-    groups: list[tuple[str, list[EnvelopeCase] | list[KeyFileCase] | list[CodenameCase]]] = [
+    groups: list[tuple[str, Sequence[Case]]] = [
         ("envelope", envelope_cases()),
         ("keyfile", keyfile_cases()),
         ("codename", codename_cases()),
+        ("pubkey", pubkey_cases()),
+        ("document", document_cases()),
     ]
     for folder, cases in groups:
         target = out / folder

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
-from crypto.keys import PrivateKey
+from crypto.keys import PrivateKey, PublicKey
 
 from .helpers import apply, opened_submissions
 
@@ -59,6 +62,21 @@ def test_keys_add_refuses_bad_and_duplicate(runner: FlaskCliRunner,
     assert runner.invoke(args=["keys", "list"]).output.count("\n") == 1
 
 
+def test_keys_add_refuses_a_key_text_that_is_not_canonical(runner: FlaskCliRunner,
+                                                            reviewer_key: PrivateKey) -> None:
+    # Bit 255 set: libsodium reads the same key, but its text, fingerprint and key
+    # id differ, so envelopes sealed to it would not name the real holder's key.
+    raw = reviewer_key.public_key.raw
+    variant = PublicKey(raw[:31] + bytes([raw[31] | 0x80])).to_text()
+    above = PublicKey((2**255 - 19 + 9).to_bytes(32, "little")).to_text()
+    for text in (variant, above):
+        result = runner.invoke(args=["keys", "add", text, "--name", "variant"])
+        assert result.exit_code != 0
+        assert "the key text is not canonical" in result.output
+        assert result.output.strip().count("\n") == 0  # one line
+    assert runner.invoke(args=["keys", "list"]).output.count("\n") == 1
+
+
 def test_keys_remove_by_name_or_fingerprint(app: Flask, runner: FlaskCliRunner,
                                             reviewer_key: PrivateKey) -> None:
     other = PrivateKey.generate()
@@ -89,3 +107,33 @@ def test_submissions_are_sealed_to_every_active_key(app: Flask, runner: FlaskCli
     apply(app.test_client())
     assert opened_submissions(app, reviewer_key)[0]["answers"] == \
         opened_submissions(app, other)[0]["answers"]
+
+
+def test_a_key_installed_before_its_text_was_refused_is_left_out(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey) -> None:
+    # A row written before non-canonical texts were refused (here, straight into
+    # the database): nothing is sealed to it, the pages still work, and
+    # `keys list` says what to do.
+    import datetime as dt
+    import io
+
+    from crypto.envelope import recipient_key_ids
+    from intake import db
+    from intake.models import RecipientKey, Submission
+
+    raw = PrivateKey.generate().public_key.raw
+    variant = PublicKey(raw[:31] + bytes([raw[31] | 0x80]))
+    with app.app_context():
+        dbs = db.session()
+        dbs.add(RecipientKey(name="pasted", public_key=variant.to_text(),
+                             fingerprint=variant.fingerprint, added_day=dt.date(2026, 1, 1),
+                             active=True))
+        dbs.commit()
+    assert apply(app.test_client()).status_code == 200
+    with app.app_context():
+        sub = db.session().scalars(select(Submission)).one()
+        stored = Path(app.config["DATA_DIR"]) / "store" / sub.answers_blob_id
+        assert recipient_key_ids(io.BytesIO(stored.read_bytes())) == [
+            reviewer_key.public_key.key_id]
+    listed = runner.invoke(args=["keys", "list"]).output
+    assert "pasted" in listed and "the key text is not canonical" in listed

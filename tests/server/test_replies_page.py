@@ -137,3 +137,31 @@ def test_a_short_secret_key_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         defaults_from_env({"INTAKE_SECRET_KEY": "short"})
     assert defaults_from_env({"INTAKE_SECRET_KEY": "s" * 16})["SECRET_KEY"] == "s" * 16
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"day": "2026-02-30"}, {"signature": "x"}, {"text": "  "}, {"version": 2},
+     {"reply": "A" * 32}],
+    ids=["no-such-day", "unknown-field", "blank-text", "version-2", "uppercase-id"],
+)
+def test_a_reply_document_that_breaks_the_spec_is_not_shown(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        change: dict[str, object]) -> None:
+    # docs/format.md, "The reply document": the case page reads it by those rules.
+    import json
+
+    from crypto.envelope import encrypt_bytes
+
+    client = app.test_client()
+    case, codename = new_applicant(client)
+    reply_id = new_id()
+    doc = {"format": "refuge-intake reply", "version": 1, "case": case, "reply": reply_id,
+           "day": "2026-11-23", "text": "Hidden words", **change}
+    envelope = encrypt_bytes(json.dumps(doc).encode(),
+                             [reply_key(app, codename).public_key, reviewer_key.public_key])
+    path = replies_bundle(tmp_path / "r.bundle", [(reply_id, case, envelope)],
+                          [reviewer_key.public_key])
+    assert runner.invoke(args=["import-replies", str(path)]).exit_code == 0
+    page = client.get("/case").get_data(as_text=True)
+    assert "could not be opened" in page and "Hidden words" not in page

@@ -140,6 +140,26 @@ def test_several_reviewers(app: Flask, runner: FlaskCliRunner, reviewer_key: Pri
             raise AssertionError("a key read what was not sealed to it")
 
 
+def test_manifest_recipients_are_the_keys_the_envelopes_name(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path) -> None:
+    # One submission sealed before a key change, one after, exported together:
+    # the manifest lists exactly the keys their stanzas name, the removed one
+    # included, and not the active keys of the day (docs/bundle.md, recipients).
+    first, later = reviewer_key, PrivateKey.generate()
+    new_applicant(app.test_client())
+    runner.invoke(args=["keys", "add", later.public_key.to_text(), "--name", "later"])
+    runner.invoke(args=["keys", "remove", "reviewer one"])
+    new_applicant(app.test_client())
+    path = tmp_path / "both.bundle"
+    result = runner.invoke(args=["export", str(path)])
+    assert result.exit_code == 0, result.output
+    manifest, members = read_members(path, "submissions")
+    assert [k.key_id for k in manifest.recipients] == [first.public_key.key_id,
+                                                       later.public_key.key_id]
+    named = {recipient_key_ids(io.BytesIO(m))[0] for m in members.values()}
+    assert named == {first.public_key.key_id, later.public_key.key_id}
+
+
 def test_export_refuses_without_an_active_key(app: Flask, runner: FlaskCliRunner,
                                               tmp_path: Path) -> None:
     new_applicant(app.test_client())

@@ -1,13 +1,15 @@
 """Generate tests/vectors/bundle/: one bundle scenario a file, age-style.
 
 Run `python -m tests.vectors.gen_bundle` from the repository root. Output is
-deterministic: members are stand-in envelopes (the envelope magic followed by
-fixed bytes), which is all the bundle layer checks; the envelope layer has its
-own vectors. Each file is `key: value` lines, a blank line, then the bundle:
+deterministic: members are stand-in envelopes (a well-formed envelope header
+whose stanzas name the listed recipients' key ids, then fixed bytes), which is
+all the bundle layer checks; the envelope layer has its own vectors. Each file
+is `key: value` lines, a blank line, then the bundle:
 
     expect: success | not a bundle | unsupported version | wrong kind |
             truncated | trailing data | manifest digest failure |
             manifest failure | member failure
+    error: (failures only) the class crypto/bundle.py raises
     kind: the kind the reader is told to expect
     members: (success only) the number of members
     comment: what the case exercises
@@ -26,21 +28,50 @@ import nacl.hashlib
 
 from crypto import bundle
 from crypto.envelope import MAGIC as ENV_MAGIC
-from crypto.keys import PrivateKey
+from crypto.keys import FIELD_PRIME, PrivateKey, PublicKey
 
 OUT = Path(__file__).parent / "bundle"
 
 REVIEWER = PrivateKey(bytes(range(1, 33))).public_key
 APPLICANT = PrivateKey(bytes(range(33, 65))).public_key
+OTHER = PrivateKey(bytes(range(65, 97))).public_key
+
+#: The class each `expect:` names (crypto/bundle.py); one class per outcome.
+ERRORS = {
+    "not a bundle": bundle.NotABundle,
+    "unsupported version": bundle.UnsupportedBundleVersion,
+    "wrong kind": bundle.WrongBundleKind,
+    "truncated": bundle.TruncatedBundle,
+    "trailing data": bundle.TrailingBundleData,
+    "manifest digest failure": bundle.ManifestDigestError,
+    "manifest failure": bundle.ManifestError,
+    "member failure": bundle.MemberError,
+}
+
+
+def key_text(raw: bytes) -> str:
+    """The text form of any 32 bytes, canonical or not (PublicKey.to_text refuses nothing)."""
+    return PublicKey(raw).to_text()
+
+
+def bit_255(key: PublicKey) -> str:
+    """The same X25519 key with bit 255 set: another text libsodium reads as the same point."""
+    return key_text(key.raw[:31] + bytes([key.raw[31] | 0x80]))
 
 
 def hexid(n: int) -> str:
     return hashlib.sha256(b"id%d" % n).hexdigest()[:32]
 
 
-def member_bytes(n: int, size: int = 300) -> bytes:
-    body = hashlib.sha256(b"member%d" % n).digest() * (size // 32 + 1)
-    return ENV_MAGIC + body[:size]
+def member_bytes(n: int, size: int = 300, to: tuple[PublicKey, ...] = (REVIEWER,),
+                 count: int | None = None) -> bytes:
+    """A stand-in envelope: magic, recipient count, one stanza per key in `to`
+    (its key id, then 80 fixed bytes where the sealed file key would be), 56
+    fixed bytes of stream header and MAC, then `size` fixed bytes."""
+    filler = hashlib.sha256(b"member%d" % n).digest() * ((size + 200) // 32 + 1)
+    stanzas = b"".join(k.key_id + filler[:80] for k in to)
+    count = len(to) if count is None else count
+    return ENV_MAGIC + bytes([count]) + stanzas + filler[:56] + filler[56 : 56 + size]
 
 
 def digest(data: bytes) -> str:
@@ -121,7 +152,10 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
     out: dict[str, tuple[dict[str, str], bytes]] = {}
 
     def add(name: str, expect: str, kind: str, comment: str, data: bytes, **extra: str) -> None:
-        out[name] = ({"expect": expect, "kind": kind, **extra, "comment": comment}, data)
+        fields = {"expect": expect}
+        if expect != "success":
+            fields["error"] = ERRORS[expect].__name__
+        out[name] = ({**fields, "kind": kind, **extra, "comment": comment}, data)
 
     man, mem = submissions()
     good = raw(canon(man), mem)
@@ -136,6 +170,8 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
     empty["members"], empty["cases"] = [], []
     add("success_empty", "success", "submissions", "nothing to carry", raw(canon(empty), []),
         members="0")
+
+    add_recipient_cases(add, man, mem, rman, rmem)
 
     add("empty_file", "not a bundle", "submissions", "zero bytes", b"")
     add("envelope_not_bundle", "not a bundle", "submissions", "an envelope given as a bundle",
@@ -276,6 +312,19 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
     mutate("replies_field_in_submissions", "a submissions manifest with a replies field",
            replies_in_subs)
 
+    add("missing_version", "unsupported version", "submissions",
+        "no version field: the version check comes before the exact-fields rule",
+        raw(canon(drop_version_copy(man)), mem))
+    mutate("day_year_zero", "a day in year 0000, before the range 0001-01-01..9999-12-31",
+           set_(["cases", 0, "submissions", 0, "day"], "0000-12-31"))
+    extreme = copy.deepcopy(man)
+    extreme["created"] = "0001-01-01"
+    extreme["cases"][0]["submissions"][0]["day"] = "9999-12-31"
+    extreme["cases"][0]["submissions"][1]["day"] = "2024-02-29"
+    add("success_day_range", "success", "submissions",
+        "days at both ends of the range and on a leap day", raw(canon(extreme), mem),
+        members="4")
+
     zero = bundle.MAGIC + bundle.LENGTH.pack(0) + bytes(32)
     add("manifest_length_zero", "manifest failure", "submissions", "manifest length 0", zero)
     huge = bundle.MAGIC + bundle.LENGTH.pack(0xFFFFFFFF) + b"{}"
@@ -284,11 +333,104 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
     return out
 
 
+def drop_version_copy(man: dict[str, Any]) -> dict[str, Any]:
+    m = copy.deepcopy(man)
+    del m["version"]
+    return m
+
+
+def add_recipient_cases(add: Any, man: dict[str, Any], mem: list[bytes],
+                        rman: dict[str, Any], rmem: list[bytes]) -> None:
+    """Public keys in the manifest: canonical text only; recipients match the stanzas."""
+
+    def variant(name: str, comment: str, fn: Any, kind: str = "submissions",
+                base: tuple[dict[str, Any], list[bytes]] | None = None,
+                expect: str = "manifest failure", members: list[bytes] | None = None,
+                count: str | None = None) -> None:
+        m0, mm = base or (man, mem)
+        m = copy.deepcopy(m0)
+        fn(m)
+        mm = members if members is not None else mm
+        extra = {} if count is None else {"members": count}
+        if members is not None:
+            m["members"] = [
+                {"id": e["id"], "length": len(b), "blake2b": digest(b)}
+                for e, b in zip(m["members"], mm, strict=True)
+            ]
+        add(name, expect, kind, comment, raw(canon(m), mm), **extra)
+
+    def recipients(*texts: str) -> Any:
+        def fn(m: Any) -> None:
+            m["recipients"] = list(texts)
+        return fn
+
+    def reply_key(text: str) -> Any:
+        def fn(m: Any) -> None:
+            m["cases"][0]["reply_key"] = text
+        return fn
+
+    above = (FIELD_PRIME + 9).to_bytes(32, "little")  # the base point 9, plus p
+    variant("noncanonical_recipient",
+            "a recipient key with bit 255 set (the same X25519 key, another text)",
+            recipients(bit_255(REVIEWER)))
+    variant("noncanonical_recipient_above_prime",
+            "a recipient key whose number is 2^255 - 19 + 9, the base point written a second way",
+            recipients(key_text(above)))
+    variant("noncanonical_reply_key", "a reply key with bit 255 set",
+            reply_key(bit_255(APPLICANT)))
+    variant("noncanonical_reply_key_above_prime",
+            "a reply key whose number is 2^255 - 19 + 9", reply_key(key_text(above)))
+    variant("low_order_recipient", "a second recipient key that is a low-order point (all zero)",
+            recipients(REVIEWER.to_text(), key_text(bytes(32))))
+    variant("unrelated_recipient",
+            "a second recipient key that no member envelope is sealed to",
+            recipients(REVIEWER.to_text(), OTHER.to_text()))
+    variant("replies_reply_case_uppercase", "a reply's case id in uppercase hex",
+            lambda m: m["replies"][0].update(case=m["replies"][0]["case"].upper()),
+            kind="replies", base=(rman, rmem))
+    variant("success_replies_recipients_not_checked",
+            "a replies bundle's recipients are not compared with its envelopes",
+            recipients(REVIEWER.to_text(), OTHER.to_text()), kind="replies",
+            base=(rman, rmem), expect="success", count="2")
+    variant("success_recipients_union",
+            "two recipients; one envelope sealed to both, the others to one (a key added later)",
+            recipients(REVIEWER.to_text(), OTHER.to_text()), expect="success",
+            members=[member_bytes(0, to=(REVIEWER, OTHER)), *mem[1:3],
+                     member_bytes(3, to=(OTHER,))], count="4")
+    variant("member_sealed_to_unlisted_key",
+            "a member envelope with a stanza for a key the manifest does not list",
+            lambda m: None, expect="member failure",
+            members=[member_bytes(0, to=(REVIEWER, OTHER)), *mem[1:]])
+    variant("member_no_stanza", "a member envelope header with a recipient count of 0",
+            lambda m: None, expect="member failure",
+            members=[member_bytes(0, count=0), *mem[1:]])
+    variant("member_header_cut",
+            "a member that ends inside its envelope header (the magic and two bytes)",
+            lambda m: None, expect="member failure",
+            members=[member_bytes(0)[:10], *mem[1:]])
+    variant("member_duplicate_stanza", "a member envelope header naming one key id twice",
+            lambda m: None, expect="member failure",
+            members=[member_bytes(0, to=(REVIEWER, REVIEWER)), *mem[1:]])
+
+
+def check(name: str, fields: dict[str, str], data: bytes) -> None:
+    """Refuse to write a case the reference reader does not decide as labelled."""
+    import io
+
+    try:
+        bundle.read_bundle(io.BytesIO(data), kind=fields["kind"])
+    except bundle.BundleError as e:
+        assert type(e).__name__ == fields.get("error"), (name, e)
+        return
+    assert fields["expect"] == "success", name
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.bundle-vector"):
         old.unlink()
     for name, (fields, data) in sorted(cases().items()):
+        check(name, fields, data)
         head = "".join(f"{k}: {v}\n" for k, v in fields.items()) + "\n"
         (OUT / f"{name}.bundle-vector").write_bytes(head.encode() + data)
     print(f"wrote {len(cases())} vectors to {OUT}")
