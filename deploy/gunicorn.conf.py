@@ -29,6 +29,8 @@ import traceback
 from typing import Any
 
 from gunicorn import glogging
+from gunicorn import util as gunicorn_util
+from gunicorn.http import wsgi as gunicorn_wsgi
 
 # --- where it listens ------------------------------------------------------
 
@@ -224,3 +226,65 @@ def _exception_shape() -> str:
 
 
 logger_class = RedactingLogger
+
+
+# --- gunicorn's own answers: the app's headers, no quoting, no "Server" ------
+
+# gunicorn answers some requests itself, before the app sees them: a malformed
+# request line or header (400), a request line over limit_request_line (414),
+# too many or too large header fields (431). Its page quotes the offending
+# input and carries none of the app's headers (no CSP, no no-store, no
+# nosniff); and every response, the app's too, says "Server: gunicorn".
+# gunicorn has no setting for either, but this file is Python that the master
+# runs before it forks the workers: below, its error writer is replaced by one
+# that sends the app's headers and a page that quotes nothing, and the Server
+# line is dropped. tests/test_proof_gunicorn_pages.py checks both against the
+# real server, so a gunicorn that moved these functions fails there; here it
+# stops the server at start rather than run without them.
+
+# The same as intake/security.py SECURITY_HEADERS (the test compares them).
+_ERROR_PAGE_HEADERS = (
+    ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; "
+     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+
+
+def _write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error with the app's headers, and `mesg` (which quotes the
+    request) left out: the status and gunicorn's fixed reason phrase say enough."""
+    body = (f"<!doctype html>\n<html><head><title>{status_int} {reason}</title></head>\n"
+            f"<body><h1>{reason}</h1></body></html>\n").encode("latin-1")
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close",
+            "Content-Type: text/html; charset=utf-8", f"Content-Length: {len(body)}"]
+    head += [f"{name}: {value}" for name, value in _ERROR_PAGE_HEADERS]
+    gunicorn_util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def _install_own_answers() -> None:
+    response_class: Any = getattr(gunicorn_wsgi, "Response", None)
+    if not (callable(getattr(gunicorn_util, "write_error", None))
+            and callable(getattr(gunicorn_util, "write_nonblock", None))
+            and callable(getattr(response_class, "default_headers", None))):
+        raise RuntimeError("this gunicorn has no util.write_error or Response.default_headers: "
+                           "update deploy/gunicorn.conf.py for it")
+    gunicorn_util.write_error = _write_error
+    original = response_class.default_headers
+    if getattr(original, "_drops_server", False):
+        return  # the file was read again (a reload): already installed
+
+    def default_headers(self: Any) -> list[str]:
+        return [h for h in original(self) if not h.lower().startswith("server:")]
+
+    default_headers._drops_server = True  # type: ignore[attr-defined]
+    response_class.default_headers = default_headers
+
+
+_install_own_answers()

@@ -14,10 +14,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flask import Flask, current_app, render_template, session
+from flask import Flask, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from intake import cli, db, errors, i18n, views
+from intake import cli, db, errors, i18n, sessions, views
 from intake import config as config_mod
 from intake.security import (
     CountingMiddleware,
@@ -109,7 +109,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     cli.register(app)
     app.before_request(_check_schema)
-    app.before_request(_slide_session)
+    app.before_request(sessions.check_session)
     app.after_request(add_security_headers)
     app.teardown_request(_discard_staged)
     app.wsgi_app = CountingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
@@ -127,13 +127,6 @@ def _check_schema() -> ResponseReturnValue | None:
         app.extensions["intake_schema_warned"] = True
         logger.error("the database is not initialised: run `%s`", db.INIT_COMMAND)
     return render_template("not_ready.html", command=db.INIT_COMMAND), 503
-
-
-def _slide_session() -> None:
-    # The cookie's signed timestamp is its age; re-signing on each visit makes
-    # PERMANENT_SESSION_LIFETIME an idle timeout for signed-in applicants.
-    if "case" in session:
-        session.modified = True
 
 
 def _discard_staged(_exc: BaseException | None) -> None:

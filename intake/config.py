@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,7 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     data_dir = Path(env.get("INTAKE_DATA_DIR") or "intake-data").resolve()
     max_upload_mb = _int_env(env, "INTAKE_MAX_UPLOAD_MB", 25)
     session_minutes = _int_env(env, "INTAKE_SESSION_MINUTES", 60)
+    session_max_hours = _int_env(env, "INTAKE_SESSION_MAX_HOURS", 4)
     config: dict[str, Any] = {
         "DATA_DIR": data_dir,
         "DATABASE_URL": env.get("INTAKE_DATABASE_URL") or None,
@@ -76,8 +78,15 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         # service is plain HTTP inside Tor); True here forces it always.
         "SESSION_COOKIE_SECURE": env.get("INTAKE_FORCE_SECURE_COOKIES", "") == "1",
         "SESSION_REFRESH_EACH_REQUEST": True,
-        # Used as the maximum idle age of the (non-persistent) session cookie.
+        # The longest a signed-in session may go without a request (intake/sessions.py;
+        # also the signed cookie's own maximum age, checked by Flask).
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=session_minutes),
+        # The longest a signed-in session lasts however busy it is (intake/sessions.py).
+        "SESSION_MAX_AGE": timedelta(hours=session_max_hours),
+        # Seconds since the Unix epoch, for the session times carried in the cookie;
+        # tests pass their own clock.
+        "CLOCK": time.time,
+        "LANGUAGE_COOKIE_NAME": "intake_lang",
         "WTF_CSRF_ENABLED": True,
         # The token lives as long as the session; a stale one is answered with the
         # form as typed and a fresh token.

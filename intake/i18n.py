@@ -3,7 +3,15 @@
 Tor Browser tells every site it prefers English (so as not to stand out), so
 the Accept-Language header says nothing about the person. The language is
 whatever the applicant picked from the list of links on every page, kept in
-the session cookie; until they pick, pages are in English.
+a cookie of its own (`intake_lang`, the code and nothing else); until they
+pick, pages are in English.
+
+Not in the session cookie: a link from another site arrives without the
+session cookie (SameSite=Strict), and a response that set the session then
+would replace the applicant's real session in the browser. The language
+cookie is all `/language/<code>` ever sets, so following such a link can
+change the language and nothing else. It is not signed: any value other
+than a known code is ignored.
 
 `GET /language/<code>` stores the choice and sends the browser back to the
 page it came from, named by a `next` parameter that must be a local path: an
@@ -16,7 +24,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from babel import Locale
-from flask import Blueprint, Flask, abort, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
@@ -32,15 +40,14 @@ LANGUAGES: dict[str, str] = {
     "zh_Hans": "简体中文",
 }
 DEFAULT = "en"
-SESSION_KEY = "lang"
 
 bp = Blueprint("language", __name__)
 
 
 def chosen_language() -> str:
-    """The code the applicant chose in this session, or English."""
-    code = session.get(SESSION_KEY)
-    return code if isinstance(code, str) and code in LANGUAGES else DEFAULT
+    """The code the applicant chose (their language cookie), or English."""
+    code = request.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"])
+    return code if code in LANGUAGES else DEFAULT
 
 
 def html_lang(code: str) -> str:
@@ -67,20 +74,20 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def keep_language_across_clear() -> None:
-    """`session.clear()` that forgets everything except the language choice."""
-    code = session.get(SESSION_KEY)
-    session.clear()
-    if isinstance(code, str) and code in LANGUAGES:
-        session[SESSION_KEY] = code
-
-
 @bp.route("/language/<code>")
 def choose(code: str) -> ResponseReturnValue:
     if code not in LANGUAGES:
         abort(404)
-    session[SESSION_KEY] = code
-    return redirect(safe_next(request.args.get("next")), code=303)
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    app = current_app
+    # Like the session cookie: for this browser session only, HttpOnly, Secure
+    # over HTTPS. Lax, not Strict: a link from elsewhere may show the page in
+    # the chosen language; the code is no secret and sets nothing else.
+    response.set_cookie(
+        app.config["LANGUAGE_COOKIE_NAME"], code, path="/", httponly=True, samesite="Lax",
+        secure=bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure,
+    )
+    return response
 
 
 def _template_context() -> dict[str, object]:

@@ -2,13 +2,15 @@
 
 What a seized database reveals is exactly what is here: how many applicants
 and submissions exist, the day each arrived, ciphertext sizes, and each
-applicant's reply public key. Days, never times. No name, no text, no
+applicant's reply public key (and a random value that ends their sessions
+when they sign out). Days, never times. No name, no text, no
 filename, no content type: those live only inside envelopes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -43,6 +45,12 @@ class Applicant(Base):
     reply_public_key: Mapped[str] = mapped_column(String(80))
     created_day: Mapped[dt.date] = mapped_column(Date)
     last_active_day: Mapped[dt.date] = mapped_column(Date)
+    # Every session cookie of this applicant carries this random value; signing out
+    # replaces it, which ends them all (intake/sessions.py). A value, never a time.
+    # "" (applicants from before revision 0004) matches no session: sign-in sets one.
+    session_epoch: Mapped[str] = mapped_column(
+        String(ID_LENGTH), default=lambda: secrets.token_hex(16), server_default=""
+    )
 
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="applicant", order_by="Submission.day"

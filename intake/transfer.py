@@ -184,6 +184,26 @@ class _Staging:
         remove_files(list(self.paths.values()))
 
 
+def _check_reply_day(reply: str, written: dt.date, applicant: Applicant, today: dt.date) -> None:
+    """Refuse a reply dated after tomorrow or before the case began.
+
+    The purge counts a reply's day as activity (SECURITY.md, retention), so a
+    reply dated 9999-12-31 would keep its applicant forever. Tomorrow is allowed
+    because a reviewer east of UTC is a day ahead for some hours.
+    """
+    tomorrow = today + dt.timedelta(days=1)
+    if written > tomorrow:
+        raise TransferError(
+            f"reply {reply} is dated {written.isoformat()}, after tomorrow "
+            f"({tomorrow.isoformat()}): check the reviewer machine's date; nothing was imported"
+        )
+    if written < applicant.created_day:
+        raise TransferError(
+            f"reply {reply} is dated {written.isoformat()}, before its case began "
+            f"({applicant.created_day.isoformat()}); nothing was imported"
+        )
+
+
 def import_replies(
     dbs: Session, store: Path, staging: StagingArea, bundle: Path, *, day: dt.date
 ) -> ImportResult:
@@ -207,6 +227,7 @@ def import_replies(
                     f"reply {record.reply} is for case {record.case}, which this server does "
                     "not have; nothing was imported"
                 )
+            _check_reply_day(record.reply, dt.date.fromisoformat(record.day), applicant, day)
             if dbs.get(Reply, record.reply) is not None or \
                     dbs.get(DeletedReply, record.reply) is not None:
                 already += 1

@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -28,7 +27,7 @@ from crypto.codename import CodenameKeys, derive, generate_codename, normalise_c
 from crypto.errors import InvalidCodename, InvalidPublicKey
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
-from intake import db
+from intake import db, sessions
 from intake.forms import (
     ApplicationForm,
     DeleteReplyForm,
@@ -36,7 +35,6 @@ from intake.forms import (
     SigninForm,
     SignoutForm,
 )
-from intake.i18n import keep_language_across_clear
 from intake.models import Applicant, RecipientKey
 from intake.replies import delete_reply, remember_reply_key, replies_for, reply_key_from_session
 from intake.security import Busy, DerivationLimiter, drain_body
@@ -55,6 +53,9 @@ STALE_FORM = _l(
     "again and send it once more."
 )
 SMALL_BODY = 16 * 1024
+SIGNOUT_CONFIRM = _l(
+    "You are still signed in: the sign-out form had expired. Press “Sign out” to sign out."
+)
 BUSY = _l(
     "The server is busy right now. Nothing was stored. Please wait a minute and send it "
     "again; if you had chosen files, choose them again."
@@ -111,10 +112,8 @@ def _turned_away() -> ResponseReturnValue:
 
 
 def current_applicant() -> Applicant | None:
-    case = session.get("case")
-    if not isinstance(case, str):
-        return None
-    return db.session().get(Applicant, case)
+    """The signed-in applicant, whose session `sessions.check_session` has checked."""
+    return sessions.signed_in_applicant()
 
 
 @bp.route("/")
@@ -153,8 +152,7 @@ def apply() -> ResponseReturnValue:
                 files=form.attachments.data or [],
                 new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
             )
-            keep_language_across_clear()
-            session["case"] = applicant.id
+            sessions.begin(applicant)
             remember_reply_key(applicant.id, keys.reply_key)
             return render_template("codename.html", codename=codename)
         status = 400
@@ -191,9 +189,9 @@ def signin() -> ResponseReturnValue:
             form.codename.errors = [WRONG_CODENAME]
             return render_template("signin.html", form=form), 400
         applicant.last_active_day = db.today()
+        sessions.ensure_epoch(applicant)
         dbs.commit()
-        keep_language_across_clear()
-        session["case"] = applicant.id
+        sessions.begin(applicant)
         remember_reply_key(applicant.id, keys.reply_key)
         return redirect(url_for("applicant.case"))
     return render_template("signin.html", form=form, notice=notice)
@@ -282,8 +280,20 @@ def delete(reply_id: str) -> ResponseReturnValue:
 @bp.route("/signout", methods=["GET", "POST"])
 def signout() -> ResponseReturnValue:
     request.max_content_length = SMALL_BODY
+    applicant = current_applicant()
+    if applicant is None:
+        # Nothing to sign out, and no form: making one would start a session, and
+        # a request from another site arrives without the session cookie
+        # (SameSite=Strict), so that new cookie would replace the real one.
+        if request.method == "POST":
+            drain_body(int(current_app.config["DRAIN_LIMIT"]))
+        return render_template("signout.html", signed_in=False)
+    form = SignoutForm()
     if request.method == "POST":
-        # Signing out is always allowed, even with a stale form: it only forgets.
-        keep_language_across_clear()
-        return render_template("signed_out.html")
-    return render_template("signout.html", signout=SignoutForm(), signed_in="case" in session)
+        if form.validate():
+            sessions.end_everywhere(db.session(), applicant)
+            return render_template("signed_out.html")
+        # A stale page, or a request forged elsewhere: ask, with a fresh token.
+        return render_template("signout.html", signout=form, signed_in=True,
+                               notice=SIGNOUT_CONFIRM), 400
+    return render_template("signout.html", signout=form, signed_in=True)

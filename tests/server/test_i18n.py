@@ -30,7 +30,7 @@ from intake.db import new_id
 from intake.i18n import LANGUAGES, safe_next
 from intake.security import DerivationLimiter
 
-from .helpers import answers, apply, codename_of, csrf, files, post
+from .helpers import answers, apply, codename_of, csrf, files, post, sign_out
 from .transfer_helpers import case_of, replies_bundle, reply_key, sealed_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +163,7 @@ def test_choice_survives_applying_and_signing_out(client: FlaskClient) -> None:
     html = response.get_data(as_text=True)
     assert '<html lang="ru" dir="ltr">' in html and translate("ru", "Keeping your codename") in html
     assert len(codename_of(response).split()) == 7
-    html = client.post("/signout").get_data(as_text=True)
+    html = sign_out(client).get_data(as_text=True)
     assert '<html lang="ru" dir="ltr">' in html
     assert translate("ru", "You are signed out") in html
 
@@ -289,7 +289,9 @@ def every_applicant_page(make_app: Any, code: str, reviewer: PrivateKey,
     yield "case", client.get("/case")  # two replies, two submissions and the "Sent" notice
     yield "case-errors", post(client, "/case", {"csrf_token": token, "message": ""})
     yield "signout", client.get("/signout")
-    yield "signed-out", client.post("/signout")
+    yield "signout-confirm", client.post("/signout")  # no token: the confirm form
+    yield "signed-out", sign_out(client)
+    yield "signout-not-signed-in", client.post("/signout")
     yield "case-signed-out", client.get("/case", follow_redirects=True)
     yield "not-found", client.get("/nowhere")
     yield "wrong-method", client.put("/apply")
@@ -366,7 +368,7 @@ def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes
         assert "Traceback" not in html
         if name == "case":  # the heaviest case page: replies shown and readable
             assert html.count('<section class="reply"') == 2 and "Thank you for your" in html
-    assert len(seen) == 20
+    assert len(seen) == 22
 
 
 def test_arabic_errors_are_in_arabic(client: FlaskClient) -> None:

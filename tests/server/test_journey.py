@@ -13,6 +13,7 @@ from intake import db
 from intake.models import Applicant, Submission
 
 from .helpers import (
+    Clock,
     answers,
     apply,
     codename_of,
@@ -21,6 +22,7 @@ from .helpers import (
     files,
     opened_submissions,
     post,
+    sign_out,
     store_files,
 )
 
@@ -39,7 +41,7 @@ def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey)
     page = client.get("/case")
     assert page.status_code == 200
     assert "Application" in page.get_data(as_text=True)
-    client.post("/signout")
+    sign_out(client)
     assert client.get("/case").status_code == 302
 
     # Sign in again, typed carelessly: case and hyphens are forgiven.
@@ -99,7 +101,7 @@ def test_picked_up_is_shown(app: Flask, client: FlaskClient) -> None:
 
 def test_wrong_codename_gets_one_clear_message(app: Flask, client: FlaskClient) -> None:
     apply(client)
-    client.post("/signout")
+    sign_out(client)
     for attempt in ("not a codename", "abacus " * 7):
         token = csrf(client, "/signin")
         response = client.post("/signin", data={"csrf_token": token, "codename": attempt})
@@ -137,15 +139,13 @@ def test_case_requires_sign_in(client: FlaskClient) -> None:
 
 
 def test_session_expires(make_app) -> None:
-    import datetime
-
-    app = make_app(PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=1))
+    clock = Clock()
+    app = make_app(CLOCK=clock)  # idle limit: 60 minutes
     client = app.test_client()
     apply(client)
+    clock.advance(59 * 60)
     assert client.get("/case").status_code == 200
-    import time
-
-    time.sleep(2.1)
+    clock.advance(60 * 60)
     response = client.get("/case")
     assert response.status_code == 302
     assert "session ended" in client.get("/signin").get_data(as_text=True)

@@ -13,14 +13,14 @@ from intake import create_app
 from intake.config import ConfigError, defaults_from_env
 from intake.security import DerivationLimiter
 
-from .helpers import answers, apply, codename_of, counts, csrf, post, staging_files
+from .helpers import answers, apply, codename_of, counts, csrf, post, sign_out, staging_files
 
 
 def test_argon2_cap_gives_a_busy_page(make_app) -> None:
     app = make_app(ARGON2_CONCURRENCY=1, ARGON2_WAIT_SECONDS=0.05)
     client = app.test_client()
     codename = codename_of(apply(client))
-    client.post("/signout")
+    sign_out(client)
     limiter: DerivationLimiter = app.extensions["intake_limiter"]
     assert limiter.semaphore.acquire(timeout=1)  # someone else is deriving
     try:

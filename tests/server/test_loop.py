@@ -19,7 +19,7 @@ from intake import db
 from intake.models import DeletedReply
 from reviewer.cli import cli as reviewer_cli
 
-from .helpers import answers, apply, codename_of, csrf, files
+from .helpers import answers, apply, codename_of, csrf, files, sign_out
 from .transfer_helpers import case_of, data_files, new_applicant, reply_rows, sign_in
 
 PASSPHRASE = "correct horse battery staple"
@@ -121,7 +121,7 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     assert len(reply_rows(app)) == 1
 
     # Alice signs in again and reads the reply: escaped, line breaks kept as text.
-    alice.post("/signout")
+    sign_out(alice)
     sign_in(alice, codename_a)
     page = alice.get("/case").get_data(as_text=True)
     assert "Replies from the Secretariat" in page

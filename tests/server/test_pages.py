@@ -20,6 +20,7 @@ from .helpers import (
     csrf,
     files,
     post,
+    sign_out,
     staging_files,
     store_files,
 )
@@ -63,7 +64,9 @@ def every_page(app: Flask, client: FlaskClient) -> list[TestResponse]:
     out.append(first)  # the codename page
     out.append(client.get("/case"))
     out.append(client.get("/signout"))
-    out.append(client.post("/signout"))
+    out.append(client.post("/signout"))  # no token: the confirm form
+    out.append(sign_out(client))
+    out.append(client.post("/signout"))  # not signed in
     out.append(client.post("/signin", data={"csrf_token": "stale", "codename": "x"}))
     return out
 

@@ -8,7 +8,16 @@ from crypto.keys import PrivateKey
 from crypto.params import TEST_LIMITS
 from intake import create_app, db
 
-from .helpers import apply, codename_of, counts, csrf, files, opened_submissions, post
+from .helpers import (
+    apply,
+    codename_of,
+    counts,
+    csrf,
+    files,
+    opened_submissions,
+    post,
+    sign_out,
+)
 
 
 def test_journey_on_postgresql(fresh_postgres_url: str, tmp_path: Path,
@@ -22,7 +31,7 @@ def test_journey_on_postgresql(fresh_postgres_url: str, tmp_path: Path,
     assert result.exit_code == 0
     client = app.test_client()
     codename = codename_of(apply(client, attachments=files((b"evidence", "e.txt", "text/plain"))))
-    client.post("/signout")
+    sign_out(client)
     response = client.post("/signin", data={"csrf_token": csrf(client, "/signin"),
                                             "codename": codename})
     assert response.status_code == 302

@@ -14,7 +14,7 @@ from crypto.keys import PrivateKey
 from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
 
-from .helpers import csrf
+from .helpers import csrf, sign_out
 from .transfer_helpers import (
     new_applicant,
     replies_bundle,
@@ -49,7 +49,7 @@ def test_session_holds_the_reply_key_only_sealed(app: Flask, runner: FlaskCliRun
     page = client.get("/case").get_data(as_text=True)
     assert "Line one\nLine two" in page
     # Signing out forgets the key with everything else.
-    client.post("/signout")
+    sign_out(client)
     with client.session_transaction() as sess:
         assert "reply_key" not in sess and "case" not in sess
 

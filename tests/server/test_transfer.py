@@ -299,3 +299,44 @@ def test_a_database_failure_while_importing_stores_nothing(
     _nothing_stored(app, store_before)
     # and a later import works
     assert "Imported 1 new reply" in runner.invoke(args=["import-replies", str(path)]).output
+
+
+@pytest.mark.parametrize(("offset", "message"), [
+    (None, "dated 9999-12-31, after tomorrow"),  # would keep the applicant from the purge
+    (2, "after tomorrow"),
+    (-1, "before its case began"),
+])
+def test_reply_dated_after_tomorrow_or_before_the_case_is_refused(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        offset: int | None, message: str) -> None:
+    client = app.test_client()
+    case, codename = new_applicant(client)  # its first day is today
+    key = reply_key(app, codename).public_key
+    reviewers = [reviewer_key.public_key]
+    today = db.today()
+    day = "9999-12-31" if offset is None else (today + dt.timedelta(days=offset)).isoformat()
+    path = replies_bundle(tmp_path / "r.bundle", [
+        (new_id(), case, sealed_reply(case, new_id(), "dated badly", key, reviewers))],
+        reviewers, day=day)
+    store_before = store_files(app)
+    result = runner.invoke(args=["import-replies", str(path)])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert "nothing was imported" in result.output
+    one_line_failure(result.output)
+    _nothing_stored(app, store_before)
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_reply_dated_today_or_tomorrow_is_imported(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        offset: int) -> None:
+    # Tomorrow: a reviewer east of UTC is a day ahead for some hours.
+    case, codename = new_applicant(app.test_client())
+    key = reply_key(app, codename).public_key
+    reviewers = [reviewer_key.public_key]
+    day = db.today() + dt.timedelta(days=offset)
+    path = replies_bundle(tmp_path / "r.bundle", [
+        (new_id(), case, sealed_reply(case, new_id(), "ok", key, reviewers))],
+        reviewers, day=day.isoformat())
+    assert "Imported 1 new reply." in runner.invoke(args=["import-replies", str(path)]).output
+    assert [r.day for r in reply_rows(app)] == [day]

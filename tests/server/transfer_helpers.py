@@ -67,20 +67,23 @@ def sign_in(client: FlaskClient, codename: str) -> None:
     assert response.status_code == 302
 
 
-def reply_doc(case: str, reply: str, text: str, day: str = "2026-11-23") -> bytes:
+def reply_doc(case: str, reply: str, text: str, day: str | None = None) -> bytes:
+    day = day or db.today().isoformat()
     return json.dumps({"format": "refuge-intake reply", "version": 1, "case": case,
                        "reply": reply, "day": day, "text": text}).encode()
 
 
 def replies_bundle(path: Path, replies: list[tuple[str, str, bytes]],
-                   reviewers: list[PublicKey]) -> Path:
-    """A replies bundle as `reviewer export-replies` makes it: (reply id, case, envelope)."""
+                   reviewers: list[PublicKey], day: str | None = None) -> Path:
+    """A replies bundle as `reviewer export-replies` makes it: (reply id, case, envelope),
+    every reply dated `day` (default: today, UTC)."""
+    day = day or db.today().isoformat()
     with atomic_output(path) as out:
-        w = BundleWriter(out, "replies", created="2026-11-23", recipients=reviewers)
+        w = BundleWriter(out, "replies", created=day, recipients=reviewers)
         for i, (reply_id, case, envelope) in enumerate(replies):
             blob = f"{i:032x}"
             w.add_member(blob, functools.partial(io.BytesIO, envelope))
-            w.add_reply(reply_id, case, "2026-11-23", blob)
+            w.add_reply(reply_id, case, day, blob)
         w.close()
     return path
 
