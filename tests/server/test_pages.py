@@ -254,6 +254,26 @@ def test_missing_csrf_is_friendly(client: FlaskClient, app: Flask) -> None:
     assert counts(app) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("token", [None, "stale-token"])
+def test_followup_without_a_valid_csrf_token_is_refused(
+        client: FlaskClient, app: Flask, token: str | None) -> None:
+    assert apply(client).status_code == 200  # signed in
+    before = (counts(app), store_files(app))
+    fields: dict[str, object] = {
+        "message": "a follow-up sent from another site",
+        "attachments": files((b"x" * 5000, "f.txt", "text/plain")),
+    }
+    if token is not None:
+        fields["csrf_token"] = token
+    response = post(client, "/case", fields)
+    assert response.status_code == 400
+    html = check_page(response)
+    assert "open for a long time" in html
+    assert 'name="csrf_token" type="hidden" value="' in html  # a fresh token to send again
+    assert (counts(app), store_files(app)) == before
+    assert staging_files(app) == []
+
+
 def test_honeypot_turns_bots_away(client: FlaskClient, app: Flask) -> None:
     response = apply(client, data=answers(homepage="http://spam.example"),
                      attachments=files((b"x" * 1000, "a.txt", "text/plain")))
