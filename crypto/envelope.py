@@ -33,8 +33,10 @@ from crypto.errors import (
     HeaderError,
     HeaderMacError,
     NoMatch,
+    NonZeroPaddingError,
     NotAnEnvelope,
     PaddingError,
+    PaddingLengthError,
     PayloadError,
     StanzaError,
     TrailingDataError,
@@ -342,7 +344,7 @@ def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[
             if tag == TAG_PUSH:
                 raise PaddingError("a second end-of-content chunk")
             if plain != _ZERO_CHUNK[: len(plain)]:
-                raise PaddingError("padding is not all zero")
+                raise NonZeroPaddingError("padding is not all zero")
         elif tag == TAG_MESSAGE:
             content += len(plain)
             yield plain
@@ -357,7 +359,7 @@ def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[
                 yield stripped[:-1]
         if tag == TAG_FINAL:
             if total != padded_size(content + 1):
-                raise PaddingError("padding length is not the canonical one")
+                raise PaddingLengthError("padding length is not the canonical one")
             if src.read(1):
                 raise TrailingDataError("data after the final chunk")
             return

@@ -110,6 +110,14 @@ class PaddingError(PayloadError):
     """The padding after the content is not all zero bytes, or is framed wrongly."""
 
 
+class NonZeroPaddingError(PaddingError):
+    """A padding chunk after the end-of-content chunk holds a byte that is not zero."""
+
+
+class PaddingLengthError(PaddingError):
+    """The content, marker and padding add up to another length than padded_size gives."""
+
+
 class EncryptError(CryptoError):
     message = "cannot encrypt"
 

@@ -3,10 +3,20 @@
 import os
 
 import pytest
+from hypothesis import settings
+
+from tests.tools import in_ci
 
 # Real components: the browser fixtures (tests/browser.py) and a throwaway
 # PostgreSQL server (tests/postgres_server.py).
 pytest_plugins = ["tests.browser", "tests.postgres_server"]
+
+# Under CI hypothesis keeps no example database: a run proves what the code and
+# the examples pinned in the tests prove, never what an earlier run left in
+# .hypothesis/. A failure prints the blob that replays it (@reproduce_failure).
+settings.register_profile("ci", database=None, print_blob=True)
+if in_ci():
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.deploy_app import CANARY
-from tests.tools import require_program
+from tests.tools import cannot_run, missing, require_program
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -355,8 +356,10 @@ def test_torrc_verifies_under_debians_service_defaults(tmp_path: Path) -> None:
     """As tor@default runs it: Debian's defaults file first, as user debian-tor."""
     tor = require_program("tor")
     defaults = Path("/usr/share/tor/tor-service-defaults-torrc")
-    if not defaults.exists() or os.geteuid() != 0:
-        pytest.skip("needs Debian's tor package and root (to hand the directories to debian-tor)")
+    if not defaults.exists():
+        missing(f"Debian's tor package ({defaults})")
+    if os.geteuid() != 0:
+        cannot_run("needs root, to hand the directories to debian-tor")
     # tor drops to debian-tor before it checks the directories, so they must
     # sit where that user can reach them (pytest's tmp_path is root-only).
     with tempfile.TemporaryDirectory(prefix="torrc-") as base:
@@ -464,9 +467,7 @@ def test_purge_runs_daily() -> None:
 
 
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    analyze = require_program("systemd-analyze")
     for name in UNITS:
         text = (DEPLOY / name).read_text()
         # verify checks that ExecStart's program exists; the venv is not installed here.
@@ -490,6 +491,36 @@ def test_a_missing_program_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str)
     monkeypatch.setenv("CI", ci)
     with pytest.raises(pytest.fail.Exception, match="not installed"):
         require_program("refuge-intake-no-such-program")
+
+
+def gave_up_with(check: Callable[[], None]) -> str:
+    """How `check` stopped: "failed: ..." or "skipped: ..." (pytest's outcomes)."""
+    try:
+        check()
+    except pytest.fail.Exception as e:
+        return f"failed: {e}"
+    except pytest.skip.Exception as e:
+        return f"skipped: {e}"
+    raise AssertionError("the check ran to the end")
+
+
+def test_the_deploy_checks_fail_in_ci_without_their_program_or_root(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CI", "true")
+    real_which = shutil.which
+
+    def without_systemd(name: str, *args: object, **kwargs: object) -> str | None:
+        return None if name == "systemd-analyze" else real_which(name)
+
+    monkeypatch.setattr(shutil, "which", without_systemd)
+    outcome = gave_up_with(lambda: test_systemd_analyze_verifies_the_units(tmp_path))
+    assert outcome.startswith("failed: systemd-analyze is not installed"), outcome
+    monkeypatch.setattr(shutil, "which", real_which)
+    if real_which("tor") is None and real_which("tor", path="/usr/sbin:/sbin") is None:
+        return  # the check below stops at the missing tor (the test above covers that)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    outcome = gave_up_with(lambda: test_torrc_verifies_under_debians_service_defaults(tmp_path))
+    assert outcome.startswith(("failed: needs root", "failed: Debian's tor package")), outcome
 
 
 @pytest.mark.parametrize("ci", [None, "", "0", "false"])

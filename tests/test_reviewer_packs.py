@@ -24,6 +24,7 @@ import pytest
 from crypto import envelope
 from crypto.bundle import Member
 from crypto.errors import DecryptError, TruncatedError
+from crypto.keys import PrivateKey
 from reviewer import packs
 from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR
 from reviewer.home import Home
@@ -348,6 +349,25 @@ def test_bundle_differing_from_stored_is_refused(env: Env, tmp_path: Path) -> No
     result = env.run("import", str(bundle_of(tmp_path, env, who, "changed.bundle")))
     assert result.exit_code == EXIT_BUNDLE
     assert "differs from the one already imported" in result.output
+    assert snapshot(env.home) == before
+
+
+def test_a_known_case_arriving_with_another_reply_key_is_refused(
+        env: Env, tmp_path: Path) -> None:
+    # A tampered server could swap a case's reply key so that the reviewers'
+    # next replies are sealed to someone else: the import stops, saying so.
+    who = people(env, 2)
+    assert env.run("import", str(bundle_of(tmp_path, env, who))).exit_code == 0
+    before = snapshot(env.home)
+    victim = who[0]
+    victim.reply_key = PrivateKey.generate()
+    submit(victim, [env.public], kind="followup", day="2026-11-22")  # something new with it
+    result = env.run("import", str(bundle_of(tmp_path, env, [victim], "swapped.bundle")))
+    assert result.exit_code == EXIT_BUNDLE
+    assert result.output.strip().splitlines() == [
+        f"Error: case {victim.case} arrives with a different reply key than before;"
+        " nothing was imported"
+    ]
     assert snapshot(env.home) == before
 
 

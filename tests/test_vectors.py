@@ -103,8 +103,28 @@ def test_every_error_class_of_the_decrypter_is_exercised() -> None:
     assert seen == {
         "NotAnEnvelope", "UnsupportedVersion", "NoMatch", "HeaderError", "StanzaError",
         "HeaderMacError", "PayloadError", "ChunkAuthError", "TruncatedError",
-        "TrailingDataError", "PaddingError",
+        "TrailingDataError", "PaddingError", "NonZeroPaddingError", "PaddingLengthError",
     }
+
+
+def test_a_nonzero_byte_in_a_padding_chunk_before_the_last_is_caught() -> None:
+    # The committed vectors put the non-zero byte in the final chunk; content of
+    # 8 MiB is padded by 256 KiB, so its marker chunk is followed by two MESSAGE
+    # padding chunks and a FINAL one. Built here, not committed: 8 MiB of bytes.
+    gen = load_generator()
+    key = gen.identity("alice")
+    chunks = gen.canonical_plain_chunks(bytes(8 * 1024 * 1024))
+    tags = [tag for _plain, tag in chunks[-4:]]
+    assert tags == [gen.PUSH, gen.MESSAGE, gen.MESSAGE, gen.FINAL]
+    good = gen.build("middle padding", [key.public_key], chunks).to_bytes()
+    assert len(envelope.decrypt_bytes(good, [key])) == 8 * 1024 * 1024
+    middle = bytearray(chunks[-3][0])
+    middle[-1] = 0x80  # not zero, and the length stays canonical
+    chunks[-3] = (bytes(middle), gen.MESSAGE)
+    bad = gen.build("middle padding", [key.public_key], chunks).to_bytes()
+    with pytest.raises(errors.DecryptError) as info:
+        envelope.decrypt_bytes(bad, [key])
+    assert type(info.value) is errors.NonZeroPaddingError
 
 
 # --- key files ----------------------------------------------------------------

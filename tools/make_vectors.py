@@ -401,21 +401,35 @@ def envelope_cases() -> list[EnvelopeCase]:
         stream_case("nonzero marker", [(b"hi\x80\x00\x01" + bytes(4091), FINAL)]),
         errors.PaddingError)
     bad("payload_nonzero_padding_chunk",
-        "a full PUSH marker chunk, then a final padding chunk holding a 0x01",
+        "a full PUSH marker chunk, then a final padding chunk holding a 0x01 (and a length "
+        "that is not canonical either)",
         stream_case("nonzero chunk", [(b"hi\x80" + bytes(CHUNK - 3), PUSH),
                                       (bytes(100) + b"\x01" + bytes(100), FINAL)]),
-        errors.PaddingError)
+        errors.NonZeroPaddingError)
+    # The same break with the length canonical, so that only the zero check can
+    # catch it: the 4 MiB success case with one padding byte set in its final
+    # chunk, which is all padding.
+    padded = canonical_plain_chunks(content_of("4mib", four_mib))
+    assert [tag for _plain, tag in padded[-2:]] == [PUSH, FINAL]
+    assert not any(padded[-1][0])
+    last = bytearray(padded[-1][0])
+    last[len(last) // 2] = 0x01
+    padded[-1] = (bytes(last), FINAL)
+    bad("payload_nonzero_padding_canonical_length",
+        "4 MiB of content, canonically padded, one 0x01 in the final chunk (all padding)",
+        stream_case("nonzero canonical", padded),
+        errors.NonZeroPaddingError)
     bad("payload_second_push", "a full PUSH marker chunk, then a second PUSH chunk",
         stream_case("second push", [(b"hi\x80" + bytes(CHUNK - 3), PUSH), (bytes(CHUNK), PUSH),
                                     (bytes(10), FINAL)]), errors.PaddingError)
     bad("payload_padding_too_long", "5 bytes of content padded to 4097 instead of 4096",
-        stream_case("too long", [(b"hello\x80" + bytes(4091), FINAL)]), errors.PaddingError)
+        stream_case("too long", [(b"hello\x80" + bytes(4091), FINAL)]), errors.PaddingLengthError)
     bad("payload_padding_too_short", "5 bytes of content and the marker, no padding",
-        stream_case("too short", [(b"hello\x80", FINAL)]), errors.PaddingError)
+        stream_case("too short", [(b"hello\x80", FINAL)]), errors.PaddingLengthError)
     bad("payload_padding_of_other_length",
         "4096 bytes of content padded to 8192 (Padme says 4352)",
         stream_case("other length", [(bytes(4096) + b"\x80" + bytes(4095), FINAL)]),
-        errors.PaddingError)
+        errors.PaddingLengthError)
     return cases
 
 

@@ -19,6 +19,8 @@ from crypto.keys import PrivateKey
 from crypto.params import TEST_LIMITS
 from intake import create_app, db
 
+from .spooling import SpoolWatch, install
+
 
 @pytest.fixture(scope="session")
 def reviewer_key() -> PrivateKey:
@@ -88,3 +90,12 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def spooling(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[SpoolWatch]:
+    """Refuses and records any temporary file made during a watched app's requests
+    (tests/server/spooling.py): `spooling.watch(app)`."""
+    watch = install(monkeypatch, data_dir)
+    yield watch
+    assert watch.seen == [], f"temporary files while answering requests: {watch.seen}"

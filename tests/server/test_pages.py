@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
 from crypto.keys import PrivateKey
-from intake.security import CONTENT_SECURITY_POLICY
 
 from .helpers import (
     answers,
@@ -28,16 +29,28 @@ from .helpers import (
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
 
+# Spelled out here, never read from intake.security: a change to the product's
+# headers must fail this test, not quietly redefine what it expects.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
 def check_headers(response: TestResponse) -> None:
-    h = response.headers
-    assert h["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-    assert "script-src" not in h["Content-Security-Policy"]
-    assert "default-src 'none'" in h["Content-Security-Policy"]
-    assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
-    assert h["Referrer-Policy"] == "no-referrer"
-    assert h["X-Content-Type-Options"] == "nosniff"
-    assert h["X-Frame-Options"] == "DENY"
-    assert h["Cache-Control"] == "no-store"
+    where = f"{response.request.method} {response.request.path} ({response.status_code})"
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.getlist(name) == [value], f"{name} on {where}"
 
 
 def check_page(response: TestResponse) -> str:
@@ -74,6 +87,46 @@ def every_page(app: Flask, client: FlaskClient) -> list[TestResponse]:
 def test_every_page_is_safe(app: Flask, client: FlaskClient) -> None:
     for response in every_page(app, client):
         check_page(response)
+
+
+def test_every_route_and_status_carries_the_security_headers(make_app) -> None:
+    closed = make_app(with_key=False)  # no reviewer key yet: intake is closed
+    client = closed.test_client()
+    responses = [client.get("/apply"), post(client, "/apply", answers())]  # 503
+    assert closed.test_cli_runner().invoke(
+        args=["keys", "add", PrivateKey.generate().public_key.to_text(), "--name", "r"]
+    ).exit_code == 0
+    app = make_app(with_key=False)
+    app.testing = False  # the error handler answers a 500
+    app.add_url_rule("/boom", view_func=lambda: 1 / 0)
+    client = app.test_client()
+    responses += every_page(app, client)  # 200, 302, 400, 404, 405, static
+    responses += [
+        client.head("/"),
+        client.options("/apply"),
+        client.get("/boom"),  # 500
+        client.get("/language/fa?next=/apply"),  # 303
+        client.get("/language/xx"),  # 404
+        client.post("/signin", data={"codename": "x" * 100_000}),  # 413
+        client.post("/case", data={"message": "no session"}),  # 302
+    ]
+    apply(client)
+    responses += [
+        post(client, "/case", {"message": "no token"}),  # 400
+        post(client, "/case/replies/nothing/delete", {"csrf_token": csrf(client, "/case")}),
+        client.get("/case"),
+    ]
+    statuses = set()
+    endpoints = set()
+    for response in responses:
+        check_headers(response)
+        response.close()
+        statuses.add(response.status_code)
+        with contextlib.suppress(HTTPException):  # a 404 or 405 matches no route
+            endpoints.add(app.url_map.bind("localhost").match(
+                response.request.path, method=response.request.method)[0])
+    assert statuses >= {200, 302, 303, 400, 404, 405, 413, 500, 503}
+    assert endpoints >= {r.endpoint for r in app.url_map.iter_rules()}
 
 
 def test_landing_says_what_matters(client: FlaskClient) -> None:
@@ -202,6 +255,26 @@ def test_missing_csrf_is_friendly(client: FlaskClient, app: Flask) -> None:
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
     assert counts(app) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("token", [None, "stale-token"])
+def test_followup_without_a_valid_csrf_token_is_refused(
+        client: FlaskClient, app: Flask, token: str | None) -> None:
+    assert apply(client).status_code == 200  # signed in
+    before = (counts(app), store_files(app))
+    fields: dict[str, object] = {
+        "message": "a follow-up sent from another site",
+        "attachments": files((b"x" * 5000, "f.txt", "text/plain")),
+    }
+    if token is not None:
+        fields["csrf_token"] = token
+    response = post(client, "/case", fields)
+    assert response.status_code == 400
+    html = check_page(response)
+    assert "open for a long time" in html
+    assert 'name="csrf_token" type="hidden" value="' in html  # a fresh token to send again
+    assert (counts(app), store_files(app)) == before
+    assert staging_files(app) == []
 
 
 def test_honeypot_turns_bots_away(client: FlaskClient, app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from crypto.envelope import encrypt_bytes
 from crypto.keys import PrivateKey
 from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
@@ -18,6 +20,7 @@ from .helpers import csrf, sign_out
 from .transfer_helpers import (
     new_applicant,
     replies_bundle,
+    reply_doc,
     reply_key,
     reply_rows,
     sealed_reply,
@@ -103,6 +106,40 @@ def test_unreadable_reply_shows_a_note(app: Flask, runner: FlaskCliRunner,
     token = csrf(client, "/case")
     client.post(f"/case/replies/{reply_rows(app)[0].id}/delete", data={"csrf_token": token})
     assert reply_rows(app) == []
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    (None, None),  # as sealed: shown, so the refusals below are about the one field
+    ("case", "another case"),
+    ("reply", "another reply"),
+    ("format", "refuge-intake submission"),
+    ("version", 2),
+    ("text", ["not", "text"]),
+])
+def test_a_reply_document_naming_something_else_is_not_shown(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        field: str | None, value: object) -> None:
+    # A valid envelope to this applicant's reply key whose document is not this
+    # reply: it was meant for another case or reply, or is not a reply at all.
+    client = app.test_client()
+    case, codename = new_applicant(client)
+    reply_id = new_id()
+    doc = json.loads(reply_doc(case, reply_id, "Meant for one reply only"))
+    if field is not None:
+        doc[field] = new_id() if value in ("another case", "another reply") else value
+    envelope = encrypt_bytes(json.dumps(doc).encode(),
+                             [reply_key(app, codename).public_key, reviewer_key.public_key])
+    path = replies_bundle(tmp_path / "r.bundle", [(reply_id, case, envelope)],
+                          [reviewer_key.public_key])
+    assert runner.invoke(args=["import-replies", str(path)]).exit_code == 0
+    page = client.get("/case").get_data(as_text=True)
+    if field is None:
+        assert "Meant for one reply only" in page
+        assert reply_rows(app)[0].read_day is not None
+        return
+    assert "Meant for one reply only" not in page
+    assert "could not be opened" in page
+    assert reply_rows(app)[0].read_day is None  # not counted as read
 
 
 def test_delete_needs_csrf_and_the_owner(app: Flask, runner: FlaskCliRunner,
