@@ -60,7 +60,12 @@ class _WritebackWriter(io.BufferedWriter):
         return n
 
 
-def _sync_directory(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the names in directory `path` durable: a created, renamed or removed entry.
+
+    The one place this is written; the server's store and staging and the
+    reviewer's packs call it after changing a directory's entries.
+    """
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -91,7 +96,7 @@ def atomic_output(
         # The new name is durable only once its directory is: without this, a
         # power cut could bring back the old file (a state.json without the
         # record the command said it saved) or none at all.
-        _sync_directory(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)

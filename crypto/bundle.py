@@ -45,6 +45,7 @@ import nacl.hashlib
 from crypto.envelope import MAC_BYTES, MAX_RECIPIENTS, STANZA_BYTES, STREAM_HEADER_BYTES
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 from crypto.errors import CryptoError, InvalidPublicKey
+from crypto.ids import is_id as is_id
 from crypto.keys import KEY_ID_BYTES, PublicKey, is_low_order
 
 MAGIC = b"refuge-intake bundle v1\n"
@@ -72,7 +73,6 @@ MAX_ENVELOPE_HEADER = len(ENVELOPE_MAGIC) + 1 + STANZA_BYTES * MAX_RECIPIENTS + 
 
 _PERSON_MANIFEST = b"refuge-bndl-mf1"
 _PERSON_MEMBER = b"refuge-bndl-mb1"
-_ID = re.compile(r"[0-9a-f]{32}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _NOT_PRINTABLE = re.compile(rb"[\x00-\x1f\x7f]")
@@ -212,11 +212,6 @@ def canonical_json(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
         "ascii"
     )
-
-
-def is_id(value: object) -> TypeGuard[str]:
-    """True for a case, submission, reply or blob id: 32 lowercase hex digits."""
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def is_day(value: object) -> TypeGuard[str]:

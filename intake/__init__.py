@@ -26,7 +26,8 @@ from intake.security import (
     add_security_headers,
     log_exception_safely,
 )
-from intake.storage import StagingArea, clean_abandoned_staging
+from intake.storage import StagingArea
+from intake.store import open_store
 from intake.upload import IntakeRequest
 
 logger = logging.getLogger("intake")
@@ -93,11 +94,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             raise config_mod.ConfigError(f"cannot use {db_file}: {e.strerror or e}") from None
     db.init_app(app, config_mod.database_url(app.config))
     try:
+        staging = StagingArea(data_dir / "staging")
+        store = open_store(app.config, staging)
         # Uploads abandoned by a dead process are removed before this one takes
-        # any; envelopes it had moved into the store without committing them too.
-        clean_abandoned_staging(data_dir / "staging", data_dir / "store",
-                                db.committed_blob_ids(app.extensions["intake_engine"]))
-        app.extensions["intake_staging"] = StagingArea(data_dir / "staging")
+        # any; envelopes it had placed in the store without committing them too.
+        # This process's own staging directory is locked, so it is passed by.
+        store.recover(db.committed_blob_ids(app.extensions["intake_engine"]))
+        app.extensions["intake_staging"] = staging
+        app.extensions["intake_store"] = store
     except OSError as e:
         raise config_mod.ConfigError(
             f"cannot use the data directory {data_dir}: {e.strerror or e}"

@@ -9,10 +9,9 @@ can make.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +23,7 @@ from crypto.keys import PublicKey
 from intake import db, retention
 from intake.migrate import MigrationError
 from intake.models import RecipientKey
-from intake.storage import StagingArea
+from intake.store import current_store
 from intake.transfer import TransferError, export_submissions, import_replies
 
 keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
@@ -125,10 +124,6 @@ def keys_remove(name_or_fingerprint: str) -> None:
         click.echo("No active keys remain: intake is now closed.")
 
 
-def _store() -> Path:
-    return Path(current_app.config["DATA_DIR"]) / "store"
-
-
 @click.command("export")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--all", "everything", is_flag=True,
@@ -138,7 +133,7 @@ def export_command(bundle: Path, everything: bool) -> None:
     """Write submissions not yet exported into BUNDLE for the reviewers (never overwrites)."""
     _require_schema()
     try:
-        result = export_submissions(db.session(), _store(), bundle, everything=everything,
+        result = export_submissions(db.session(), current_store(), bundle, everything=everything,
                                     day=db.today())
     except TransferError as e:
         raise click.ClickException(str(e)) from None
@@ -156,9 +151,8 @@ def export_command(bundle: Path, everything: bool) -> None:
 def import_replies_command(bundle: Path) -> None:
     """Check a replies bundle from the reviewers as a whole, then store its new replies."""
     _require_schema()
-    staging = cast(StagingArea, current_app.extensions["intake_staging"])
     try:
-        result = import_replies(db.session(), _store(), staging, bundle, day=db.today())
+        result = import_replies(db.session(), current_store(), bundle, day=db.today())
     except TransferError as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:

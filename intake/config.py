@@ -116,8 +116,8 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def prepare_data_dir(data_dir: Path) -> None:
-    """Create the data directory and its parts, owner-only."""
-    for path in (data_dir, data_dir / "store", data_dir / "staging"):
+    """Create the data directory and its parts, owner-only (the store makes its own)."""
+    for path in (data_dir, data_dir / "staging"):
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 

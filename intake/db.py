@@ -9,7 +9,6 @@ command the operator needs.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crypto.ids import new_id as new_id
 from intake import migrate
 from intake.models import Blob, Reply
 
@@ -101,11 +101,6 @@ def committed_blob_ids(db_engine: Engine) -> Callable[[Sequence[str]], set[str]]
         return named
 
     return committed
-
-
-def new_id() -> str:
-    """A public random id: 16 bytes as 32 lowercase hex digits."""
-    return secrets.token_hex(16)
 
 
 def today() -> dt.date:

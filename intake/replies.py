@@ -10,10 +10,8 @@ is written anywhere.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app, session
 from sqlalchemy import select
@@ -25,7 +23,7 @@ from crypto.errors import DecryptError, DocumentError
 from crypto.keys import PrivateKey
 from crypto.sessionbox import SessionBoxError, derive_key, open_box, seal
 from intake.models import Applicant, DeletedReply, Reply
-from intake.storage import fsync_dir
+from intake.store import Store
 
 SESSION_FIELD = "reply_key"
 
@@ -67,7 +65,7 @@ def _open_reply(data: bytes, key: PrivateKey, case_id: str, reply_id: str) -> st
 
 
 def replies_for(
-    dbs: Session, store: Path, applicant: Applicant, key: PrivateKey | None, today: dt.date
+    dbs: Session, store: Store, applicant: Applicant, key: PrivateKey | None, today: dt.date
 ) -> list[ShownReply]:
     """Every stored reply for the case, decrypted when possible; marks them read."""
     rows = dbs.scalars(
@@ -78,7 +76,7 @@ def replies_for(
         text = None
         if key is not None:
             try:
-                data = (store / row.blob_id).read_bytes()
+                data = store.read(row.blob_id)
             except OSError:
                 data = b""
             text = _open_reply(data, key, applicant.id, row.id)
@@ -90,19 +88,17 @@ def replies_for(
     return shown
 
 
-def delete_reply(dbs: Session, store: Path, applicant: Applicant, reply_id: str) -> bool:
+def delete_reply(dbs: Session, store: Store, applicant: Applicant, reply_id: str) -> bool:
     """Delete the row and the ciphertext file for good; False if no such reply is theirs."""
     row = dbs.get(Reply, reply_id)
     if row is None or row.applicant_id != applicant.id:
         return False
-    path = store / row.blob_id
+    blob_id = row.blob_id
     dbs.delete(row)
     dbs.add(DeletedReply(id=reply_id))
     dbs.flush()
     # The file goes before the commit: if the commit then fails the row stays and
     # shows as unreadable, and deleting it again finishes the job.
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    fsync_dir(store)
+    store.remove([blob_id])
     dbs.commit()
     return True

@@ -18,28 +18,25 @@ with a submission the reviewers have not exported yet is never deleted:
 nothing the reviewers have not picked up is ever purged.
 
 Order, so that a crash never leaves a row naming a missing file: the rows go
-in one transaction; only after it commits are the files unlinked and the
-store directory fsynced. A crash in between leaves files without rows, which
-the orphan sweep removes on a later run. The sweep deletes only files named
-like a blob id, in store/ itself, that no row names and whose modification
-and change times are both older than ORPHAN_GRACE: a request moves its files
-into store/ just before its transaction commits (intake.submit), so a fresh
-file without a row may be a submission being stored right now. staging/ is
-never touched here: each process cleans abandoned staging at start, and with
-it the files a dead process moved into store/ but never committed (its intent
-journal, intake.storage); this sweep is the backstop.
+in one transaction; only after it commits are the envelopes removed from the
+store (durably: `Store.remove`). A crash in between leaves envelopes without
+rows, which the orphan sweep removes on a later run. The sweep deletes only
+envelopes named like a blob id that no row names and that were placed and
+last changed more than ORPHAN_GRACE ago (`Store.orphans`): a request places
+its envelopes in the store just before its transaction commits
+(`Store.committing`), so a fresh envelope without a row may be a submission
+being stored right now. staging/ is never touched here: each process cleans
+abandoned staging at start, and with it the envelopes a dead process placed
+but never committed (its intent journal, intake.store); this sweep is the
+backstop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -51,13 +48,12 @@ from sqlalchemy.orm import Session
 
 from intake import db
 from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
-from intake.storage import fsync_dir
+from intake.store import Store, current_store
 
 # Longer than any request could take between moving files into store/ and
 # committing its rows, with room for a clock change or a day boundary (stored
 # files carry the submission day's midnight as their modification time).
 ORPHAN_GRACE = dt.timedelta(days=2)
-BLOB_NAME = re.compile(r"^[0-9a-f]{32}$")
 # Ids per IN (...) clause: well under SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
 
@@ -182,31 +178,11 @@ def _named_ids(dbs: Session) -> set[str]:
     return names
 
 
-def _orphans(store: Path, named: set[str], now: float) -> list[Path]:
-    cutoff = now - ORPHAN_GRACE.total_seconds()
-    found = []
-    with os.scandir(store) as entries:
-        for entry in entries:
-            if not BLOB_NAME.match(entry.name) or entry.name in named:
-                continue
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            info = entry.stat(follow_symlinks=False)
-            if info.st_mtime < cutoff and info.st_ctime < cutoff:
-                found.append(Path(entry.path))
-    return found
+def _orphans(store: Store, named: set[str], now: float) -> list[str]:
+    return store.orphans(named, older_than=now - ORPHAN_GRACE.total_seconds())
 
 
-def _unlink(paths: Iterable[Path]) -> int:
-    removed = 0
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed += 1
-    return removed
-
-
-def purge(dbs: Session, store: Path, today: dt.date, policy: Policy, *,
+def purge(dbs: Session, store: Store, today: dt.date, policy: Policy, *,
           dry_run: bool = False, now: float | None = None) -> PurgeResult:
     """Apply `policy` as of `today`; with dry_run, only count."""
     now = time.time() if now is None else now
@@ -230,10 +206,9 @@ def purge(dbs: Session, store: Path, today: dt.date, policy: Policy, *,
         dbs.rollback()
         raise
     # The rows are gone for good; now the files. Counted as they really go.
-    result.files = _unlink(store / name for name in plan.files)
-    result.orphans = _unlink(_orphans(store, _named_ids(dbs), now))
+    result.files = store.remove(plan.files)
+    result.orphans = store.remove(_orphans(store, _named_ids(dbs), now))
     dbs.rollback()  # end the read-only transaction _named_ids began
-    fsync_dir(store)
     return result
 
 
@@ -244,7 +219,7 @@ def purge_command(dry_run: bool) -> None:
     """Delete, rows and files, what the retention periods no longer keep."""
     if not db.schema_ready(db.engine()):
         raise click.ClickException(f"the database is not initialised: run `{db.INIT_COMMAND}`")
-    store = Path(current_app.config["DATA_DIR"]) / "store"
+    store = current_store()
     try:
         result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
                        dry_run=dry_run)

@@ -1,22 +1,21 @@
-"""The ciphertext store and the staging area for uploads in flight.
+"""The staging area: envelopes in flight, and the journal of what is being stored.
 
 Layout under the data directory:
 
-    store/<blob id>              one envelope each, never rewritten
     staging/<process dir>/<tmp>  envelopes being written by a request
+    staging/<process dir>/.intent-<hex>  blob ids being stored (intake.store)
 
 Every process owns one staging subdirectory and holds an exclusive `flock` on
 a lock file inside it for as long as it lives. At start a process removes
 every staging subdirectory whose lock it can take: its owner died (a crash, a
 kill), so whatever it was writing is abandoned. Live workers keep theirs.
 
-Moving envelopes into the store and committing their rows cannot be one
-atomic step. So before the rename a process journals the blob ids it is about
-to move in an intent file in its own staging directory (ids only, fsynced),
-and deletes it once the transaction has committed or the moved files have been
-removed again. A process killed in between leaves the intent behind; whoever
-cleans its staging directory first unlinks every listed `store/<id>` that no
-database row names, so the store never keeps ciphertext nobody can find.
+Placing envelopes in the store and committing their rows cannot be one
+atomic step: `intake.store.Store.committing` journals the blob ids in an intent
+file here first. A process killed before it cleared the intent leaves it
+behind; whoever cleans its staging directory first has the store remove every
+listed id that no database row names (`recover_intents`), so the store never
+keeps ciphertext nobody can find.
 
 Only ciphertext is ever written here: a `StagedEnvelope` encrypts each write
 before it reaches the file.
@@ -25,38 +24,31 @@ before it reaches the file.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import logging
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from crypto.atomic import WRITEBACK_STEP, start_writeback
+from crypto.atomic import WRITEBACK_STEP, fsync_dir, start_writeback
 from crypto.envelope import EnvelopeWriter
+from crypto.ids import is_id
 from crypto.keys import PublicKey
+
+if TYPE_CHECKING:
+    from intake.store import Store
 
 LOCK_NAME = ".lock"
 #: Intent files are named this plus a random suffix: a worker's threads each
 #: store submissions at once, so each transaction journals in its own file.
 INTENT_PREFIX = ".intent-"
-_BLOB_ID = re.compile(r"[0-9a-f]{32}")
 #: Given blob ids, returns those a database row names (committed, so kept).
 Committed = Callable[[Sequence[str]], set[str]]
 
 logger = logging.getLogger("intake")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StagingArea:
@@ -106,32 +98,22 @@ def _intended_ids(sub: Path) -> list[str]:
     for intent in sub.glob(f"{INTENT_PREFIX}*"):
         # A torn last line (killed while writing) names nothing yet moved.
         ids.extend(line for line in intent.read_text("ascii", errors="replace").splitlines()
-                   if _BLOB_ID.fullmatch(line))
+                   if is_id(line))
     return ids
 
 
-def recover_intents(sub: Path, store: Path, committed: Committed) -> int:
-    """Unlink `store/<id>` for each journalled id no row names; returns how many."""
+def recover_intents(sub: Path, store: Store, committed: Committed) -> int:
+    """Remove from the store each journalled id no row names; returns how many were there."""
     ids = _intended_ids(sub)
     if not ids:
         return 0
     keep = committed(ids)
-    removed = 0
-    for blob_id in ids:
-        if blob_id in keep:
-            continue
-        try:
-            (store / blob_id).unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass  # never moved, or removed by the rollback
-    if removed:
-        fsync_dir(store)
-    return removed
+    # An id not in the store was never placed, or was removed by the rollback.
+    return store.remove(blob_id for blob_id in ids if blob_id not in keep)
 
 
 def clean_abandoned_staging(
-    root: Path, store: Path | None = None, committed: Committed | None = None
+    root: Path, store: Store | None = None, committed: Committed | None = None
 ) -> int:
     """Remove staging directories left by dead processes; returns how many.
 
@@ -319,35 +301,6 @@ def stage_bytes(
         staged.discard()
         raise
     return staged
-
-
-def move_into_store(
-    store: Path, moves: Sequence[tuple[str, StagedEnvelope]], day: dt.date
-) -> list[Path]:
-    """Rename finished staged envelopes to `store/<blob id>`; durable when it returns.
-
-    Each file's times are set to midnight UTC of `day`, so the store, like the
-    database, records the day a submission arrived and not the time.
-    On failure, whatever was already moved is removed again and the error raised,
-    so the store holds all of them or none.
-    """
-    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
-    moved: list[Path] = []
-    try:
-        for blob_id, staged in moves:
-            if not staged.finished:
-                raise ValueError("an unfinished upload cannot be stored")
-            target = store / blob_id
-            if target.exists():
-                raise FileExistsError("blob id collision")
-            os.replace(staged.path, target)
-            moved.append(target)
-            os.utime(target, (midnight, midnight))
-        fsync_dir(store)
-    except BaseException:
-        remove_files(moved)
-        raise
-    return moved
 
 
 def remove_files(paths: Sequence[Path]) -> None:

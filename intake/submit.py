@@ -2,10 +2,9 @@
 
 The attachments are already encrypted in staging (the request class did that
 while they streamed in). Here the answers and the list of attachments become
-one more envelope; then one transaction inserts the rows, the staged files are
-renamed into the store, and the transaction commits. If anything fails, the
-moved files are removed, the transaction rolls back, and the request's
-teardown removes whatever is still staged.
+one more envelope; then the rows are added and `Store.committing` places the
+staged files in the store and commits the transaction, or, if anything fails,
+neither (intake.store).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,13 +21,8 @@ from werkzeug.datastructures import FileStorage
 from crypto.keys import PublicKey
 from intake.db import new_id
 from intake.models import Applicant, Blob, Submission
-from intake.storage import (
-    StagedEnvelope,
-    StagingArea,
-    move_into_store,
-    remove_files,
-    stage_bytes,
-)
+from intake.storage import StagedEnvelope, stage_bytes
+from intake.store import Store
 
 FORMAT = "refuge-intake submission"
 VERSION = 1
@@ -57,8 +50,7 @@ def staged_attachments(files: Sequence[FileStorage]) -> list[tuple[FileStorage, 
 def store_submission(
     db: Session,
     *,
-    staging: StagingArea,
-    store: Path,
+    store: Store,
     recipients: Sequence[PublicKey],
     kind: str,
     day: dt.date,
@@ -104,14 +96,12 @@ def store_submission(
     }
     answers_blob_id = new_id()
     answers_env = stage_bytes(
-        staging, json.dumps(document, ensure_ascii=False).encode("utf-8"), recipients
+        store.staging, json.dumps(document, ensure_ascii=False).encode("utf-8"), recipients
     )
-    moves = [(answers_blob_id, answers_env)] + [
-        (blob_id, staged) for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True)
+    moves = [(answers_blob_id, answers_env.path)] + [
+        (blob_id, staged.path) for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True)
     ]
-    moved: list[Path] = []
-    intent: Path | None = None
-    try:
+    with store.committing(db, moves, day):
         submission = Submission(
             id=submission_id,
             applicant_id=applicant.id,
@@ -125,18 +115,4 @@ def store_submission(
         for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True):
             db.add(Blob(id=blob_id, submission_id=submission_id,
                         size=staged.ciphertext_size, role="attachment"))
-        db.flush()
-        # A process killed from here to the commit leaves the intent for the
-        # next start to remove the moved files no row names (intake.storage).
-        intent = staging.write_intent([blob_id for blob_id, _staged in moves])
-        moved = move_into_store(store, moves, day)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        remove_files(moved)
-        answers_env.discard()
-        if intent is not None:
-            staging.clear_intent(intent)
-        raise
-    staging.clear_intent(intent)
     return applicant

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ from crypto.errors import DecryptError, InvalidPublicKey
 from crypto.keys import PublicKey
 from intake.db import new_id
 from intake.models import Applicant, Blob, DeletedReply, RecipientKey, Reply, Submission
-from intake.storage import StagingArea, fsync_dir, remove_files
+from intake.storage import StagingArea, remove_files
+from intake.store import Store
 
 
 class TransferError(Exception):
@@ -52,7 +54,7 @@ class ImportResult:
     already: int
 
 
-def _sealed_to(dbs: Session, store: Path, blob_ids: list[str]) -> list[PublicKey]:
+def _sealed_to(dbs: Session, store: Store, blob_ids: list[str]) -> list[PublicKey]:
     """The reviewer keys the envelopes are sealed to: the manifest's `recipients`.
 
     Read from each envelope's header (key ids only, nothing decrypted) and
@@ -69,7 +71,7 @@ def _sealed_to(dbs: Session, store: Path, blob_ids: list[str]) -> list[PublicKey
     named: set[bytes] = set()
     for blob_id in blob_ids:
         try:
-            with open(store / blob_id, "rb") as f:
+            with store.open(blob_id) as f:
                 named.update(recipient_key_ids(f))
         except (OSError, DecryptError):
             raise TransferError(
@@ -84,7 +86,7 @@ def _sealed_to(dbs: Session, store: Path, blob_ids: list[str]) -> list[PublicKey
 
 
 def export_submissions(
-    dbs: Session, store: Path, path: Path, *, everything: bool, day: dt.date
+    dbs: Session, store: Store, path: Path, *, everything: bool, day: dt.date
 ) -> ExportResult | None:
     """Write the bundle to `path`, then mark what it holds as exported on `day`.
 
@@ -125,7 +127,7 @@ def export_submissions(
             raise TransferError(f"the database has no case {case_id}; no bundle was written")
         plan.append((case_id, PublicKey.from_text(applicant.reply_public_key), records))
     for blob_id in members:
-        if not (store / blob_id).is_file():
+        if not store.has(blob_id):
             raise TransferError(
                 f"the stored envelope {blob_id} is missing from {store}; no bundle was written"
             )
@@ -136,7 +138,7 @@ def export_submissions(
                 out, "submissions", created=day.isoformat(), recipients=recipients
             )
             for blob_id in members:
-                writer.add_member(blob_id, store / blob_id)
+                writer.add_member(blob_id, functools.partial(store.open, blob_id))
             for case_id, reply_key, records in plan:
                 writer.add_case(case_id, reply_key, records)
             writer.close()
@@ -205,11 +207,10 @@ def _check_reply_day(reply: str, written: dt.date, applicant: Applicant, today: 
 
 
 def import_replies(
-    dbs: Session, store: Path, staging: StagingArea, bundle: Path, *, day: dt.date
+    dbs: Session, store: Store, bundle: Path, *, day: dt.date
 ) -> ImportResult:
     """Check the whole bundle, then store every reply not seen before, all or nothing."""
-    staged = _Staging(staging)
-    moved: list[Path] = []
+    staged = _Staging(store.staging)
     try:
         try:
             with open(bundle, "rb") as src:
@@ -247,40 +248,19 @@ def import_replies(
                     "could not read it; nothing was imported"
                 )
             fresh.append((record, applicant, path))
-        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
         planned = [(new_id(), record, applicant, path) for record, applicant, path in fresh]
-        # As for submissions: journal the ids first, so that a process killed
-        # before the commit leaves nothing in the store that no row names.
-        intent = staging.write_intent([p[0] for p in planned]) if planned else None
         try:
-            for blob_id, record, applicant, path in planned:
-                dbs.add(Reply(id=record.reply, applicant_id=applicant.id,
-                              day=dt.date.fromisoformat(record.day), blob_id=blob_id,
-                              size=path.stat().st_size))
-                target = store / blob_id
-                if target.exists():
-                    raise FileExistsError("blob id collision")
-                os.replace(path, target)
-                moved.append(target)
-                # Like submissions: the store records the day, never the time.
-                os.utime(target, (midnight, midnight))
-            dbs.flush()
-            if moved:
-                fsync_dir(store)
-            dbs.commit()
-        except BaseException as e:
-            dbs.rollback()
-            remove_files(moved)
-            if intent is not None:
-                staging.clear_intent(intent)
-            if isinstance(e, SQLAlchemyError):
-                raise TransferError(
-                    "the database refused the replies (is another import running?); "
-                    "nothing was imported"
-                ) from None
-            raise
-        if intent is not None:
-            staging.clear_intent(intent)
+            # As for submissions (intake.store): stored and committed, or neither.
+            with store.committing(dbs, [(p[0], p[3]) for p in planned], day):
+                for blob_id, record, applicant, path in planned:
+                    dbs.add(Reply(id=record.reply, applicant_id=applicant.id,
+                                  day=dt.date.fromisoformat(record.day), blob_id=blob_id,
+                                  size=path.stat().st_size))
+        except SQLAlchemyError:
+            raise TransferError(
+                "the database refused the replies (is another import running?); "
+                "nothing was imported"
+            ) from None
         return ImportResult(len(fresh), already)
     finally:
         staged.discard()

@@ -6,7 +6,6 @@ request class has already encrypted any files by the time a form is read.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import cast
 
 from flask import (
@@ -38,7 +37,7 @@ from intake.forms import (
 from intake.models import Applicant, RecipientKey
 from intake.replies import delete_reply, remember_reply_key, replies_for, reply_key_from_session
 from intake.security import Busy, DerivationLimiter, drain_body
-from intake.storage import StagingArea
+from intake.store import current_store
 from intake.submit import NewApplicant, store_submission
 from intake.upload import IntakeRequest
 
@@ -95,11 +94,6 @@ def _derive(codename: str) -> CodenameKeys:
         return derive(codename, salt, limits=limits)
 
 
-def _store_paths() -> tuple[Path, StagingArea]:
-    staging = cast(StagingArea, current_app.extensions["intake_staging"])
-    return Path(current_app.config["DATA_DIR"]) / "store", staging
-
-
 def _closed() -> ResponseReturnValue:
     if request.method == "POST":
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
@@ -140,11 +134,9 @@ def apply() -> ResponseReturnValue:
                 keys = _derive(codename)
             except Busy:
                 return render_template("apply.html", form=form, notice=BUSY), 503
-            store, staging = _store_paths()
             applicant = store_submission(
                 db.session(),
-                staging=staging,
-                store=store,
+                store=current_store(),
                 recipients=recipients,
                 kind="application",
                 day=db.today(),
@@ -222,11 +214,9 @@ def case() -> ResponseReturnValue:
         if form.homepage.data:
             return _turned_away()
         if form.validate():
-            store, staging = _store_paths()
             store_submission(
                 db.session(),
-                staging=staging,
-                store=store,
+                store=current_store(),
                 recipients=recipients,
                 kind="followup",
                 day=db.today(),
@@ -239,9 +229,8 @@ def case() -> ResponseReturnValue:
         status = 400
         if "csrf_token" in form.errors:
             notice = STALE_FORM
-    store, _staging = _store_paths()
     key = reply_key_from_session(applicant.id)
-    replies = replies_for(db.session(), store, applicant, key, db.today())
+    replies = replies_for(db.session(), current_store(), applicant, key, db.today())
     return render_template(
         "case.html",
         applicant=applicant,
@@ -269,8 +258,7 @@ def delete(reply_id: str) -> ResponseReturnValue:
     if not form.validate():
         flash(gettext("Nothing was deleted: the page had expired. Please press Delete again."))
         return redirect(url_for("applicant.case"))
-    store, _staging = _store_paths()
-    if delete_reply(db.session(), store, applicant, reply_id):
+    if delete_reply(db.session(), current_store(), applicant, reply_id):
         flash(gettext("The reply was deleted for good."))
     else:
         flash(gettext("That reply does not exist any more."))

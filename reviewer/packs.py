@@ -28,14 +28,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from crypto.bundle import Member, is_id
+from crypto.atomic import fsync_dir
+from crypto.bundle import Member
+from crypto.ids import is_id, new_id
 
 #: Staging names in tmp/: `pack-<id>` now, `import-<hex>` folders from before packs.
 STAGING_PREFIXES = ("pack-", "import-")
@@ -101,14 +102,6 @@ def pread_range(fd: int, offset: int, length: int) -> bytes:
     return b"".join(parts)
 
 
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class PackWriter:
     """Collects the new envelopes of one import into one pack.
 
@@ -120,7 +113,7 @@ class PackWriter:
     """
 
     def __init__(self, tmp_dir: Path, packs_dir: Path) -> None:
-        self.id = secrets.token_hex(16)
+        self.id = new_id()
         self._staged = tmp_dir / f"pack-{self.id}"
         self._final = packs_dir / self.id
         self._packs_dir = packs_dir
@@ -186,7 +179,7 @@ class PackWriter:
         self._out.close()
         os.rename(self._staged, self._final)
         self._committed = True
-        _sync_dir(self._packs_dir)
+        fsync_dir(self._packs_dir)
 
     def keep(self) -> None:
         """The state naming this pack is saved: leaving the context keeps it."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -36,16 +35,16 @@ PAUSE_AFTER_MOVE = "PROOF_PAUSE_AFTER_MOVE"
 
 
 def _pause_after_move(seconds: float) -> None:
-    import intake.submit
-    from intake.storage import move_into_store as real_move
+    from intake.store import LocalStore
 
-    def move(*args: Any, **kwargs: Any) -> list[Path]:
-        moved = real_move(*args, **kwargs)
+    real_place = LocalStore.place
+
+    def place(self: LocalStore, *args: Any, **kwargs: Any) -> None:
+        real_place(self, *args, **kwargs)
         time.sleep(seconds)
-        return moved
 
-    # submit.py imported the name: replace it there.
-    vars(intake.submit)["move_into_store"] = move
+    # Placing is the step of Store.committing just before the commit.
+    LocalStore.place = place  # type: ignore[method-assign]
 
 
 def _inject_full_disk(budget: int) -> None:

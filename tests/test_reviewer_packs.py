@@ -213,7 +213,7 @@ def test_failure_at_commit_changes_nothing(env: Env, tmp_path: Path,
     elif where == "rename":
         monkeypatch.setattr(os, "rename", fail)
     elif where == "directory sync":
-        monkeypatch.setattr(packs, "_sync_dir", fail)
+        monkeypatch.setattr(packs, "fsync_dir", fail)
     else:
         monkeypatch.setattr(Home, "save_state", fail)
     result = env.run("import", str(path))

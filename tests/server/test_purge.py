@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from intake import db, retention
 from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
+from intake.store import LocalStore
 
 from .helpers import apply, codename_of, csrf, files, post
 
@@ -235,10 +236,10 @@ def test_a_failure_never_leaves_a_row_without_its_file(make_app,
 
     # Removing the files fails after the rows are gone: files without rows remain,
     # never rows without files, and a later run sweeps them.
-    def failing_unlink(_paths: object) -> int:
+    def failing_remove(_store: object, _blob_ids: object) -> int:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(retention, "_unlink", failing_unlink)
+    monkeypatch.setattr(LocalStore, "remove", failing_remove)
     result = app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 1
     assert result.output.strip().endswith("Input/output error")

@@ -272,7 +272,7 @@ def test_disk_error_on_rename_leaves_nothing(failing_app: Flask,
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr("intake.storage.os.replace", flaky)
+    monkeypatch.setattr("intake.store.os.replace", flaky)
     two = files((b"a" * 1000, "a", "x/y"), (b"b" * 1000, "b", "x/y"))
     response = apply(client, attachments=two)
     # A full disk is named as such (intake.errors.disk_full), not a generic failure.
