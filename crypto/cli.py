@@ -1,9 +1,20 @@
 """`python -m crypto keygen | pubkey | encrypt | decrypt`: the envelope tool.
 
 Like age: for operators and for anyone who wants to check the format
-independently of the server and the reviewer tool. Every expected failure is
-one line on stderr and exit status 1; usage errors are click's, status 2.
-Output files appear whole or not at all.
+independently of the server and the reviewer tool. Output files appear whole
+or not at all.
+
+The commands raise plain exceptions: crypto's own (crypto.errors), or
+CommandError for what a command finds itself (a file it cannot read). One
+dispatcher, `EnvelopeTool.invoke`, turns them into one line on standard error
+and an exit status; the statuses are listed here and in README.md:
+
+- 0: success;
+- 1 (EXIT_FAILURE): an expected failure, one line `Error: ...`; a decrypt
+  failure is the opaque public sentence (`CryptoError.public_message`);
+  also click's `Aborted!` when interrupted (Ctrl-C, or end of input at the
+  passphrase prompt);
+- 2 (EXIT_USAGE): a wrong command line, reported by click with the usage.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import click
 
@@ -25,14 +36,44 @@ from crypto.keys import PrivateKey, PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 
 EXIT_FAILURE = 1
+#: click's own status for a usage error (click.UsageError.exit_code).
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure a command finds itself; the message is the line the user sees."""
+
+
+class _Failure(click.ClickException):
+    """How the dispatcher hands click the line to print and the status to exit with."""
+
+    exit_code = EXIT_FAILURE
 
 
 def fail(message: str) -> NoReturn:
-    raise click.ClickException(message)
+    raise CommandError(message)
 
 
-# click prints "Error: <message>" and exits 1 for ClickException.
-click.ClickException.exit_code = EXIT_FAILURE
+@contextmanager
+def about(path: Path) -> Iterator[None]:
+    """Name the key file a crypto error came from: `decrypt` may be given several."""
+    try:
+        yield
+    except CryptoError as exc:
+        raise CommandError(f"{path}: {exc.public_message}") from None
+
+
+class EnvelopeTool(click.Group):
+    """The dispatcher: the one place errors become a line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            raise _Failure(str(exc)) from None
+        except CryptoError as exc:
+            # The public sentence: which check failed inside stays inside.
+            raise _Failure(exc.public_message) from None
 
 
 def read_passphrase_file(path: Path) -> str:
@@ -104,7 +145,7 @@ passphrase_file_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=EnvelopeTool, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, message="refuge-intake %(version)s")
 def cli() -> None:
     """Make keys, and encrypt and decrypt refuge-intake envelopes (docs/format.md)."""
@@ -136,10 +177,8 @@ def keygen(out: Path, passphrase_file: Path | None, insecure_test_limits: bool) 
 @click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
 def pubkey(keyfile: Path) -> None:
     """Print KEYFILE's public key (line 1) and fingerprint (line 2). No passphrase needed."""
-    try:
+    with about(keyfile):
         public = read_public_key(read_key_file(keyfile))
-    except CryptoError as exc:
-        fail(f"{keyfile}: {exc}")
     click.echo(public.to_text())
     click.echo(public.fingerprint)
 
@@ -153,15 +192,9 @@ def pubkey(keyfile: Path) -> None:
 @click.argument("outfile", metavar="OUT")
 def encrypt_command(recipients: tuple[str, ...], infile: str, outfile: str) -> None:
     """Encrypt IN to every recipient, writing the envelope to OUT ("-" for stdin/stdout)."""
-    try:
-        keys = [PublicKey.from_text(text) for text in recipients]
-    except CryptoError as exc:
-        fail(str(exc))
+    keys = [PublicKey.from_text(text) for text in recipients]
     with open_input(infile) as src, open_output(outfile) as dst:
-        try:
-            encrypt(src, dst, keys)
-        except CryptoError as exc:
-            fail(str(exc))
+        encrypt(src, dst, keys)
 
 
 @cli.command("decrypt")
@@ -180,15 +213,10 @@ def decrypt_command(
     passphrase = get_passphrase(passphrase_file, confirm=False)
     keys = []
     for path in identities:
-        try:
+        with about(path):
             keys.append(open_private_key(read_key_file(path), passphrase))
-        except CryptoError as exc:
-            fail(f"{path}: {exc}")
     with open_input(infile) as src, open_output(outfile) as dst:
-        try:
-            decrypt(src, dst, keys)
-        except CryptoError as exc:
-            fail(exc.public_message)
+        decrypt(src, dst, keys)
 
 
 def main() -> None:

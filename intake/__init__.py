@@ -57,6 +57,12 @@ class IntakeFlask(Flask):
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The app, or intake.config.ConfigError saying what the operator must fix."""
+    with cli.loading_errors():
+        return _build_app(config)
+
+
+def _build_app(config: dict[str, Any] | None) -> Flask:
     app = IntakeFlask(
         __name__,
         template_folder=str(templates_dir()),

@@ -1,17 +1,29 @@
 """Operator commands: `init-db`, `purge`, `keys add | list | remove`, `export`,
 `import-replies`, `version`.
 
-Expected failures print one line on stderr and exit non-zero (click's
-ClickException); nothing here prints a traceback for a mistake an operator
-can make.
+The commands stay thin and raise plain exceptions: the domain's own
+(ConfigError, MigrationError, TransferError, InvalidPublicKey) or
+OperatorError for what a command finds itself. One dispatcher,
+`operator_errors`, turns them into one line on standard error and an exit
+status; nothing here prints a traceback for a mistake an operator can make.
+The statuses (docs/deploy.md lists them):
+
+- 0: success (including "nothing to export");
+- 1 (EXIT_FAILURE): an expected failure, one line `Error: ...`; a
+  configuration error found while `flask --app intake COMMAND` loads the app
+  too (see `loading_errors`);
+- 2 (EXIT_USAGE): a wrong command line, reported by click with the usage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,33 +32,112 @@ from crypto import __version__
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
-from intake import db, retention
+from intake import db
+from intake.config import ConfigError
 from intake.migrate import MigrationError
 from intake.models import RecipientKey
+from intake.retention import Policy, purge
 from intake.store import current_store
 from intake.transfer import TransferError, export_submissions, import_replies
 
-keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
+EXIT_FAILURE = 1
+#: click's own status for a usage error (click.UsageError.exit_code).
+EXIT_USAGE = 2
+
+
+class OperatorError(Exception):
+    """A failure an operator command finds itself; the message is the line shown."""
+
+
+#: Every expected failure; the message of each is one sentence for the operator.
+EXPECTED = (OperatorError, ConfigError, MigrationError, TransferError, InvalidPublicKey)
+
+
+class _Failure(click.ClickException):
+    """How the dispatcher hands click the line to print and the status to exit with."""
+
+    exit_code = EXIT_FAILURE
+
+
+@contextmanager
+def operator_errors() -> Iterator[None]:
+    """The dispatcher: the one place expected failures become a line and a status."""
+    try:
+        yield
+    except EXPECTED as e:
+        raise _Failure(str(e)) from None
+
+
+@contextmanager
+def loading_errors() -> Iterator[None]:
+    """`operator_errors` around the app factory, when a click command is loading it.
+
+    `flask --app intake COMMAND` builds the app (flask.cli.FlaskGroup) before any
+    command of ours runs, so a configuration error would otherwise be a traceback.
+    Outside click (gunicorn, tests) the factory's exceptions pass unchanged.
+    """
+    if click.get_current_context(silent=True) is None:
+        yield
+        return
+    with operator_errors():
+        yield
+
+
+class OperatorCommand(click.Command):
+    """An operator command: its expected failures go through `operator_errors`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with operator_errors():
+            return super().invoke(ctx)
+
+
+class OperatorGroup(AppGroup):
+    """A group whose commands are OperatorCommands."""
+
+    command_class = OperatorCommand
 
 
 def _require_schema() -> None:
     if not db.schema_ready(db.engine()):
-        raise click.ClickException(f"the database is not initialised: run `{db.INIT_COMMAND}`")
+        raise OperatorError(f"the database is not initialised: run `{db.INIT_COMMAND}`")
 
 
-@click.command("init-db")
+@click.command("init-db", cls=OperatorCommand)
 @with_appcontext
 def init_db_command() -> None:
     """Create or upgrade the database to the newest schema revision (safe to run again)."""
     try:
         click.echo(db.create_schema(db.engine()))
-    except MigrationError as e:
-        raise click.ClickException(str(e)) from None
     except SQLAlchemyError as e:
         # The whole migration is one transaction (intake.migrate): it rolled back.
         first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        raise click.ClickException(
+        raise OperatorError(
             f"the migration failed and nothing was changed: {first_line}") from None
+
+
+@click.command("purge", cls=OperatorCommand)
+@click.option("--dry-run", is_flag=True, help="Print the counts only; change nothing.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Delete, rows and files, what the retention periods no longer keep."""
+    _require_schema()
+    store = current_store()
+    try:
+        result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
+                       dry_run=dry_run)
+    except SQLAlchemyError as e:
+        first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise OperatorError(f"the database refused the purge, nothing was deleted: "
+                            f"{first_line}") from None
+    except OSError as e:
+        # Rows go before files, so a failure here leaves at worst files without rows,
+        # which the next run sweeps once they are older than the grace period.
+        raise OperatorError(f"could not remove files in {store}: {e.strerror or e}") from None
+    click.echo(result.line(dry_run))
+
+
+keys_cli = OperatorGroup("keys", help="Reviewer public keys that submissions are sealed to.")
+
 
 
 @keys_cli.command("add")
@@ -57,11 +148,8 @@ def keys_add(pubkey: str, name: str) -> None:
     _require_schema()
     name = name.strip()
     if not name or len(name) > 100:
-        raise click.ClickException("the name must be 1 to 100 characters")
-    try:
-        key = PublicKey.from_text(pubkey)
-    except InvalidPublicKey as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError("the name must be 1 to 100 characters")
+    key = PublicKey.from_text(pubkey)
     dbs = db.session()
     text = key.to_text()
     existing = dbs.scalar(
@@ -70,13 +158,13 @@ def keys_add(pubkey: str, name: str) -> None:
     if existing is not None:
         if existing.public_key == text:
             state = "active" if existing.active else "removed"
-            raise click.ClickException(
+            raise OperatorError(
                 f"this key is already installed as {existing.name!r} ({state})"
             )
-        raise click.ClickException(f"a key named {name!r} already exists; choose another name")
+        raise OperatorError(f"a key named {name!r} already exists; choose another name")
     active = len(dbs.scalars(select(RecipientKey).where(RecipientKey.active)).all())
     if active >= MAX_RECIPIENTS:
-        raise click.ClickException(f"at most {MAX_RECIPIENTS} keys can be active at once")
+        raise OperatorError(f"at most {MAX_RECIPIENTS} keys can be active at once")
     dbs.add(RecipientKey(name=name, public_key=text, fingerprint=key.fingerprint,
                          added_day=db.today(), active=True))
     dbs.commit()
@@ -114,7 +202,7 @@ def keys_remove(name_or_fingerprint: str) -> None:
     rows = dbs.scalars(select(RecipientKey).where(RecipientKey.active)).all()
     matches = [r for r in rows if r.name == wanted or r.fingerprint.replace(" ", "") == compact]
     if not matches:
-        raise click.ClickException(f"no active key named or with fingerprint {wanted!r}")
+        raise OperatorError(f"no active key named or with fingerprint {wanted!r}")
     for r in matches:
         r.active = False
     dbs.commit()
@@ -124,7 +212,9 @@ def keys_remove(name_or_fingerprint: str) -> None:
         click.echo("No active keys remain: intake is now closed.")
 
 
-@click.command("export")
+
+
+@click.command("export", cls=OperatorCommand)
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--all", "everything", is_flag=True,
               help="Export every submission again, not only those not yet exported.")
@@ -132,11 +222,8 @@ def keys_remove(name_or_fingerprint: str) -> None:
 def export_command(bundle: Path, everything: bool) -> None:
     """Write submissions not yet exported into BUNDLE for the reviewers (never overwrites)."""
     _require_schema()
-    try:
-        result = export_submissions(db.session(), current_store(), bundle, everything=everything,
-                                    day=db.today())
-    except TransferError as e:
-        raise click.ClickException(str(e)) from None
+    result = export_submissions(db.session(), current_store(), bundle, everything=everything,
+                                day=db.today())
     if result is None:
         click.echo("Nothing to export: every submission has already been exported; "
                    "no bundle written.")
@@ -145,7 +232,7 @@ def export_command(bundle: Path, everything: bool) -> None:
                f"{result.bytes} bytes.")
 
 
-@click.command("import-replies")
+@click.command("import-replies", cls=OperatorCommand)
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def import_replies_command(bundle: Path) -> None:
@@ -153,16 +240,14 @@ def import_replies_command(bundle: Path) -> None:
     _require_schema()
     try:
         result = import_replies(db.session(), current_store(), bundle, day=db.today())
-    except TransferError as e:
-        raise click.ClickException(str(e)) from None
     except OSError as e:
-        raise click.ClickException(
+        raise OperatorError(
             f"cannot store the replies: {e.strerror or e}; nothing was imported") from None
     note = f" ({result.already} already imported)" if result.already else ""
     click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.")
 
 
-@click.command("version")
+@click.command("version", cls=OperatorCommand)
 def version_command() -> None:
     """Print the version of refuge-intake this server runs."""
     click.echo(f"refuge-intake {__version__}")
@@ -171,7 +256,7 @@ def version_command() -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(version_command)
     app.cli.add_command(init_db_command)
-    app.cli.add_command(retention.purge_command)
+    app.cli.add_command(purge_command)
     app.cli.add_command(keys_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(import_replies_command)

@@ -17,8 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import click
-
 from crypto.atomic import OutputExists, atomic_output
 from crypto.codename import SALT_BYTES
 from crypto.params import CODENAME_LIMITS
@@ -30,11 +28,11 @@ SALT_FILE = "codename_salt"
 DATABASE_FILE = "intake.sqlite3"
 
 
-class ConfigError(click.ClickException):
+class ConfigError(Exception):
     """A configuration value an operator must fix; the message says which.
 
-    A ClickException so that `flask --app intake ...` prints it as one line and
-    exits 1 when the app factory fails, instead of a traceback.
+    When `flask --app intake ...` loads the app, intake.cli turns it into one
+    line and exit status 1 (`loading_errors`); gunicorn logs it.
     """
 
 

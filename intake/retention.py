@@ -39,16 +39,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import delete, exists, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from intake import db
 from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
-from intake.store import Store, current_store
+from intake.store import Store
 
 # Longer than any request could take between moving files into store/ and
 # committing its rows, with room for a clock change or a day boundary (stored
@@ -211,24 +206,3 @@ def purge(dbs: Session, store: Store, today: dt.date, policy: Policy, *,
     dbs.rollback()  # end the read-only transaction _named_ids began
     return result
 
-
-@click.command("purge")
-@click.option("--dry-run", is_flag=True, help="Print the counts only; change nothing.")
-@with_appcontext
-def purge_command(dry_run: bool) -> None:
-    """Delete, rows and files, what the retention periods no longer keep."""
-    if not db.schema_ready(db.engine()):
-        raise click.ClickException(f"the database is not initialised: run `{db.INIT_COMMAND}`")
-    store = current_store()
-    try:
-        result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
-                       dry_run=dry_run)
-    except SQLAlchemyError as e:
-        first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        raise click.ClickException(f"the database refused the purge, nothing was deleted: "
-                                   f"{first_line}") from None
-    except OSError as e:
-        # Rows go before files, so a failure here leaves at worst files without rows,
-        # which the next run sweeps once they are older than the grace period.
-        raise click.ClickException(f"could not remove files in {store}: {e.strerror or e}") from None
-    click.echo(result.line(dry_run))

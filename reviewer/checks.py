@@ -27,6 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,9 +62,34 @@ class Task:
     attachments: tuple[tuple[str, int, int], ...]  # blob id, offset, length
 
 
-#: "ok" and the answers document; "nomatch" (not sealed to our keys) and None;
-#: "bad" and the sentence saying what is wrong.
-Outcome = tuple[str, Any]
+class Verdict(Enum):
+    """What the check of one submission found."""
+
+    CHECKED = "checked"  # it matches its manifest entry; its answers document comes with it
+    NOT_FOR_US = "not for us"  # sealed to other reviewers only: stored, shown with a note
+    BAD = "bad"  # it refuses the whole bundle; the sentence says why
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One submission's check, as a worker process sends it back (pickled)."""
+
+    verdict: Verdict
+    #: The decrypted answers document, for CHECKED only.
+    document: dict[str, Any] | None = None
+    #: The sentence the reviewer is told, for BAD only.
+    problem: str = ""
+
+    @classmethod
+    def checked(cls, document: dict[str, Any]) -> Outcome:
+        return cls(Verdict.CHECKED, document=document)
+
+    @classmethod
+    def bad(cls, problem: str) -> Outcome:
+        return cls(Verdict.BAD, problem=problem)
+
+
+NOT_FOR_US = Outcome(Verdict.NOT_FOR_US)
 
 
 def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = None) -> Outcome:
@@ -77,16 +103,16 @@ def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = N
     try:
         data = envelope.decrypt_bytes(answers, keys)
     except NoMatch:
-        return ("nomatch", None)  # sealed to other reviewers only: stored, shown with a note
+        return NOT_FOR_US
     except DecryptError as e:
-        return ("bad", f"{where}: {e}; nothing was imported")
+        return Outcome.bad(f"{where}: {e}; nothing was imported")
     try:
         doc = documents.parse_submission(data)
     except DocumentError as e:
-        return ("bad", f"{where}: {e}; nothing was imported")
+        return Outcome.bad(f"{where}: {e}; nothing was imported")
     problem = answers_problem(doc, task.case, sub)
     if problem:
-        return ("bad", f"{where} does not match the manifest ({problem}); nothing was imported")
+        return Outcome.bad(f"{where} does not match the manifest ({problem}); nothing was imported")
     # Authenticate every attachment now, so a damaged one refuses the bundle
     # instead of surprising the reviewer at `extract`. Output is discarded.
     for blob, offset, length in task.attachments:
@@ -97,8 +123,8 @@ def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = N
         except NoMatch:
             continue  # shown as "not addressed to your key" at extract
         except DecryptError as e:
-            return ("bad", f"{where}: attachment {blob}: {e}; nothing was imported")
-    return ("ok", doc)
+            return Outcome.bad(f"{where}: attachment {blob}: {e}; nothing was imported")
+    return Outcome.checked(doc)
 
 
 class Checker:
@@ -201,10 +227,10 @@ def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
 
 
 def _collect(outcomes: Iterable[Outcome]) -> Iterator[dict[str, Any] | None]:
-    for status, value in outcomes:
-        if status == "bad":
-            raise BadInput(value)
-        yield value if status == "ok" else None
+    for outcome in outcomes:
+        if outcome.verdict is Verdict.BAD:
+            raise BadInput(outcome.problem)
+        yield outcome.document
 
 
 def _chunks(pack: Path, tasks: Sequence[Task]) -> Iterator[tuple[Path, Sequence[Task]]]:

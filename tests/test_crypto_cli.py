@@ -154,3 +154,41 @@ def test_module_runs_as_a_process(keypair, tmp_path):
         capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
     )
     assert out.stdout.splitlines() == [public, fingerprint]
+
+
+def test_importing_the_tool_leaves_click_alone():
+    # Another program in the same process (the reviewer tool, a test runner) keeps
+    # its own exit statuses: the tool's dispatcher sets its own, not click's.
+    code = ("import click; click.ClickException.exit_code = 7; import crypto.cli; "
+            "print(click.ClickException.exit_code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "7"
+
+
+def test_exit_statuses(runner, keypair, tmp_path, monkeypatch):
+    from crypto import errors
+    from crypto.cli import EXIT_FAILURE, EXIT_USAGE
+
+    key, passfile, _, _ = keypair
+    (tmp_path / "plain").write_bytes(b"x")
+    # A wrong command line: click's usage error.
+    result = runner.invoke(cli, ["encrypt", str(tmp_path / "plain"), str(tmp_path / "env")])
+    assert result.exit_code == EXIT_USAGE == 2
+    assert "Missing option '-r'" in result.stderr
+    # Any crypto error a command lets through: one line, the public sentence only.
+    def damaged(*_args):
+        raise errors.ChunkAuthError("chunk 3 of 9 failed")
+    monkeypatch.setattr("crypto.cli.decrypt", damaged)
+    result = runner.invoke(cli, ["decrypt", "-i", str(key), "--passphrase-file", str(passfile),
+                                 str(tmp_path / "plain"), str(tmp_path / "out")])
+    assert result.exit_code == EXIT_FAILURE == 1
+    assert result.stderr == f"Error: {errors.DecryptError.message}\n"
+    assert not (tmp_path / "out").exists()
+    # A key file error names the file, since several may be given.
+    (tmp_path / "junk").write_bytes(b"junk" * 50)
+    result = runner.invoke(cli, ["decrypt", "-i", str(key), "-i", str(tmp_path / "junk"),
+                                 "--passphrase-file", str(passfile), str(tmp_path / "plain"),
+                                 str(tmp_path / "out")])
+    assert result.exit_code == EXIT_FAILURE
+    assert result.stderr == f"Error: {tmp_path / 'junk'}: not a refuge-intake key file\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from crypto import bundle
 from crypto.keys import PublicKey
 from reviewer import checks
-from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR
+from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR, BadInput
 from tests.server_sim import Applicant, submit, write_bundle
 from tests.test_reviewer_cli import Env, make_env
 
@@ -228,3 +229,20 @@ def test_workers_end_when_the_import_is_killed(env: Env, tmp_path: Path) -> None
     assert not (env.home / "state.json").exists()
     result = env.run("import", str(path))
     assert result.exit_code == 0 and "4 new cases" in result.output, result.output
+
+
+def test_outcomes_come_back_from_a_worker_as_they_went() -> None:
+    # A worker pickles its outcomes through a pipe; the parent reads them in order:
+    # documents, None for a submission sealed to other reviewers, and the first bad one
+    # stops everything with its own sentence.
+    sent = [checks.Outcome.checked({"case": "a"}), checks.NOT_FOR_US,
+            checks.Outcome.bad("submission s: damaged; nothing was imported"),
+            checks.Outcome.checked({"case": "b"})]
+    received = pickle.loads(pickle.dumps(sent))
+    assert [o.verdict for o in received] == [checks.Verdict.CHECKED, checks.Verdict.NOT_FOR_US,
+                                              checks.Verdict.BAD, checks.Verdict.CHECKED]
+    documents = checks._collect(received)
+    assert next(documents) == {"case": "a"}
+    assert next(documents) is None
+    with pytest.raises(BadInput, match=r"^submission s: damaged; nothing was imported$"):
+        next(documents)

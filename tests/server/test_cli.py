@@ -137,3 +137,47 @@ def test_a_key_installed_before_its_text_was_refused_is_left_out(
             reviewer_key.public_key.key_id]
     listed = runner.invoke(args=["keys", "list"]).output
     assert "pasted" in listed and "the key text is not canonical" in listed
+
+
+def test_each_expected_failure_is_one_line_and_status_1(runner: FlaskCliRunner,
+                                                        monkeypatch, tmp_path: Path) -> None:
+    from crypto.errors import InvalidPublicKey
+    from intake import cli
+    from intake.config import ConfigError
+    from intake.migrate import MigrationError
+    from intake.transfer import TransferError
+
+    for error in (cli.OperatorError, ConfigError, MigrationError, TransferError,
+                  InvalidPublicKey):
+        def refuse(*_args: object, error: type[Exception] = error, **_kwargs: object) -> None:
+            raise error("the sentence for the operator")
+        monkeypatch.setattr(cli, "export_submissions", refuse)
+        result = runner.invoke(args=["export", str(tmp_path / "b.bundle")])
+        assert result.exit_code == cli.EXIT_FAILURE == 1, error
+        assert result.stderr == "Error: the sentence for the operator\n"
+    # A bug is not dressed up as an operator's mistake: the exception comes through.
+    def bug(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("bug")
+    monkeypatch.setattr(cli, "export_submissions", bug)
+    result = runner.invoke(args=["export", str(tmp_path / "b.bundle")])
+    assert isinstance(result.exception, KeyError)
+    # A wrong command line is click's, with its usage.
+    result = runner.invoke(args=["keys", "add"])
+    assert result.exit_code == cli.EXIT_USAGE == 2
+    assert "Missing argument 'PUBKEY'" in result.stderr
+
+
+def test_a_configuration_error_is_not_a_click_exception(tmp_path: Path, monkeypatch) -> None:
+    # The app factory is library code (gunicorn calls it too): only the command
+    # line's dispatcher turns the error into the operator's line.
+    import click
+    import pytest
+
+    from crypto.params import TEST_LIMITS
+    from intake import create_app
+    from intake.config import ConfigError
+
+    monkeypatch.setenv("INTAKE_MAX_UPLOAD_MB", "lots")
+    with pytest.raises(ConfigError, match="INTAKE_MAX_UPLOAD_MB") as info:
+        create_app({"DATA_DIR": tmp_path, "ARGON2_LIMITS": TEST_LIMITS})
+    assert not isinstance(info.value, click.ClickException)
