@@ -27,14 +27,33 @@ import socket
 import time
 from typing import Any
 
+from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
-from intake.pacing import PacedSocket, pace_from_env
+from intake.pacing import PacedSocket, TooSlow, pace_from_env
 
 #: Seconds, and bytes, the request's thread waits for the client to close
 #: after the answer: gunicorn's own graceful-close bounds.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 64 * 1024
+
+
+class Dropped(TooSlow, NoMoreData):  # type: ignore[misc]
+    """TooSlow that gunicorn also takes for a client that went away.
+
+    Dropped while its headers arrive, a request never reaches the app, and
+    gunicorn would log a plain socket error with its traceback, one for each
+    such client. As NoMoreData it closes the connection without an error line:
+    the server keeps no record of when clients came or how they fared. In the
+    body, the app still sees TooSlow (intake/errors.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buf = b""
+
+    def __str__(self) -> str:
+        return "request arrived too slowly"
 
 
 class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -47,7 +66,7 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships n
     def handle(self, conn: Any) -> Any:
         sock = conn.sock
         if not isinstance(sock, PacedSocket):
-            sock = conn.sock = PacedSocket(sock, self.pace)
+            sock = conn.sock = PacedSocket(sock, self.pace, error=Dropped)
         sock.start_request()
         result = super().handle(conn)
         if not result:

@@ -80,14 +80,17 @@ class PacedSocket:
 
     Everything but `recv` goes to the socket itself. `start_request()` begins
     a new request (a kept-alive connection carries several); its clock starts
-    at its first read.
+    at its first read. `error` makes the exception raised (a subclass of
+    `TooSlow`, so that a server can treat it as its own kind of disconnect).
     """
 
     def __init__(self, sock: socket.socket, pace: Pace,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 error: Callable[[], TooSlow] = TooSlow) -> None:
         self.sock = sock
         self.pace = pace
         self._clock = clock
+        self._error = error
         self._started: float | None = None
         self._received = 0
         self.too_slow = False
@@ -104,7 +107,7 @@ class PacedSocket:
         left = self.pace.deadline(self._started, self._received) - now
         if self.too_slow or left <= 0:
             self.too_slow = True
-            raise TooSlow()
+            raise self._error()
         outer = self.sock.gettimeout()
         if outer == 0.0:  # the caller wants a non-blocking read: nothing to bound
             data = self.sock.recv(size, flags)
@@ -116,7 +119,7 @@ class PacedSocket:
                 if outer is not None and outer < left:
                     raise  # the caller's own, shorter timeout
                 self.too_slow = True
-                raise TooSlow() from None
+                raise self._error() from None
             finally:
                 self.sock.settimeout(outer)
         self._received += len(data)
