@@ -12,7 +12,7 @@ first one read: once `grace` seconds have passed, the request must have
 averaged at least `min_rate` bytes a second since it began, at every
 moment, or its next read fails with `TooSlow`. An honest upload that
 stalls for a while keeps the credit of what it already sent (after a
-minute at 10 KB/s it may stall for almost ten minutes at the default
+minute at 10 KB/s it may stall for almost nine minutes at the default
 rate); a client that trickles falls behind once the grace period ends and
 stays behind. `PacedSocket` enforces it on each `recv()`, so that a read
 that gathers a large block from many small arrivals cannot wait past the
