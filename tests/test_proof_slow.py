@@ -35,7 +35,7 @@ from tests.gunicorn_intake import (
     wait_for,
 )
 
-GRACE = 4
+GRACE = 8
 MIN_RATE = 512 * 1024  # high, so that a stalled upload is due within seconds, not minutes
 BODY_TRICKLERS = 150
 HEADER_TRICKLERS = 50
@@ -125,19 +125,17 @@ def test_two_hundred_slow_clients_do_not_take_the_server_down(tmp_path: Path) ->
 
             # The 200 requests arrived at once; give their first reads a moment.
             time.sleep(1)
+            # Every slow connection is still inside its grace period.
+            held, held_at = trickle.open_count(), time.monotonic() - started
             latencies = []
             honest = None
-            held = 0
             dropped_after = 0.0
             while time.monotonic() - started < GRACE + 20:
                 latencies.append(probe(server))
                 elapsed = time.monotonic() - started
                 if honest is None:
                     honest = send_application(server, Sent("honest-applicant"))
-                if elapsed < GRACE - 0.5:
-                    # Every slow connection still inside its grace period.
-                    held = trickle.open_count()
-                elif not dropped_after and trickle.open_count() == 0:
+                if not dropped_after and trickle.open_count() == 0:
                     dropped_after = elapsed
                 if dropped_after and elapsed > dropped_after + 1:
                     break
@@ -150,6 +148,7 @@ def test_two_hundred_slow_clients_do_not_take_the_server_down(tmp_path: Path) ->
 
     assert max(latencies) <= 2, f"an applicant waited {max(latencies):.2f} s: {latencies}"
     assert statistics.median(latencies) < 0.5, latencies
+    assert held_at < GRACE - 1, f"the test itself was too slow: {held_at:.1f} s"
     assert held == BODY_TRICKLERS + HEADER_TRICKLERS, "a slow connection was dropped inside its grace"
     assert honest is not None and honest.status == 200 and honest.codename
     assert 0 < dropped_after < GRACE + 15, f"not all dropped: {trickle.open_count()} left"
