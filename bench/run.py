@@ -9,9 +9,12 @@ timings depend on the machine (docs/performance.md has this machine's).
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
+import selectors
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -396,6 +399,149 @@ def bench_flood(work: Path, key: PrivateKey, rounds: int) -> None:
            + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
 
 
+# --- slow clients ------------------------------------------------------------------------
+
+
+class Tricklers:
+    """`count` connections that keep POSTing a body one byte at a time, reopened when dropped.
+
+    Each sends the headers of a 100 000-byte application and its first byte,
+    then one more byte every `every` seconds: the shape of a slow-body attack
+    that wants to hold one of the server's threads per connection. A
+    connection the server closes (it fell behind the minimum rate) is opened
+    again at once, so the server always faces `count` of them.
+    """
+
+    def __init__(self, port: int, count: int, every: float) -> None:
+        self.port = port
+        self.count = count
+        self.every = every
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._socks: dict[socket.socket, float] = {}
+        self._selector = selectors.DefaultSelector()
+        for _ in range(count):
+            self._open()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        sock.sendall(
+            f"POST /apply HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\n"
+            "Content-Length: 100000\r\n\r\n-".encode())
+        sock.setblocking(False)
+        self._socks[sock] = time.monotonic() + self.every
+        self._selector.register(sock, selectors.EVENT_READ)
+
+    def _drop(self, sock: socket.socket) -> None:
+        self._selector.unregister(sock)
+        del self._socks[sock]
+        sock.close()
+        self.dropped += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(timeout=0.2):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    sock.recv(65536)  # an answer or a close: either way, dropped
+                    gone = True
+                except BlockingIOError:
+                    gone = False
+                except OSError:
+                    gone = True
+                if gone:
+                    self._drop(sock)
+            now = time.monotonic()
+            for sock, due in list(self._socks.items()):
+                if due <= now:
+                    try:
+                        sock.send(b"-")
+                        self._socks[sock] = now + self.every
+                    except OSError:
+                        self._drop(sock)
+            while len(self._socks) < self.count and not self._stop.is_set():
+                try:
+                    self._open()
+                except OSError:
+                    break
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in list(self._socks):
+            sock.close()
+        self._selector.close()
+
+
+def probe(port: int, timeout: float = 15) -> float | None:
+    """Seconds for `GET /` on a new connection, or None if it failed or took over `timeout`."""
+    start = time.perf_counter()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    except OSError:
+        return None
+    elapsed = time.perf_counter() - start
+    return elapsed if response.status == 200 and elapsed <= timeout else None
+
+
+def bench_slowloris(work: Path, key: PrivateKey, seconds: float, grace: int,
+                    connections: int = 200) -> None:
+    """Applicants' pages and an application while `connections` slow bodies trickle in."""
+    server = start_server(work / "slow", key.public_key.to_text(), workers=2,
+                          extra_env={"INTAKE_BODY_GRACE_SECONDS": str(grace)})
+    try:
+        workers = server.workers()
+        idle_kib = sum(status_kib(p, "VmRSS") for p in workers)
+        tricklers = Tricklers(server.port, connections, every=5)
+        latencies: list[float] = []
+        errors = 0
+        held_kib = 0
+        try:
+            time.sleep(3)  # all of them read by the server, still inside the grace period
+            held_kib = sum(status_kib(p, "VmRSS") for p in workers)
+            stop_at = time.monotonic() + seconds
+            submitted = False
+            while time.monotonic() < stop_at:
+                took = probe(server.port)
+                if took is None:
+                    errors += 1
+                else:
+                    latencies.append(took)
+                if not submitted and time.monotonic() > stop_at - seconds / 2:
+                    submitted = True
+                    client = Client(server.port)
+                    client.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                    try:
+                        status, body = apply(client)
+                        errors += not (status == 200 and b'id="codename"' in body)
+                    except (OSError, RuntimeError):
+                        errors += 1
+                    client.close()
+                time.sleep(0.5)
+        finally:
+            tricklers.close()
+    finally:
+        server.close()
+        shutil.rmtree(work / "slow", ignore_errors=True)
+    median = statistics.median(latencies) if latencies else None
+    report("slowloris_probe_s", median, "<= 2", lambda v: v <= 2,
+           note=f"median of {len(latencies)} GET / while {connections} connections trickle "
+           f"bodies (1 byte / 5 s), {tricklers.dropped} dropped and reopened, grace {grace} s")
+    report("slowloris_probe_max_s", max(latencies) if latencies else None)
+    report("slowloris_errors", errors, "0", lambda v: v == 0,
+           note="probes that failed or took over 15 s, plus a failed application")
+    report("slowloris_kib_per_connection", (held_kib - idle_kib) / connections,
+           note="both workers' RSS with the connections held, less idle, per connection")
+
+
 # --- reviewer ----------------------------------------------------------------------------
 
 
@@ -520,7 +666,7 @@ def table() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", help="comma-separated: ingest,rss,intake,flood,reviewer,pages")
+    parser.add_argument("--only", help="comma-separated: ingest,rss,intake,flood,slowloris,reviewer,pages")
     args = parser.parse_args()
     quick = bool(args.quick)
     only = set(args.only.split(",")) if args.only else None
@@ -534,6 +680,8 @@ def main() -> None:
             ("rss", lambda: bench_rss(work, (128 if quick else 1024) * MIB, key)),
             ("intake", lambda: bench_intake(work, 5 if quick else 30, key)),
             ("flood", lambda: bench_flood(work, key, 1 if quick else 3)),
+            ("slowloris", lambda: bench_slowloris(work, key, 15 if quick else 60,
+                                                  5 if quick else 30)),
             ("reviewer", lambda: bench_reviewer(work, 300 if quick else 10_000,
                                                 (32 if quick else 256) * MIB)),
         ]

@@ -17,7 +17,11 @@ instead of running it in an unsafe shape:
                            TCP: its system-call filter refuses the chown that
                            gunicorn does on a unix socket)
   INTAKE_GUNICORN_WORKERS  default 2; 1..8
-  INTAKE_GUNICORN_THREADS  default 8; 1..32
+  INTAKE_GUNICORN_THREADS  default 256; 1..1024
+
+The worker's deadline on slow requests reads two more (intake/pacing.py):
+INTAKE_BODY_MIN_RATE (bytes a second, default 1024) and
+INTAKE_BODY_GRACE_SECONDS (default 30).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.http import wsgi as gunicorn_wsgi
+
+from intake.pacing import pace_from_env
 
 # --- where it listens ------------------------------------------------------
 
@@ -89,19 +95,37 @@ bind = [_loopback_bind(os.environ.get("INTAKE_GUNICORN_BIND", "").strip() or _DE
 workers = _bounded_int("INTAKE_GUNICORN_WORKERS", 2, 1, 8)
 
 # Threads, not the default sync worker: an upload over Tor can take minutes,
-# and a sync worker is occupied for the whole of it, so two slow applicants
-# would shut everyone else out. With gthread each upload holds one thread
-# while the process keeps accepting; Argon2 runs in libsodium with the GIL
-# released, and the app's derivation cap (not the thread count) bounds its
-# memory. Eight threads per worker give 16 concurrent requests by default,
-# more than an onion service's rendezvous circuits usually deliver.
-worker_class = "gthread"
-threads = _bounded_int("INTAKE_GUNICORN_THREADS", 8, 1, 32)
+# and a sync worker is occupied for the whole of it. With threads each
+# request holds one thread while the process keeps accepting; Argon2 runs in
+# libsodium with the GIL released, and the app's derivation cap (not the
+# thread count) bounds its memory.
+#
+# The worker is gunicorn's gthread with two changes against slow clients
+# (intake/gunicorn_worker.py): a request that falls behind a minimum average
+# rate is dropped (intake/pacing.py), and closing a connection never stalls
+# the thread that accepts new ones.
+worker_class = "intake.gunicorn_worker.PacedThreadWorker"
 
-# Connections a worker holds open at once (in flight plus kept alive). A
-# bound keeps a flood of idle connections from exhausting file descriptors;
-# Tor's own defences (see deploy/torrc) sit in front of this.
-worker_connections = 64
+# Many threads, because a thread is held for as long as a request takes to
+# arrive, and a held thread costs little (tens of KiB; docs/performance.md).
+# With 8 per worker, sixteen clients trickling bodies shut everyone else out
+# for minutes; with 256 per worker, 200 such clients (more than twelve Tor
+# circuits' worth, HiddenServiceMaxStreams in deploy/torrc) leave the pages
+# answering in milliseconds, and each must keep sending at the minimum rate
+# to stay. Memory is bounded by the derivation cap, not by this number.
+threads = _bounded_int("INTAKE_GUNICORN_THREADS", 256, 1, 1024)
+
+# Connections a worker holds open at once (in flight, waiting for their first
+# byte, or kept alive). Twice the threads, so that connections waiting in the
+# poller (they hold no thread) do not stop the worker accepting while threads
+# are free; still a bound on file descriptors (deploy/refuge-intake.service
+# raises LimitNOFILE to fit the largest setting).
+worker_connections = 2 * threads
+
+# The worker's minimum rate (INTAKE_BODY_MIN_RATE, INTAKE_BODY_GRACE_SECONDS;
+# intake/pacing.py, docs/deploy.md for the defaults), read here too so that a
+# mistyped value stops the server at start-up.
+pace_from_env()
 
 # Each worker builds the app itself (the default, stated because it matters):
 # create_app opens the database and reads the reviewer keys, and doing that

@@ -74,6 +74,20 @@ def session() -> Session:
     return g.db_session  # type: ignore[no-any-return]
 
 
+def end_read() -> None:
+    """End this request's read transaction, handing its connection back to the pool.
+
+    Called before a request body is read: a slow upload must not hold one of
+    the pool's connections while it arrives (fifteen slow uploads in one
+    process, SQLAlchemy's default pool of 5 + 10, left none for anyone else's
+    page). Loaded objects stay usable (expire_on_commit=False); the next query
+    takes a connection again.
+    """
+    db_session = g.get("db_session")
+    if db_session is not None:
+        db_session.commit()
+
+
 def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from intake.pacing import TooSlow
 from intake.security import drain_body
 
 logger = logging.getLogger("intake")
@@ -67,6 +68,8 @@ def _drain_posted_body() -> bool:
 
 def handle_http(e: HTTPException) -> ResponseReturnValue:
     code = e.code or 500
+    if fell_behind(e):
+        return too_slow(e)
     if code == 413:
         return too_large(e)
     if code == 500:
@@ -100,6 +103,34 @@ def too_large(_e: HTTPException) -> ResponseReturnValue:
 
 
 
+def fell_behind(e: BaseException) -> bool:
+    """Whether `e` comes from a body read that failed with TooSlow.
+
+    Werkzeug turns a failed body read into ClientDisconnected (a 400) and keeps
+    the original only as the context it was raised in.
+    """
+    seen: BaseException | None = e
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, TooSlow):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def too_slow(_e: BaseException) -> ResponseReturnValue:
+    """The request fell behind the minimum rate (intake/pacing.py): answer, close, keep nothing.
+
+    Nothing more is read (the socket refuses to), the staged files go at
+    teardown like any failed request's, and the connection is closed. The
+    page may never reach a client this slow; it says what happened if it does.
+    """
+    title, text = MESSAGES[400]
+    body = render_template("error.html", code=408, title=title, text=text)
+    return body, 408, {"Connection": "close"}
+
+
 def is_disk_full(e: BaseException) -> bool:
     if isinstance(e, OSError):
         return e.errno in _FULL_ERRNOS
@@ -121,5 +152,6 @@ def disk_full(_e: BaseException) -> ResponseReturnValue:
 
 
 def register(app: Flask) -> None:
+    app.register_error_handler(TooSlow, too_slow)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_http)

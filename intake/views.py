@@ -96,6 +96,7 @@ def _derive(codename: str) -> CodenameKeys:
 
 def _closed() -> ResponseReturnValue:
     if request.method == "POST":
+        db.end_read()  # not while the body arrives
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
     return render_template("closed.html"), 503
 
@@ -122,6 +123,7 @@ def apply() -> ResponseReturnValue:
         return _closed()
     if request.method == "POST":
         _request().accept_uploads(recipients)
+        db.end_read()  # not while the body arrives
     form = ApplicationForm()
     notice = None
     status = 200
@@ -194,6 +196,7 @@ def case() -> ResponseReturnValue:
     applicant = current_applicant()
     if applicant is None:
         if request.method == "POST":
+            db.end_read()  # not while the body arrives
             drain_body(int(current_app.config["DRAIN_LIMIT"]))
         if request.method == "POST":
             flash(gettext("Your session had ended, so what you were sending was not stored. "
@@ -207,6 +210,7 @@ def case() -> ResponseReturnValue:
         if not recipients:
             return _closed()
         _request().accept_uploads(recipients)
+        db.end_read()  # not while the body arrives
     form = FollowupForm()
     notice = None
     status = 200
@@ -250,10 +254,12 @@ def delete(reply_id: str) -> ResponseReturnValue:
     request.max_content_length = SMALL_BODY
     applicant = current_applicant()
     if applicant is None:
+        db.end_read()  # not while the body arrives
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
         flash(gettext("You are not signed in, or your session ended after a while without "
                       "activity. Sign in with your codename to continue."))
         return redirect(url_for("applicant.signin"))
+    db.end_read()  # not while the body arrives
     form = DeleteReplyForm()
     if not form.validate():
         flash(gettext("Nothing was deleted: the page had expired. Please press Delete again."))

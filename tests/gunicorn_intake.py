@@ -80,8 +80,9 @@ def free_port() -> int:
 class IntakeServer:
     """gunicorn + the intake app on 127.0.0.1; start(), stop(), kill the master or a worker."""
 
-    def __init__(self, data_dir: Path, home: Path, workers: int = 2, threads: int = 8,
+    def __init__(self, data_dir: Path, home: Path, workers: int = 2, threads: int | None = 8,
                  env: dict[str, str] | None = None) -> None:
+        """`threads=None` keeps deploy/gunicorn.conf.py's default."""
         self.data_dir = data_dir
         self.home = home
         self.workers = workers
@@ -103,8 +104,9 @@ class IntakeServer:
             INTAKE_DATA_DIR=str(self.data_dir),
             INTAKE_GUNICORN_BIND=f"127.0.0.1:{self.port}",
             INTAKE_GUNICORN_WORKERS=str(self.workers),
-            INTAKE_GUNICORN_THREADS=str(self.threads),
         )
+        if self.threads is not None:
+            env["INTAKE_GUNICORN_THREADS"] = str(self.threads)
         env.pop("XDG_RUNTIME_DIR", None)
         env.update(self.extra_env)
         return env

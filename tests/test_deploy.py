@@ -94,9 +94,12 @@ def test_gunicorn_settings_as_gunicorn_reads_them(monkeypatch: pytest.MonkeyPatc
     assert cfg.errorlog == "-"
     assert cfg.logger_class.__name__ == "RedactingLogger"
     assert cfg.bind == ["127.0.0.1:8000"]
-    assert cfg.worker_class_str == "gthread"
+    # gthread with a deadline on slow requests (intake/gunicorn_worker.py), and enough
+    # threads and connections that 200 slow clients do not fill it (tests/test_proof_slow.py).
+    assert cfg.worker_class_str == "intake.gunicorn_worker.PacedThreadWorker"
     assert 2 <= cfg.workers <= 4
-    assert cfg.threads >= 4
+    assert cfg.threads >= 200
+    assert cfg.worker_connections >= 2 * cfg.threads
     assert cfg.timeout >= 300
     assert 0 < cfg.graceful_timeout <= cfg.timeout
     assert cfg.max_requests > 0 and cfg.max_requests_jitter > 0
@@ -120,7 +123,9 @@ def test_gunicorn_accepts_a_loopback_bind(tmp_path: Path, bind: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("INTAKE_GUNICORN_WORKERS", "0"), ("INTAKE_GUNICORN_WORKERS", "two"), ("INTAKE_GUNICORN_THREADS", "99")],
+    [("INTAKE_GUNICORN_WORKERS", "0"), ("INTAKE_GUNICORN_WORKERS", "two"),
+     ("INTAKE_GUNICORN_THREADS", "2000"), ("INTAKE_BODY_MIN_RATE", "slow"),
+     ("INTAKE_BODY_GRACE_SECONDS", "0")],
 )
 def test_gunicorn_refuses_a_bad_count(tmp_path: Path, name: str, value: str) -> None:
     result = check_config(tmp_path, **{name: value})
