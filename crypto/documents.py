@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from crypto.errors import DocumentError, UnsupportedDocumentVersion
+from crypto.ids import is_id
 
 SUBMISSION_FORMAT = "refuge-intake submission"
 REPLY_FORMAT = "refuge-intake reply"
@@ -40,7 +41,6 @@ SUBMISSION_FIELDS = frozenset(
 ATTACHMENT_FIELDS = frozenset({"blob", "name", "type", "size"})
 REPLY_FIELDS = frozenset({"format", "version", "case", "reply", "day", "text"})
 
-_ID = re.compile(r"[0-9a-f]{32}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ANSWER_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -112,10 +112,6 @@ def _head(obj: dict[str, Any], name: str, fields: frozenset[str]) -> None:
         raise UnsupportedDocumentVersion()
     if set(obj) != fields:
         raise _fail(f"it does not have exactly the fields {sorted(fields)}")
-
-
-def is_id(value: object) -> bool:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def is_day(value: object) -> bool:
