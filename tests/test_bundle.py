@@ -189,6 +189,37 @@ def test_writer_refuses_non_envelope() -> None:
         w.close()
 
 
+def test_a_non_envelope_member_is_refused_before_its_bytes_go_on() -> None:
+    # The one copy loop of reader and writer checks the envelope magic before a
+    # chunk reaches its destination: no plaintext is written into a bundle,
+    # nor into a reader's sink.
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(b"plaintext, oops"))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    with pytest.raises(BundleWriteError, match="not an envelope"):
+        w.close()
+    assert b"plaintext" not in out.getvalue()
+
+    member = encrypt_bytes(b"a reply", [REVIEWER.public_key])
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, functools.partial(io.BytesIO, member))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    w.close()
+    plain = b"plaintext, oops".ljust(len(member), b".")
+    data = out.getvalue()[: -len(member)] + plain
+    received = io.BytesIO()
+
+    @contextlib.contextmanager
+    def sink(_: Member) -> Iterator[BinaryIO]:
+        yield received
+
+    with pytest.raises(MemberError, match="not an envelope"):
+        read_bundle(io.BytesIO(data), kind="replies", sink=sink)
+    assert received.getvalue() == b""
+
+
 def test_errors_are_bundle_errors() -> None:
     for cls in EXPECT.values():
         assert issubclass(cls, BundleError)
