@@ -120,7 +120,7 @@ def test_low_order_reply_key_refused_through_the_workers(env: Env, tmp_path: Pat
     manifest = bundle.canonical_json(obj)
     prefix = bundle.MAGIC + bundle.LENGTH.pack(len(manifest)) + manifest
     rest = data[start + length + bundle.DIGEST_BYTES :]
-    (tmp_path / "low.bundle").write_bytes(prefix + bundle._manifest_digest(prefix) + rest)
+    (tmp_path / "low.bundle").write_bytes(prefix + bundle.manifest_digest(prefix) + rest)
     before = snapshot(env.home)
     result = env.run("import", str(tmp_path / "low.bundle"))
     assert result.exit_code == EXIT_BUNDLE, result.output

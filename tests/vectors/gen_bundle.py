@@ -9,7 +9,7 @@ is `key: value` lines, a blank line, then the bundle:
     expect: success | not a bundle | unsupported version | wrong kind |
             truncated | trailing data | manifest digest failure |
             manifest failure | member failure
-    error: (failures only) the class crypto/bundle.py raises
+    error: (failures only) the class of crypto/bundle/format.py raised
     kind: the kind the reader is told to expect
     members: (success only) the number of members
     comment: what the case exercises
@@ -36,7 +36,7 @@ REVIEWER = PrivateKey(bytes(range(1, 33))).public_key
 APPLICANT = PrivateKey(bytes(range(33, 65))).public_key
 OTHER = PrivateKey(bytes(range(65, 97))).public_key
 
-#: The class each `expect:` names (crypto/bundle.py); one class per outcome.
+#: The class each `expect:` names (crypto/bundle/format.py); one class per outcome.
 ERRORS = {
     "not a bundle": bundle.NotABundle,
     "unsupported version": bundle.UnsupportedBundleVersion,
