@@ -9,7 +9,6 @@ can make.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import click
 from flask import Flask, current_app
@@ -21,10 +20,9 @@ from crypto import __version__
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
-from intake import db, retention
+from intake import appstate, db, retention
 from intake.migrate import MigrationError
 from intake.models import RecipientKey
-from intake.storage import StagingArea
 from intake.transfer import TransferError, export_submissions, import_replies
 
 keys_cli = AppGroup("keys", help="Reviewer public keys that submissions are sealed to.")
@@ -156,7 +154,7 @@ def export_command(bundle: Path, everything: bool) -> None:
 def import_replies_command(bundle: Path) -> None:
     """Check a replies bundle from the reviewers as a whole, then store its new replies."""
     _require_schema()
-    staging = cast(StagingArea, current_app.extensions["intake_staging"])
+    staging = appstate.STAGING.get()
     try:
         result = import_replies(db.session(), _store(), staging, bundle, day=db.today())
     except TransferError as e:
