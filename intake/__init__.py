@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from intake import cli, db, errors, i18n, sessions, views
+from intake import appstate, cli, db, errors, i18n, sessions, views
 from intake import config as config_mod
 from intake.security import (
     CountingMiddleware,
@@ -81,14 +81,14 @@ def _build_app(config: dict[str, Any] | None) -> Flask:
         config_mod.prepare_data_dir(data_dir)
         if not app.config.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = config_mod.secret_key(data_dir)
-        app.extensions["intake_salt"] = config_mod.codename_salt(data_dir)
+        appstate.SALT.set(app, config_mod.codename_salt(data_dir))
     except OSError as e:
         raise config_mod.ConfigError(
             f"cannot use the data directory {data_dir}: {e.strerror or e}"
         ) from None
-    app.extensions["intake_limiter"] = DerivationLimiter(
+    appstate.LIMITER.set(app, DerivationLimiter(
         int(app.config["ARGON2_CONCURRENCY"]), float(app.config["ARGON2_WAIT_SECONDS"])
-    )
+    ))
 
     if not app.config.get("DATABASE_URL"):
         # SQLite creates its file (and journals, with the same mode) world-readable
@@ -105,14 +105,15 @@ def _build_app(config: dict[str, Any] | None) -> Flask:
         # Uploads abandoned by a dead process are removed before this one takes
         # any; envelopes it had placed in the store without committing them too.
         # This process's own staging directory is locked, so it is passed by.
-        store.recover(db.committed_blob_ids(app.extensions["intake_engine"]))
-        app.extensions["intake_staging"] = staging
-        app.extensions["intake_store"] = store
+        store.recover(db.committed_blob_ids(appstate.ENGINE.get(app)))
+        appstate.STAGING.set(app, staging)
+        appstate.STORE.set(app, store)
     except OSError as e:
         raise config_mod.ConfigError(
             f"cannot use the data directory {data_dir}: {e.strerror or e}"
         ) from None
-    app.extensions["intake_schema_ready"] = False
+    appstate.SCHEMA_READY.set(app, False)
+    appstate.SCHEMA_WARNED.set(app, False)
 
     i18n.init_app(app)
     app.register_blueprint(views.bp)
@@ -128,13 +129,13 @@ def _build_app(config: dict[str, Any] | None) -> Flask:
 
 def _check_schema() -> ResponseReturnValue | None:
     app = current_app
-    if app.extensions["intake_schema_ready"]:
+    if appstate.SCHEMA_READY.get(app):
         return None
     if db.schema_ready(db.engine()):
-        app.extensions["intake_schema_ready"] = True
+        appstate.SCHEMA_READY.set(app, True)
         return None
-    if not app.extensions.get("intake_schema_warned"):
-        app.extensions["intake_schema_warned"] = True
+    if not appstate.SCHEMA_WARNED.get(app):
+        appstate.SCHEMA_WARNED.set(app, True)
         logger.error("the database is not initialised: run `%s`", db.INIT_COMMAND)
     return render_template("not_ready.html", command=db.INIT_COMMAND), 503
 

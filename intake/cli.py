@@ -32,12 +32,11 @@ from crypto import __version__
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
-from intake import db
+from intake import appstate, db
 from intake.config import ConfigError
 from intake.migrate import MigrationError
 from intake.models import RecipientKey
 from intake.retention import Policy, purge
-from intake.store import current_store
 from intake.transfer import TransferError, export_submissions, import_replies
 
 EXIT_FAILURE = 1
@@ -121,7 +120,7 @@ def init_db_command() -> None:
 def purge_command(dry_run: bool) -> None:
     """Delete, rows and files, what the retention periods no longer keep."""
     _require_schema()
-    store = current_store()
+    store = appstate.STORE.get()
     try:
         result = purge(db.session(), store, db.today(), Policy.from_config(current_app.config),
                        dry_run=dry_run)
@@ -222,7 +221,7 @@ def keys_remove(name_or_fingerprint: str) -> None:
 def export_command(bundle: Path, everything: bool) -> None:
     """Write submissions not yet exported into BUNDLE for the reviewers (never overwrites)."""
     _require_schema()
-    result = export_submissions(db.session(), current_store(), bundle, everything=everything,
+    result = export_submissions(db.session(), appstate.STORE.get(), bundle, everything=everything,
                                 day=db.today())
     if result is None:
         click.echo("Nothing to export: every submission has already been exported; "
@@ -239,7 +238,7 @@ def import_replies_command(bundle: Path) -> None:
     """Check a replies bundle from the reviewers as a whole, then store its new replies."""
     _require_schema()
     try:
-        result = import_replies(db.session(), current_store(), bundle, day=db.today())
+        result = import_replies(db.session(), appstate.STORE.get(), bundle, day=db.today())
     except OSError as e:
         raise OperatorError(
             f"cannot store the replies: {e.strerror or e}; nothing was imported") from None

@@ -12,12 +12,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.ids import new_id as new_id
-from intake import migrate
+from intake import appstate, migrate
 from intake.models import Blob, Reply
 
 INIT_COMMAND = "flask --app intake init-db"
@@ -58,19 +58,19 @@ def make_engine(url: str) -> Engine:
 
 def init_app(app: Flask, url: str) -> None:
     engine = make_engine(url)
-    app.extensions["intake_engine"] = engine
-    app.extensions["intake_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    appstate.ENGINE.set(app, engine)
+    appstate.SESSIONMAKER.set(app, sessionmaker(engine, expire_on_commit=False))
     app.teardown_appcontext(_close_session)
 
 
 def engine() -> Engine:
-    return current_app.extensions["intake_engine"]  # type: ignore[no-any-return]
+    return appstate.ENGINE.get()
 
 
 def session() -> Session:
     """The session for this request or command, created on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["intake_sessionmaker"]()
+        g.db_session = appstate.SESSIONMAKER.get()()
     return g.db_session  # type: ignore[no-any-return]
 
 

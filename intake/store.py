@@ -45,9 +45,8 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from crypto.atomic import fsync_dir
@@ -191,8 +190,3 @@ class LocalStore(Store):
 def open_store(config: Mapping[str, Any], staging: StagingArea) -> Store:
     """The store the configuration names: `store/` in the data directory."""
     return LocalStore(Path(config["DATA_DIR"]) / "store", staging)
-
-
-def current_store() -> Store:
-    """The app's store (create_app opens it)."""
-    return cast(Store, current_app.extensions["intake_store"])

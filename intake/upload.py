@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO, Any, cast
 
-from flask import Request, current_app
+from flask import Request
 
 from crypto.keys import PublicKey
+from intake import appstate
 from intake.multipart import BlockFormDataParser
-from intake.storage import NullSink, StagedEnvelope, StagingArea
+from intake.storage import NullSink, StagedEnvelope
 
 
 class IntakeRequest(Request):
@@ -48,7 +49,7 @@ class IntakeRequest(Request):
             # An empty file input (browsers send filename="") or a route that
             # takes no files: drop the bytes.
             return NullSink().as_io()
-        staging: StagingArea = current_app.extensions["intake_staging"]
+        staging = appstate.STAGING.get()
         staged = StagedEnvelope(staging.new_path(), self.upload_recipients)
         self.staged.append(staged)
         return cast(IO[bytes], staged)

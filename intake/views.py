@@ -2,11 +2,15 @@
 
 Views stay thin: forms validate, `submit.store_submission` stores, and the
 request class has already encrypted any files by the time a form is read.
+The pages of a case take their applicant from `signed_in`; the two pages that
+send answers and files (apply, case) share their steps in `_receive`.
 """
 
 from __future__ import annotations
 
-from typing import cast
+import functools
+from collections.abc import Callable, Sequence
+from typing import Concatenate, ParamSpec, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -18,7 +22,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -26,7 +30,7 @@ from crypto.codename import CodenameKeys, derive, generate_codename, normalise_c
 from crypto.errors import InvalidCodename, InvalidPublicKey
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
-from intake import db, sessions
+from intake import appstate, db, sessions
 from intake.forms import (
     ApplicationForm,
     DeleteReplyForm,
@@ -36,12 +40,14 @@ from intake.forms import (
 )
 from intake.models import Applicant, RecipientKey
 from intake.replies import delete_reply, remember_reply_key, replies_for, reply_key_from_session
-from intake.security import Busy, DerivationLimiter, drain_body
-from intake.store import current_store
+from intake.security import Busy, drain_body
 from intake.submit import NewApplicant, store_submission
 from intake.upload import IntakeRequest
 
 bp = Blueprint("applicant", __name__)
+
+P = ParamSpec("P")
+F = TypeVar("F", ApplicationForm, FollowupForm)
 
 WRONG_CODENAME = _l(
     "That codename does not open any case. Check each of the seven words and try again."
@@ -54,6 +60,14 @@ STALE_FORM = _l(
 SMALL_BODY = 16 * 1024
 SIGNOUT_CONFIRM = _l(
     "You are still signed in: the sign-out form had expired. Press “Sign out” to sign out."
+)
+NOT_SIGNED_IN = _l(
+    "You are not signed in, or your session ended after a while without activity. "
+    "Sign in with your codename to continue."
+)
+UNSENT = _l(
+    "Your session had ended, so what you were sending was not stored. "
+    "Sign in with your codename and send it again."
 )
 BUSY = _l(
     "The server is busy right now. Nothing was stored. Please wait a minute and send it "
@@ -83,21 +97,25 @@ def active_recipients() -> list[PublicKey]:
     return keys
 
 
-def _limiter() -> DerivationLimiter:
-    return cast(DerivationLimiter, current_app.extensions["intake_limiter"])
-
-
 def _derive(codename: str) -> CodenameKeys:
     limits = cast(Argon2Limits, current_app.config["ARGON2_LIMITS"])
-    salt = cast(bytes, current_app.extensions["intake_salt"])
-    with _limiter():
+    salt = appstate.SALT.get()
+    with appstate.LIMITER.get():
         return derive(codename, salt, limits=limits)
 
 
-def _closed() -> ResponseReturnValue:
+def _drain_if_posted() -> None:
+    """Before answering a POST without reading its form: read its body, storing nothing.
+
+    A browser shows the answer only if the server has read what it sent.
+    """
     if request.method == "POST":
         db.end_read()  # not while the body arrives
         drain_body(int(current_app.config["DRAIN_LIMIT"]))
+
+
+def _closed() -> ResponseReturnValue:
+    _drain_if_posted()
     return render_template("closed.html"), 503
 
 
@@ -106,9 +124,88 @@ def _turned_away() -> ResponseReturnValue:
     return render_template("turned_away.html"), 200
 
 
-def current_applicant() -> Applicant | None:
-    """The signed-in applicant, whose session `sessions.check_session` has checked."""
-    return sessions.signed_in_applicant()
+def _small_body(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """For a view whose forms are a few hundred bytes: refuse a large body, unread."""
+
+    @functools.wraps(view)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        request.max_content_length = SMALL_BODY
+        return view(*args, **kwargs)
+
+    return limited
+
+
+def signed_in(
+    otherwise: Callable[[], ResponseReturnValue],
+) -> Callable[[Callable[Concatenate[Applicant, P], ResponseReturnValue]],
+              Callable[P, ResponseReturnValue]]:
+    """Run the view with the signed-in applicant as its first argument.
+
+    The applicant is the one whose session `sessions.check_session` found
+    still valid before this request (epoch, absolute and idle lifetimes). For
+    a visitor who is not signed in, the view does not run: the body of a POST
+    is drained and `otherwise()` answers.
+    """
+
+    def decorate(
+        view: Callable[Concatenate[Applicant, P], ResponseReturnValue],
+    ) -> Callable[P, ResponseReturnValue]:
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            applicant = sessions.signed_in_applicant()
+            if applicant is None:
+                _drain_if_posted()
+                return otherwise()
+            return view(applicant, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def _sign_in_first(message: LazyString = NOT_SIGNED_IN) -> ResponseReturnValue:
+    flash(str(message))
+    return redirect(url_for("applicant.signin"))
+
+
+def _sign_in_to_send() -> ResponseReturnValue:
+    # A POST to the case page carried a message, drained and not stored: say so.
+    return _sign_in_first(UNSENT if request.method == "POST" else NOT_SIGNED_IN)
+
+
+def _nothing_to_sign_out() -> ResponseReturnValue:
+    # No form: making one would start a session, and a request from another
+    # site arrives without the session cookie (SameSite=Strict), so that new
+    # cookie would replace the real one.
+    return render_template("signout.html", signed_in=False)
+
+
+def _receive(
+    make_form: Callable[[], F],
+    recipients: Sequence[PublicKey],
+    store: Callable[[F], ResponseReturnValue],
+    page: Callable[[F, LazyString | None], str],
+) -> ResponseReturnValue:
+    """The steps of a page that sends answers and files: show its form, or take what it sent.
+
+    A GET shows `page`. A POST with no reviewer key to seal to is closed;
+    otherwise its files are encrypted to `recipients` as the form is read, a
+    filled honeypot is turned away, and a valid form goes to `store`, which
+    answers. An invalid one shows `page` again with status 400, and a notice
+    when the security token had gone stale.
+    """
+    if request.method != "POST":
+        return page(make_form(), None), 200
+    if not recipients:
+        return _closed()
+    _request().accept_uploads(recipients)
+    db.end_read()  # not while the body arrives
+    form = make_form()
+    if form.homepage.data:
+        return _turned_away()
+    if form.validate():
+        return store(form)
+    return page(form, STALE_FORM if "csrf_token" in form.errors else None), 400
 
 
 @bp.route("/")
@@ -121,44 +218,39 @@ def apply() -> ResponseReturnValue:
     recipients = active_recipients()
     if not recipients:
         return _closed()
-    if request.method == "POST":
-        _request().accept_uploads(recipients)
-        db.end_read()  # not while the body arrives
-    form = ApplicationForm()
-    notice = None
-    status = 200
-    if request.method == "POST":
-        if form.homepage.data:
-            return _turned_away()
-        if form.validate():
-            codename = generate_codename()
-            try:
-                keys = _derive(codename)
-            except Busy:
-                return render_template("apply.html", form=form, notice=BUSY), 503
-            applicant = store_submission(
-                db.session(),
-                store=current_store(),
-                recipients=recipients,
-                kind="application",
-                day=db.today(),
-                answers=form.answers(),
-                files=form.attachments.data or [],
-                new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
-            )
-            sessions.begin(applicant)
-            remember_reply_key(applicant.id, keys.reply_key)
-            return render_template("codename.html", codename=codename)
-        status = 400
-        if "csrf_token" in form.errors:
-            notice = STALE_FORM
-    return render_template("apply.html", form=form, notice=notice), status
+    return _receive(
+        ApplicationForm,
+        recipients,
+        store=lambda form: _store_application(form, recipients),
+        page=lambda form, notice: render_template("apply.html", form=form, notice=notice),
+    )
+
+
+def _store_application(form: ApplicationForm, recipients: Sequence[PublicKey]) -> ResponseReturnValue:
+    """Open a case: a new codename, its keys, the first submission, a signed-in session."""
+    codename = generate_codename()
+    try:
+        keys = _derive(codename)
+    except Busy:
+        return render_template("apply.html", form=form, notice=BUSY), 503
+    applicant = store_submission(
+        db.session(),
+        store=appstate.STORE.get(),
+        recipients=recipients,
+        kind="application",
+        day=db.today(),
+        answers=form.answers(),
+        files=form.attachments.data or [],
+        new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
+    )
+    sessions.begin(applicant)
+    remember_reply_key(applicant.id, keys.reply_key)
+    return render_template("codename.html", codename=codename)
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@_small_body  # a codename is a few hundred bytes
 def signin() -> ResponseReturnValue:
-    # A codename is a few hundred bytes: no reason to read a large body here.
-    request.max_content_length = SMALL_BODY
     form = SigninForm()
     notice = None
     if request.method == "POST":
@@ -192,49 +284,40 @@ def signin() -> ResponseReturnValue:
 
 
 @bp.route("/case", methods=["GET", "POST"])
-def case() -> ResponseReturnValue:
-    applicant = current_applicant()
-    if applicant is None:
-        if request.method == "POST":
-            db.end_read()  # not while the body arrives
-            drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        if request.method == "POST":
-            flash(gettext("Your session had ended, so what you were sending was not stored. "
-                          "Sign in with your codename and send it again."))
-        else:
-            flash(gettext("You are not signed in, or your session ended after a while without "
-                          "activity. Sign in with your codename to continue."))
-        return redirect(url_for("applicant.signin"))
+@signed_in(otherwise=_sign_in_to_send)
+def case(applicant: Applicant) -> ResponseReturnValue:
     recipients = active_recipients()
-    if request.method == "POST":
-        if not recipients:
-            return _closed()
-        _request().accept_uploads(recipients)
-        db.end_read()  # not while the body arrives
-    form = FollowupForm()
-    notice = None
-    status = 200
-    if request.method == "POST":
-        if form.homepage.data:
-            return _turned_away()
-        if form.validate():
-            store_submission(
-                db.session(),
-                store=current_store(),
-                recipients=recipients,
-                kind="followup",
-                day=db.today(),
-                answers=form.answers(),
-                files=form.attachments.data or [],
-                applicant=applicant,
-            )
-            flash(gettext("Sent. Your message was added to your case."))
-            return redirect(url_for("applicant.case"))
-        status = 400
-        if "csrf_token" in form.errors:
-            notice = STALE_FORM
+    return _receive(
+        FollowupForm,
+        recipients,
+        store=lambda form: _store_followup(applicant, form, recipients),
+        page=lambda form, notice: _case_page(applicant, form, notice, open=bool(recipients)),
+    )
+
+
+def _store_followup(
+    applicant: Applicant, form: FollowupForm, recipients: Sequence[PublicKey]
+) -> ResponseReturnValue:
+    store_submission(
+        db.session(),
+        store=appstate.STORE.get(),
+        recipients=recipients,
+        kind="followup",
+        day=db.today(),
+        answers=form.answers(),
+        files=form.attachments.data or [],
+        applicant=applicant,
+    )
+    flash(gettext("Sent. Your message was added to your case."))
+    return redirect(url_for("applicant.case"))
+
+
+def _case_page(
+    applicant: Applicant, form: FollowupForm, notice: LazyString | None, *, open: bool
+) -> str:
+    """The case: its submissions, the replies this session can open, the follow-up form."""
     key = reply_key_from_session(applicant.id)
-    replies = replies_for(db.session(), current_store(), applicant, key, db.today())
+    replies = replies_for(db.session(), appstate.STORE.get(), applicant, key, db.today())
     return render_template(
         "case.html",
         applicant=applicant,
@@ -244,27 +327,21 @@ def case() -> ResponseReturnValue:
         delete_form=DeleteReplyForm(),
         form=form,
         signout=SignoutForm(),
-        open=bool(recipients),
+        open=open,
         notice=notice,
-    ), status
+    )
 
 
 @bp.route("/case/replies/<reply_id>/delete", methods=["POST"])
-def delete(reply_id: str) -> ResponseReturnValue:
-    request.max_content_length = SMALL_BODY
-    applicant = current_applicant()
-    if applicant is None:
-        db.end_read()  # not while the body arrives
-        drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        flash(gettext("You are not signed in, or your session ended after a while without "
-                      "activity. Sign in with your codename to continue."))
-        return redirect(url_for("applicant.signin"))
+@_small_body
+@signed_in(otherwise=_sign_in_first)
+def delete(applicant: Applicant, reply_id: str) -> ResponseReturnValue:
     db.end_read()  # not while the body arrives
     form = DeleteReplyForm()
     if not form.validate():
         flash(gettext("Nothing was deleted: the page had expired. Please press Delete again."))
         return redirect(url_for("applicant.case"))
-    if delete_reply(db.session(), current_store(), applicant, reply_id):
+    if delete_reply(db.session(), appstate.STORE.get(), applicant, reply_id):
         flash(gettext("The reply was deleted for good."))
     else:
         flash(gettext("That reply does not exist any more."))
@@ -272,16 +349,9 @@ def delete(reply_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/signout", methods=["GET", "POST"])
-def signout() -> ResponseReturnValue:
-    request.max_content_length = SMALL_BODY
-    applicant = current_applicant()
-    if applicant is None:
-        # Nothing to sign out, and no form: making one would start a session, and
-        # a request from another site arrives without the session cookie
-        # (SameSite=Strict), so that new cookie would replace the real one.
-        if request.method == "POST":
-            drain_body(int(current_app.config["DRAIN_LIMIT"]))
-        return render_template("signout.html", signed_in=False)
+@_small_body
+@signed_in(otherwise=_nothing_to_sign_out)
+def signout(applicant: Applicant) -> ResponseReturnValue:
     form = SignoutForm()
     if request.method == "POST":
         if form.validate():
