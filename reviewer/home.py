@@ -460,29 +460,30 @@ def _add_new(
 
     `docs` receives each readable answers document, by blob id.
     """
-    cases = dict(state.cases)
-    added: dict[str, list[Submission]] = {}
+    added: dict[str, tuple[str, list[Submission]]] = {}  # case -> (reply key, new)
     for (record, sub), doc in checked:
         if doc is not None:
             docs[sub.answers] = doc
-        if record.case not in cases:
-            cases[record.case] = Case(record.reply_key.to_text(), sub.day)
-            result.new_cases += 1
-        added.setdefault(record.case, []).append(Submission.from_record(sub, doc is not None))
+        if record.case not in added:
+            added[record.case] = (record.reply_key.to_text(), [])
+            if record.case not in state.cases:
+                result.new_cases += 1
+        added[record.case][1].append(Submission.from_record(sub, doc is not None))
         if sub.kind == "followup":
             result.new_followups += 1
         else:
             result.new_applications += 1
         if doc is None:
             result.unreadable += 1
-    for case_id, subs in added.items():
-        case = cases[case_id]
-        every = [*case.submissions, *subs]
+    cases = dict(state.cases)
+    for case_id, (reply_key, subs) in added.items():
+        # Built once per case, not changed per submission: an import of
+        # 10,000 new cases would pay dataclasses.replace 10,000 times.
+        old = cases.get(case_id) or Case(reply_key, subs[0].day)
+        every = [*old.submissions, *subs]
         if len(every) > 1:
             every.sort(key=lambda s: (s.day, s.kind != "application"))
-        cases[case_id] = replace(
-            case,
-            submissions=tuple(every),
-            received=min(case.received, *(s.day for s in subs)),
-        )
+        received = min(old.received, *(s.day for s in subs))
+        cases[case_id] = Case(old.reply_key, received, tuple(every), old.verifications,
+                              old.replies)
     return replace(state, cases=cases)

@@ -103,12 +103,12 @@ def test_a_home_before_confirmed_keys_is_written_back_as_version_3(env: Env,
 
 
 @pytest.mark.parametrize("damage", [
-    lambda d, c: d["cases"][c]["submissions"][0].update(attachments=["../../etc/passwd"]),
+    lambda d, c: d["cases"][c]["submissions"][0].update(attachments=[7]),
     lambda d, c: d["cases"][c]["submissions"][0].update(kind="appeal"),
     lambda d, c: d["cases"][c]["submissions"][0].pop("readable"),
     lambda d, c: d["cases"][c].update(replies={"not": "a list"}),
     lambda d, c: d["cases"][c]["verifications"].append({"blob": 7, "day": "x"}),
-    lambda d, c: d["cases"].update({"not-an-id": d["cases"][c]}),
+    lambda d, c: d["cases"][c].update(received=None),
     lambda d, c: d.update(cases=[]),
 ])
 def test_a_damaged_state_is_one_clear_line(env: Env, tmp_path: Path, damage: object) -> None:
