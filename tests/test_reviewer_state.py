@@ -15,6 +15,11 @@ from reviewer.home import Home
 from reviewer.state import Reply, State, StateError, Verification
 from tests.test_reviewer_cli import Env, bundle_two, make_env
 
+#: A state.json as the tool wrote it before reviewer/state.py (import with
+#: attachments and a follow-up, verify, reply, export-replies, a second reply,
+#: keys add): what every later version must read and write back unchanged.
+WRITTEN_BEFORE = Path(__file__).parent / "data" / "reviewer-state-v3.json"
+
 VERIFY = ("--identity", "i", "--work", "w", "--persecution", "p", "--risk", "low",
           "--recommendation", "refer", "--notes", "n")
 
@@ -46,6 +51,19 @@ def test_a_state_read_and_written_back_is_byte_identical(env: Env, tmp_path: Pat
     assert [c.name for c in state.reviewers] == ["Sara"] and not state.predates_trust
     assert state_json.dump(state) == data
     # and through the home, as every command reads and writes it
+    home = Home(env.home)
+    home.save_state(home.load_state())
+    assert (env.home / "state.json").read_bytes() == data
+
+
+def test_a_state_the_earlier_tool_wrote_is_written_back_byte_identical(
+        env: Env, tmp_path: Path) -> None:
+    data = WRITTEN_BEFORE.read_bytes()
+    state = state_json.parse(data)
+    assert sum(len(c.submissions) for c in state.cases.values()) == 3
+    assert sum(len(s.attachments) for c in state.cases.values() for s in c.submissions) == 2
+    assert state_json.dump(state) == data
+    (env.home / "state.json").write_bytes(data)
     home = Home(env.home)
     home.save_state(home.load_state())
     assert (env.home / "state.json").read_bytes() == data
