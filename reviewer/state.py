@@ -198,13 +198,13 @@ def dump(state: State) -> bytes:
     """The bytes of state.json for `state` (always the current version)."""
     doc = {
         "version": STATE_VERSION,
-        "server_keys": list(state.server_keys),
+        "server_keys": state.server_keys,
         "reviewers": [
             {"name": c.name, "key": c.key.to_text(), "added": c.added} for c in state.reviewers
         ],
         "cases": {case_id: _case_json(case) for case_id, case in state.cases.items()},
         "packs": {
-            pack: {blob: [offset, length] for blob, (offset, length) in entries.items()}
+            pack: dict(entries)  # (offset, length) tuples, written as arrays
             for pack, entries in state.packs.items()
         },
     }
@@ -214,19 +214,22 @@ def dump(state: State) -> bytes:
 
 
 def _case_json(case: Case) -> dict[str, Any]:
+    # json writes a tuple as an array: the records' tuples go out as they are.
     return {
         "reply_key": case.reply_key,
         "received": case.received,
         "submissions": [
             {"id": s.id, "day": s.day, "kind": s.kind, "answers": s.answers,
-             "attachments": list(s.attachments), "readable": s.readable}
+             "attachments": s.attachments, "readable": s.readable}
             for s in case.submissions
         ],
-        "verifications": [{"blob": v.blob, "day": v.day} for v in case.verifications],
+        "verifications": [
+            {"blob": v.blob, "day": v.day} for v in case.verifications
+        ] if case.verifications else [],
         "replies": [
             {"id": r.id, "day": r.day, "blob": r.blob, "exported": r.exported}
             for r in case.replies
-        ],
+        ] if case.replies else [],
     }
 
 
@@ -310,11 +313,15 @@ def _packs(packs: object) -> dict[str, dict[str, tuple[int, int]]]:
             raise StateError("a pack entry is malformed")
         located: dict[str, tuple[int, int]] = {}
         for blob, where in entries.items():
+            # Written out: a pack of 10,000 envelopes is read by every command.
             if not (
                 is_id(blob)
-                and isinstance(where, list)
+                and type(where) is list
                 and len(where) == 2
-                and all(type(n) is int and n >= 0 for n in where)
+                and type(where[0]) is int
+                and type(where[1]) is int
+                and where[0] >= 0
+                and where[1] >= 0
             ):
                 raise StateError("a packed blob entry is malformed")
             located[blob] = (where[0], where[1])
