@@ -200,7 +200,9 @@ def test_home_made_before_confirmed_keys_trusts_only_its_own(env: Env, tmp_path:
     # A home the tool wrote before confirmed keys (state version 2): the keys its
     # last bundle named were sealed to. Now they are reported, never trusted.
     colleague = PrivateKey.generate()
-    path, a = one_case(env, tmp_path, [env.public], [env.public, colleague.public_key])
+    # (A bundle names exactly the keys its envelopes are sealed to.)
+    both = [env.public, colleague.public_key]
+    path, a = one_case(env, tmp_path, both, both)
     assert env.run("import", str(path)).exit_code == 0
     state_path = env.home / "state.json"
     state = json.loads(state_path.read_text())
@@ -249,7 +251,7 @@ def test_damaged_confirmed_keys_are_one_line(env: Env) -> None:
 def test_confirmed_keys_never_hold_plaintext(env: Env, tmp_path: Path) -> None:
     colleague = PrivateKey.generate().public_key
     env.run("keys", "add", colleague.to_text(), "--name", "Sara", "--yes")
-    path, a = one_case(env, tmp_path, [env.public], [env.public, colleague])
+    path, a = one_case(env, tmp_path, [env.public, colleague], [env.public, colleague])
     env.run("import", str(path))
     env.run("reply", a.case, input=CANARY_REPLY)
     for p in home_files(env.home):
