@@ -29,8 +29,9 @@ key. No command touches state.json's JSON: reviewer.state alone maps it.
 Nothing here is applicant or reviewer plaintext except in the envelopes.
 The bookkeeping is written with atomic_output, so a crash leaves the old or
 the new state, and envelopes are on disk (synced) before the state names them.
-Every read of a stored envelope goes through `open_blob` / `read_blob`, which
-find it in a pack or in blobs/ and never hand out a byte outside it.
+Every read of a stored envelope goes through `BlobStore.open_blob` /
+`read_blob` (`Home.store(state)`), which find it in a pack or in blobs/ and
+never hand out a byte outside it.
 """
 
 from __future__ import annotations
