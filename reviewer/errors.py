@@ -1,13 +1,13 @@
-"""The reviewer tool's expected failures, each with its sentence and exit code.
+"""The reviewer tool's expected failures, each with the sentence a person sees.
 
-One dispatcher (reviewer.cli.ReviewerGroup) turns these, and the crypto
-errors, into one line on stderr and a fixed exit code; nothing expected ever
-ends in a traceback. The codes are documented in docs/reviewer.md.
+Plain exceptions: the library code in reviewer/ knows nothing of terminals.
+The one dispatcher (reviewer.cli.ReviewerGroup) maps these, and the crypto
+errors, to one line on stderr and the fixed exit code below; nothing expected
+ever ends in a traceback. The codes are documented in docs/reviewer.md
+("Exit codes").
 """
 
 from __future__ import annotations
-
-import click
 
 EXIT_ERROR = 1  # anything else expected: refused overwrite, empty reply, bad option value
 EXIT_USAGE = 2  # click's own code for a wrong command line
@@ -16,19 +16,35 @@ EXIT_BUNDLE = 4  # a bundle or envelope refused
 EXIT_NOT_FOUND = 5  # no reviewer home, unknown case
 
 
-class ReviewerError(click.ClickException):
-    exit_code = EXIT_ERROR
+class ReviewerError(Exception):
+    """An expected failure; str() is the sentence shown (exit code EXIT_ERROR)."""
+
+
+class HomeBusy(ReviewerError):
+    """Another command holds the home's lock (exit code EXIT_ERROR)."""
 
 
 class KeyProblem(ReviewerError):
-    exit_code = EXIT_KEY
+    """No usable key: wrong passphrase, damaged key file (exit code EXIT_KEY)."""
 
 
 class BadInput(ReviewerError):
-    """A bundle's content contradicts its manifest, or conflicts with what is stored."""
+    """A bundle's content contradicts its manifest, or conflicts with what is stored.
 
-    exit_code = EXIT_BUNDLE
+    Exit code EXIT_BUNDLE.
+    """
 
 
 class NotFound(ReviewerError):
-    exit_code = EXIT_NOT_FOUND
+    """No key in the home, no such case or confirmed key (exit code EXIT_NOT_FOUND)."""
+
+
+def exit_code(error: ReviewerError) -> int:
+    """The documented exit code for an expected failure."""
+    if isinstance(error, KeyProblem):
+        return EXIT_KEY
+    if isinstance(error, BadInput):
+        return EXIT_BUNDLE
+    if isinstance(error, NotFound):
+        return EXIT_NOT_FOUND
+    return EXIT_ERROR

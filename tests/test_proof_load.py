@@ -68,7 +68,7 @@ def reviewer_with_key(tmp_path: Path) -> tuple[Path, PrivateKey]:
     result = CliRunner().invoke(reviewer_cli, ["init", "--home", str(home), "--passphrase-file",
                                                str(pass_file), "--insecure-test-limits"])
     assert result.exit_code == 0, result.output
-    key = open_private_key(Home(home).key_files()[0].read_bytes(), PASSPHRASE)
+    key = open_private_key(Home(home).keys.files()[0].read_bytes(), PASSPHRASE)
     return home, key
 
 

@@ -569,7 +569,8 @@ def test_bundle_reusing_a_stored_blob_id_is_refused(env: Env, tmp_path: Path) ->
     path, a, _ = bundle_two(env, tmp_path)
     env.run("import", str(path))
     stored = a.submissions[0].record.answers
-    before = Home(env.home).read_blob(stored)
+    home = Home(env.home)
+    before = home.store(home.load_state()).read_blob(stored)
     c = Applicant()
     sub = submit(c, [env.public])
     sub.blobs = {stored: next(iter(sub.blobs.values()))}
@@ -579,7 +580,7 @@ def test_bundle_reusing_a_stored_blob_id_is_refused(env: Env, tmp_path: Path) ->
     result = env.run("import", str(bad))
     assert result.exit_code == EXIT_BUNDLE
     assert "reuses the id" in result.output
-    assert Home(env.home).read_blob(stored) == before
+    assert home.store(home.load_state()).read_blob(stored) == before
 
 
 def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:

@@ -79,11 +79,12 @@ def test_packed_blobs_read_back_exactly(env: Env, tmp_path: Path) -> None:
     state = state_of(env)
     assert state["version"] == 3 and list(state["packs"]) == [pack.name]
     home = Home(env.home)
+    store = home.store(home.load_state())
     blobs = all_blobs(who)
     assert set(state["packs"][pack.name]) == set(blobs)
     for bid, data in blobs.items():
-        assert home.read_blob(bid) == data
-        with home.open_blob(bid) as f:
+        assert store.read_blob(bid) == data
+        with store.open_blob(bid) as f:
             assert f.read() == data
             assert f.read() == b""
     # the pack is the envelopes back to back, nothing else

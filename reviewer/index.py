@@ -1,0 +1,118 @@
+"""index.env: one envelope, sealed to the reviewer's own keys, summarising each case.
+
+Name, profession, country, attachment count and verification state per case,
+so `list` decrypts one object instead of every case. An entry also records
+how many submissions and verification records it was made from: when the
+state has more, the entry is stale and is rebuilt from the envelopes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crypto import envelope
+from crypto.atomic import atomic_output
+from crypto.envelope import MAX_RECIPIENTS
+from crypto.errors import DecryptError, NoMatch
+from crypto.keys import PublicKey
+from reviewer.blobs import BlobStore, seal_bytes
+from reviewer.keyring import Keys
+from reviewer.state import Case, State
+
+UNVERIFIED = "unverified"
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, keys: Keys) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = envelope.decrypt_bytes(self.path.read_bytes(), keys.private)
+            index: dict[str, Any] = json.loads(data.decode("utf-8"))["cases"]
+        except (DecryptError, ValueError, KeyError, UnicodeDecodeError):
+            return {}  # rebuilt from the cases themselves
+        return index
+
+    def save(self, index: dict[str, Any], own: list[PublicKey]) -> None:
+        payload = json.dumps({"version": 1, "cases": index}, ensure_ascii=False).encode("utf-8")
+        with atomic_output(self.path, overwrite=True) as out:
+            seal_bytes(out, payload, own[:MAX_RECIPIENTS])
+
+    def fresh(
+        self,
+        state: State,
+        store: BlobStore,
+        keys: Keys,
+        own: list[PublicKey],
+        known: Mapping[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The index, with stale or missing entries rebuilt (and saved if any were).
+
+        `known`: answers documents already decrypted in this command (an import
+        passes those it checked), by blob id, so they are not decrypted again.
+        """
+        index = self.load(keys)
+        changed = False
+        for case_id, case in state.cases.items():
+            entry = index.get(case_id)
+            if (
+                entry is None
+                or entry.get("subs") != len(case.submissions)
+                or entry.get("verifs") != len(case.verifications)
+            ):
+                index[case_id] = entry_for(case, store, keys, known or {})
+                changed = True
+        for gone in set(index) - set(state.cases):
+            del index[gone]
+            changed = True
+        if changed:
+            self.save(index, own)
+        return index
+
+
+def entry_for(
+    case: Case, store: BlobStore, keys: Keys, known: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Summarise one case by decrypting its envelopes (for the index)."""
+    entry: dict[str, Any] = {
+        "name": "",
+        "profession": "",
+        "country": "",
+        "attachments": 0,
+        "state": UNVERIFIED,
+        "readable": True,
+        "subs": len(case.submissions),
+        "verifs": len(case.verifications),
+    }
+    for sub in case.submissions:
+        if not sub.readable:
+            entry["readable"] = False
+            continue
+        try:
+            doc = known[sub.answers] if sub.answers in known else store.open_json(
+                sub.answers, keys
+            )
+        except NoMatch:
+            entry["readable"] = False
+            continue
+        entry["attachments"] += len(doc.get("attachments", []))
+        answers = doc.get("answers", {})
+        if sub.kind == "application" and isinstance(answers, dict):
+            for name in ("name", "profession", "country"):
+                value = answers.get(name, "")
+                entry[name] = value if isinstance(value, str) else ", ".join(value)
+            if answers.get("profession") == "other" and answers.get("profession_other"):
+                entry["profession"] = str(answers["profession_other"])
+    if case.verifications:
+        try:
+            record = store.open_json(case.verifications[-1].blob, keys)
+            entry["state"] = str(record.get("recommendation", UNVERIFIED))
+        except NoMatch:
+            entry["state"] = "?"
+    return entry

@@ -1,0 +1,329 @@
+"""The reviewer's bookkeeping (state.json), typed, and its one JSON mapping.
+
+state.json holds no plaintext: ids, days, which stored envelope is what,
+where each packed envelope lies, exported flags, the reviewer keys the last
+bundle named and the colleagues' keys a person confirmed (reviewer.trust).
+`parse` turns its bytes into a `State` once, checking every field; `dump`
+turns a `State` back into the same bytes (sorted keys, no spaces), so a
+state read and written unchanged is byte-identical. Nothing else in the
+reviewer reads or writes the JSON: every other module uses these records.
+
+The records are frozen. A change is a new `State` (`with_case`,
+`with_verification`, …), which the caller saves; the state it was made from
+still describes what is on disk if the save fails.
+
+Versions: 2 added "packs" (where packed blobs lie); a version 1 state is read
+as one with no packs. 3 added "reviewers", the confirmed colleague keys; an
+older state is read as one with none confirmed (`predates_trust` says so):
+the keys its bundles named are reported as unconfirmed, never trusted, and
+nothing more is sealed to them. Older states are written back as version 3,
+which an older tool refuses (it would seal to every key a bundle names).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from crypto.bundle import SubmissionRecord, is_id
+from crypto.errors import InvalidPublicKey
+from crypto.keys import PublicKey
+
+STATE_VERSION = 3
+READABLE_STATE_VERSIONS = (1, 2, 3)
+
+Kind = Literal["application", "followup"]
+KINDS: tuple[Kind, ...] = ("application", "followup")
+
+
+class StateError(ValueError):
+    """state.json does not hold what this tool writes (the sentence says what)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One submission of a case: its answers envelope and attachment envelopes."""
+
+    id: str
+    day: str
+    kind: Kind
+    answers: str
+    attachments: tuple[str, ...]
+    #: Whether the answers were sealed to this home's keys when imported.
+    readable: bool
+
+    @classmethod
+    def from_record(cls, sub: SubmissionRecord, readable: bool) -> Submission:
+        kind = sub.kind
+        if kind not in KINDS:  # crypto.bundle checked it; a new kind needs a new version
+            raise StateError(f"a submission of unknown kind {kind!r}")
+        return cls(sub.submission, sub.day, kind, sub.answers, tuple(sub.attachments), readable)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """A verification record: the envelope holding it, and the day it was made."""
+
+    blob: str
+    day: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply to the applicant, sealed in `blob`; exported once in a replies bundle."""
+
+    id: str
+    day: str
+    blob: str
+    exported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    #: The applicant's reply key, as text (crypto.keys.PublicKey.to_text).
+    reply_key: str
+    #: The day of the earliest submission.
+    received: str
+    #: Ordered by day, an application before the follow-ups of its day.
+    submissions: tuple[Submission, ...] = ()
+    verifications: tuple[Verification, ...] = ()
+    replies: tuple[Reply, ...] = ()
+
+    @property
+    def followups(self) -> int:
+        return sum(s.kind == "followup" for s in self.submissions)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedKey:
+    """A colleague's public key that a person confirmed by fingerprint (reviewer.trust)."""
+
+    name: str
+    key: PublicKey
+    added: str
+
+
+#: Where packed blobs lie: pack id -> blob id -> (offset, length) in that pack.
+Packs = Mapping[str, Mapping[str, tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class State:
+    cases: Mapping[str, Case] = field(default_factory=dict)
+    #: The reviewer keys the last imported bundle named, as text: bookkeeping
+    #: only, reported if not trusted, never sealed to.
+    server_keys: tuple[str, ...] = ()
+    reviewers: tuple[ConfirmedKey, ...] = ()
+    packs: Packs = field(default_factory=dict)
+    #: Read from a version before confirmed keys (written back as the current one).
+    predates_trust: bool = False
+
+    # --- reading --------------------------------------------------------------
+
+    def named_keys(self) -> list[PublicKey]:
+        """The reviewer keys the last imported bundle named (trusted or not)."""
+        return [PublicKey.from_text(text) for text in self.server_keys]
+
+    # --- changes (each a new State) -------------------------------------------
+
+    def with_case(self, case_id: str, case: Case) -> State:
+        return replace(self, cases={**self.cases, case_id: case})
+
+    def with_verification(self, case_id: str, verification: Verification) -> State:
+        case = self.cases[case_id]
+        return self.with_case(
+            case_id, replace(case, verifications=(*case.verifications, verification))
+        )
+
+    def with_reply(self, case_id: str, reply: Reply) -> State:
+        case = self.cases[case_id]
+        return self.with_case(case_id, replace(case, replies=(*case.replies, reply)))
+
+    def with_exported(self, replies: Iterable[str]) -> State:
+        """The replies with these ids marked exported."""
+        done = set(replies)
+        cases = dict(self.cases)
+        for case_id, case in self.cases.items():
+            if any(r.id in done for r in case.replies):
+                cases[case_id] = replace(case, replies=tuple(
+                    replace(r, exported=True) if r.id in done else r for r in case.replies
+                ))
+        return replace(self, cases=cases)
+
+    def with_pack(self, pack: str, entries: Mapping[str, tuple[int, int]]) -> State:
+        return replace(self, packs={**self.packs, pack: dict(entries)})
+
+    def with_reviewers(self, reviewers: Iterable[ConfirmedKey]) -> State:
+        return replace(self, reviewers=tuple(reviewers))
+
+    def with_server_keys(self, keys: Iterable[PublicKey]) -> State:
+        return replace(self, server_keys=tuple(k.to_text() for k in keys))
+
+
+# --- the JSON mapping ---------------------------------------------------------------
+
+
+def parse(data: bytes) -> State:
+    """A state.json's bytes as a State, every field checked (StateError if not)."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise StateError(str(e)) from None
+    if not isinstance(doc, dict) or doc.get("version") not in READABLE_STATE_VERSIONS:
+        raise UnknownVersion("it was written by an unknown version")
+    try:
+        cases = doc["cases"]
+        if not isinstance(cases, dict):
+            raise StateError("its cases are not a table")
+        return State(
+            cases={_str(k): _case(v) for k, v in cases.items()},
+            server_keys=tuple(_str(k) for k in _list(doc.get("server_keys", []))),
+            reviewers=_reviewers(doc.get("reviewers", [])),
+            packs=_packs(doc.get("packs", {})),
+            predates_trust=doc["version"] < 3,
+        )
+    except StateError:
+        raise
+    except (KeyError, TypeError, AttributeError):
+        raise StateError("a case entry is malformed") from None
+
+
+class UnknownVersion(StateError):
+    """state.json names a version this tool does not read."""
+
+
+def dump(state: State) -> bytes:
+    """The bytes of state.json for `state` (always the current version)."""
+    doc = {
+        "version": STATE_VERSION,
+        "server_keys": state.server_keys,
+        "reviewers": [
+            {"name": c.name, "key": c.key.to_text(), "added": c.added} for c in state.reviewers
+        ],
+        "cases": {case_id: _case_json(case) for case_id, case in state.cases.items()},
+        "packs": {
+            pack: dict(entries)  # (offset, length) tuples, written as arrays
+            for pack, entries in state.packs.items()
+        },
+    }
+    # Compact: with `indent`, json falls back to its pure-Python encoder,
+    # which took most of a second for 10,000 cases.
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _case_json(case: Case) -> dict[str, Any]:
+    # json writes a tuple as an array: the records' tuples go out as they are.
+    return {
+        "reply_key": case.reply_key,
+        "received": case.received,
+        "submissions": [
+            {"id": s.id, "day": s.day, "kind": s.kind, "answers": s.answers,
+             "attachments": s.attachments, "readable": s.readable}
+            for s in case.submissions
+        ],
+        "verifications": [
+            {"blob": v.blob, "day": v.day} for v in case.verifications
+        ] if case.verifications else [],
+        "replies": [
+            {"id": r.id, "day": r.day, "blob": r.blob, "exported": r.exported}
+            for r in case.replies
+        ] if case.replies else [],
+    }
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise StateError("a case entry is malformed")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if type(value) is not bool:
+        raise StateError("a case entry is malformed")
+    return value
+
+
+def _list(value: object) -> list[Any]:
+    if type(value) is not list:
+        raise StateError("a case entry is malformed")
+    return value
+
+
+def _case(v: dict[str, Any]) -> Case:
+    # Written out rather than through small helpers: a home of 10,000 cases
+    # is read by every command, and the calls cost `list` a noticeable part.
+    # Ids here are checked as text only: a blob is read by its id through
+    # reviewer.blobs, which refuses one that is not an id (a path component).
+    reply_key, received = v["reply_key"], v["received"]
+    subs, verifs, replies = v["submissions"], v["verifications"], v["replies"]
+    if not (type(reply_key) is str and type(received) is str and type(subs) is list
+            and type(verifs) is list and type(replies) is list):
+        raise StateError("a case entry is malformed")
+    submissions: list[Submission] = []
+    for s in subs:
+        sub_id, day, kind, answers = s["id"], s["day"], s["kind"], s["answers"]
+        attachments, readable = s["attachments"], s["readable"]
+        if not (type(sub_id) is str and type(day) is str and kind in KINDS
+                and type(answers) is str and type(attachments) is list
+                and type(readable) is bool):
+            raise StateError("a submission entry is malformed")
+        if attachments and not all(type(a) is str for a in attachments):
+            raise StateError("a submission entry is malformed")
+        submissions.append(
+            Submission(sub_id, day, kind, answers, tuple(attachments), readable)
+        )
+    return Case(
+        reply_key,
+        received,
+        tuple(submissions),
+        tuple([Verification(_str(r["blob"]), _str(r["day"])) for r in verifs]) if verifs else (),
+        tuple([Reply(_str(r["id"]), _str(r["day"]), _str(r["blob"]), _bool(r["exported"]))
+               for r in replies]) if replies else (),
+    )
+
+
+def _reviewers(entries: object) -> tuple[ConfirmedKey, ...]:
+    if not isinstance(entries, list):
+        raise StateError("its confirmed reviewer keys are not a list")
+    keys: list[ConfirmedKey] = []
+    for entry in entries:
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"name", "key", "added"}
+            and all(isinstance(v, str) for v in entry.values())
+        ):
+            raise StateError("a confirmed reviewer key entry is malformed")
+        try:
+            key = PublicKey.from_text(entry["key"])
+        except InvalidPublicKey:
+            raise StateError("a confirmed reviewer key is not a valid public key") from None
+        keys.append(ConfirmedKey(entry["name"], key, entry["added"]))
+    return tuple(keys)
+
+
+def _packs(packs: object) -> dict[str, dict[str, tuple[int, int]]]:
+    """Where each packed blob lies, checked: ids are path components, ranges numbers."""
+    if not isinstance(packs, dict):
+        raise StateError("its packs are not a table")
+    table: dict[str, dict[str, tuple[int, int]]] = {}
+    for pack, entries in packs.items():
+        if not is_id(pack) or not isinstance(entries, dict):
+            raise StateError("a pack entry is malformed")
+        located: dict[str, tuple[int, int]] = {}
+        for blob, where in entries.items():
+            # Written out: a pack of 10,000 envelopes is read by every command.
+            if not (
+                is_id(blob)
+                and type(where) is list
+                and len(where) == 2
+                and type(where[0]) is int
+                and type(where[1]) is int
+                and where[0] >= 0
+                and where[1] >= 0
+            ):
+                raise StateError("a packed blob entry is malformed")
+            located[blob] = (where[0], where[1])
+        table[pack] = located
+    return table
