@@ -2,7 +2,7 @@
 # Install the Debian packages the full test suite runs for real:
 #   tor                          tor --verify-config checks deploy/torrc
 #   postgresql                   initdb/pg_ctl for the throwaway test server
-#                                (tests/postgres_server.py); contrib is part of
+#                                (tests/harness/postgres_server.py); contrib is part of
 #                                the server package since PostgreSQL 10
 #   chromium chromium-driver     browser tests of the applicant pages
 #   systemd                      systemd-analyze verifies deploy/*.service

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from bench.server_sim import Applicant, submit, write_bundle
 from crypto.keys import PublicKey
 from reviewer.cli import cli
-from tests.server_sim import Applicant, submit, write_bundle
 
 
 def main(n: int) -> None:

@@ -1,4 +1,4 @@
-"""Measure the figures of issue 7 side by side, in one run, on the same files.
+"""Measure the performance figures (docs/performance.md) side by side, in one run, on the same files.
 
 Run: `python bench/run.py` (full) or `python bench/run.py --quick` (under a
 minute: smaller files, shorter intake run). Prints one `name: value` line per
@@ -546,10 +546,10 @@ def bench_slowloris(work: Path, key: PrivateKey, seconds: float, grace: int,
 
 
 def bench_reviewer(work: Path, cases: int, attachment: int) -> None:
+    from bench.server_sim import Applicant, submit, write_bundle
     from crypto.envelope import encrypt
     from crypto.keyfile import open_private_key, seal_private_key
     from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
-    from tests.server_sim import Applicant, submit, write_bundle
 
     home = work / "reviewer-home"
     passfile = work / "pass"

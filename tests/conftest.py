@@ -5,11 +5,11 @@ import os
 import pytest
 from hypothesis import settings
 
-from tests.tools import in_ci
+from tests.harness.tools import in_ci
 
-# Real components: the browser fixtures (tests/browser.py) and a throwaway
-# PostgreSQL server (tests/postgres_server.py).
-pytest_plugins = ["tests.browser", "tests.postgres_server"]
+# Real components: the browser fixtures (tests/harness/browser.py) and a throwaway
+# PostgreSQL server (tests/harness/postgres_server.py).
+pytest_plugins = ["tests.harness.browser", "tests.harness.postgres_server"]
 
 # Under CI hypothesis keeps no example database: a run proves what the code and
 # the examples pinned in the tests prove, never what an earlier run left in

@@ -10,7 +10,7 @@ Every input must either be refused with the parser's documented error
 sealed: any other exception, or any other output, is a crash libFuzzer reports
 (and saves the input of). Seeds are valid files made at start, so the fuzzer
 begins inside the formats rather than at their magic bytes.
-tests/test_proof_fuzz.py runs a short bounded run of each when atheris is
+tests/system/test_proof_fuzz.py runs a short bounded run of each when atheris is
 installed; the hypothesis tests there always run.
 """
 

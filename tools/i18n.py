@@ -10,7 +10,7 @@ speaker has reviewed it. The script also never marks anything fuzzy (compilation
 would silently skip fuzzy entries) and fills the English catalog with the msgids.
 
 Both the .po (what people edit and review) and the compiled .mo (what the app loads,
-so an installed copy needs no build step) are committed; tests/server/test_i18n.py
+so an installed copy needs no build step) are committed; tests/intake/test_i18n.py
 fails if a .mo does not mean what its .po says: the same messages, translations and
 plural rule, read back with Babel's own reader. Bytes are not compared: another Babel
 release may lay out the same catalog differently.

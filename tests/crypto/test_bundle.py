@@ -1,0 +1,392 @@
+"""The bundle: committed vectors, round trips through the writer, and random damage."""
+
+import contextlib
+import functools
+import io
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crypto import bundle
+from crypto.bundle import (
+    BundleError,
+    BundleWriteError,
+    BundleWriter,
+    ManifestDigestError,
+    ManifestError,
+    Member,
+    MemberError,
+    NotABundle,
+    SubmissionRecord,
+    TrailingBundleData,
+    TruncatedBundle,
+    UnsupportedBundleVersion,
+    WrongBundleKind,
+    read_bundle,
+    speed,
+)
+from crypto.bundle import manifest as bundle_manifest
+from crypto.envelope import encrypt_bytes
+from crypto.keys import PrivateKey
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "bundle"
+EXPECT = {
+    "not a bundle": NotABundle,
+    "unsupported version": UnsupportedBundleVersion,
+    "wrong kind": WrongBundleKind,
+    "truncated": TruncatedBundle,
+    "trailing data": TrailingBundleData,
+    "manifest digest failure": ManifestDigestError,
+    "manifest failure": ManifestError,
+    "member failure": MemberError,
+}
+REVIEWER = PrivateKey.generate()
+APPLICANT = PrivateKey.generate()
+
+
+def load_vector(path: Path) -> tuple[dict[str, str], bytes]:
+    data = path.read_bytes()
+    head, _, body = data.partition(b"\n\n")
+    fields = dict(line.split(": ", 1) for line in head.decode().splitlines())
+    return fields, body
+
+
+def vector_paths() -> list[Path]:
+    return sorted(VECTORS.glob("*.bundle-vector"))
+
+
+def test_vectors_exist() -> None:
+    names = {p.stem for p in vector_paths()}
+    assert {"success_submissions", "trailing_byte", "swapped_members", "magic_v2"} <= names
+    assert len(names) >= 40
+
+
+@pytest.mark.parametrize("path", vector_paths(), ids=lambda p: p.stem)
+def test_vector(path: Path) -> None:
+    fields, body = load_vector(path)
+    staged: dict[str, bytes] = {}
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    if fields["expect"] == "success":
+        manifest = read_bundle(io.BytesIO(body), kind=fields["kind"], sink=sink)
+        assert len(manifest.members) == int(fields["members"])
+        assert [m.id for m in manifest.members] == list(staged)
+        assert sum(len(v) for v in staged.values()) == sum(m.length for m in manifest.members)
+    else:
+        with pytest.raises(EXPECT[fields["expect"]]) as info:
+            read_bundle(io.BytesIO(body), kind=fields["kind"], sink=sink)
+        # The exact class, not a parent: a parsing bug cannot hide behind another check.
+        assert type(info.value) is EXPECT[fields["expect"]]
+        assert type(info.value).__name__ == fields["error"]
+        assert str(info.value)  # a sentence for a person
+
+
+def test_vectors_are_up_to_date() -> None:
+    from tests.vectors import gen_bundle
+
+    generated = gen_bundle.cases()
+    assert {p.stem for p in vector_paths()} == set(generated)
+    for name, (_fields, data) in generated.items():
+        _, body = load_vector(VECTORS / f"{name}.bundle-vector")
+        assert body == data, name
+
+
+def make_submissions(n_cases: int = 2, attach: int = 2) -> tuple[bytes, dict[str, bytes]]:
+    members: dict[str, bytes] = {}
+    out = io.BytesIO()
+    w = BundleWriter(out, "submissions", created="2026-11-23", recipients=[REVIEWER.public_key])
+    for c in range(n_cases):
+        answers = encrypt_bytes(b'{"case": %d}' % c, [REVIEWER.public_key])
+        aid = f"{c + 500:032x}"
+        members[aid] = answers
+        w.add_member(aid, functools.partial(io.BytesIO, answers))
+        att_ids = []
+        for a in range(attach):
+            data = encrypt_bytes(bytes([a]) * (a * 70000), [REVIEWER.public_key])
+            bid = f"{c:016x}{a + 1:016x}"
+            members[bid] = data
+            w.add_member(bid, functools.partial(io.BytesIO, data))
+            att_ids.append(bid)
+        w.add_case(
+            f"{c + 1000:032x}",
+            APPLICANT.public_key,
+            [SubmissionRecord(f"{c + 2000:032x}", "2026-11-20", "application", aid,
+                              tuple(att_ids))],
+        )
+    w.close()
+    return out.getvalue(), members
+
+
+def test_round_trip_through_writer(tmp_path: Path) -> None:
+    data, members = make_submissions()
+    staged: dict[str, bytes] = {}
+    seen: list[int] = []
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    manifest = read_bundle(io.BytesIO(data), kind="submissions", sink=sink, progress=seen.append)
+    assert staged == members
+    assert sum(seen) == len(data)
+    expected = (f"{1:016x}{1:016x}", f"{1:016x}{2:016x}")
+    assert manifest.cases[1].submissions[0].attachments == expected
+    assert manifest.cases[0].reply_key == APPLICANT.public_key
+
+
+def test_writer_from_paths(tmp_path: Path) -> None:
+    env = encrypt_bytes(b"reply", [REVIEWER.public_key])
+    (tmp_path / "blob").write_bytes(env)
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, tmp_path / "blob")
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    w.close()
+    manifest = read_bundle(io.BytesIO(out.getvalue()), kind="replies")
+    assert manifest.replies[0].blob == "ab" * 16
+
+
+def test_writer_refuses_what_the_reader_would() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    env = encrypt_bytes(b"x", [REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(env))  # no reply names it
+    with pytest.raises(BundleWriteError, match="do not match"):
+        w.close()
+    assert out.getvalue() == b""
+    with pytest.raises(BundleWriteError):
+        w.add_case("ab" * 16, APPLICANT.public_key, [])
+
+
+def test_writer_refuses_a_member_that_changes() -> None:
+    env = bytearray(encrypt_bytes(b"x", [REVIEWER.public_key]))
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(bytes(env)))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    env[-1] ^= 1
+    with pytest.raises(BundleWriteError, match="changed"):
+        w.close()
+
+
+def test_writer_refuses_non_envelope() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, lambda: io.BytesIO(b"plaintext, oops"))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    with pytest.raises(BundleWriteError, match="not an envelope"):
+        w.close()
+    # The copy loop checks the magic before a chunk is written: no plaintext
+    # goes into the bundle.
+    assert b"plaintext" not in out.getvalue()
+
+
+def test_reader_hands_no_byte_of_a_non_envelope_member_to_its_sink() -> None:
+    # The same copy loop in the reader: the magic is checked before a chunk
+    # reaches the sink.
+    member = encrypt_bytes(b"a reply", [REVIEWER.public_key])
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    w.add_member("ab" * 16, functools.partial(io.BytesIO, member))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    w.close()
+    plain = b"plaintext, oops".ljust(len(member), b".")
+    data = out.getvalue()[: -len(member)] + plain
+    received = io.BytesIO()
+
+    @contextlib.contextmanager
+    def sink(_: Member) -> Iterator[BinaryIO]:
+        yield received
+
+    with pytest.raises(MemberError, match="not an envelope"):
+        read_bundle(io.BytesIO(data), kind="replies", sink=sink)
+    assert received.getvalue() == b""
+
+
+def test_errors_are_bundle_errors() -> None:
+    for cls in EXPECT.values():
+        assert issubclass(cls, BundleError)
+        assert "bundle" in cls.message
+
+
+SMALL, SMALL_MEMBERS = make_submissions(n_cases=1, attach=1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_bundle_is_rejected_or_identical(data: st.DataObject) -> None:
+    """Any damage is refused; if accepted, what comes out is exactly what went in."""
+    buf = bytearray(SMALL)
+    op = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete", "swap"]))
+    pos = data.draw(st.integers(0, len(buf) - 1))
+    if op == "flip":
+        buf[pos] ^= data.draw(st.integers(1, 255))
+    elif op == "truncate":
+        del buf[pos:]
+    elif op == "insert":
+        buf[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+    elif op == "delete":
+        del buf[pos : pos + data.draw(st.integers(1, 64))]
+    else:
+        other = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos], buf[other] = buf[other], buf[pos]
+    staged: dict[str, bytes] = {}
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    try:
+        read_bundle(io.BytesIO(bytes(buf)), kind="submissions", sink=sink)
+    except BundleError:
+        return
+    assert bytes(buf) == SMALL
+    assert staged == SMALL_MEMBERS
+
+
+def test_constants_match_spec() -> None:
+    assert len(bundle.MAGIC) == 24
+    assert bundle.LENGTH.size == 4
+    assert bundle.DIGEST_BYTES == 32
+
+
+@given(st.lists(st.binary(max_size=3000), max_size=5))
+def test_member_hash_is_blake2b_with_the_member_person(parts: list[bytes]) -> None:
+    # The reader and writer start each member from a copy of one initialised
+    # state; the result must be PyNaCl's BLAKE2b-256 with the spec's person.
+    import nacl.hashlib
+
+    ours = speed.member_hash()
+    for part in parts:
+        ours.update(part)
+    expected = nacl.hashlib.blake2b(b"".join(parts), digest_size=32, person=b"refuge-bndl-mb1")
+    assert ours.hexdigest() == expected.hexdigest()
+    other = speed.member_hash()  # the shared initial state was not advanced
+    other.update(b"x")
+    assert other.digest() == nacl.hashlib.blake2b(b"x", digest_size=32,
+                                                  person=b"refuge-bndl-mb1").digest()
+
+
+def test_public_key_with_spaces_is_not_canonical() -> None:
+    key = PrivateKey.generate().public_key.to_text()
+    assert bundle_manifest._public_key(key, "k").to_text() == key
+    for bad in (" " + key, key + " "):
+        with pytest.raises(ManifestError, match="canonical"):
+            bundle_manifest._public_key(bad, "k")
+
+
+def _manifest_of(data: bytes) -> bytes:
+    (length,) = bundle.LENGTH.unpack(data[len(bundle.MAGIC) : len(bundle.MAGIC) + 4])
+    start = len(bundle.MAGIC) + 4
+    return data[start : start + length]
+
+
+def test_reply_keys_low_order_test_runs_through_key_map() -> None:
+    import json
+
+    from crypto.keys import PublicKey, is_low_order
+
+    manifest = _manifest_of(make_submissions(n_cases=3, attach=0)[0])
+    calls: list[tuple[object, list[bytes]]] = []
+
+    def recording_map(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
+        calls.append((fn, list(items)))
+        return [is_low_order(i) for i in items]
+
+    parsed = bundle.parse_manifest(manifest, key_map=recording_map)
+    assert calls == [(is_low_order, [c.reply_key.raw for c in parsed.cases])]
+    assert len(calls[0][1]) == 3
+
+    # A low-order reply key (all zero) is refused, through either map.
+    obj = json.loads(manifest)
+    obj["cases"][1]["reply_key"] = PublicKey(bytes(32)).to_text()
+    bad = bundle.canonical_json(obj)
+    maps: list[bundle.KeyMap] = [map, recording_map]
+    for key_map in maps:
+        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+            bundle.parse_manifest(bad, key_map=key_map)
+
+
+def test_a_field_given_twice_is_named() -> None:
+    manifest = _manifest_of(make_submissions(n_cases=1, attach=0)[0])
+    twice = manifest.replace(b'"created":', b'"created":"2026-11-23","created":', 1)
+    with pytest.raises(ManifestError, match="the field 'created' appears twice"):
+        bundle.parse_manifest(twice)
+    as_list = b"[" + twice + b"]"
+    with pytest.raises(ManifestError, match="appears twice"):
+        bundle.parse_manifest(as_list)
+    with pytest.raises(ManifestError, match="not a JSON object"):
+        bundle.parse_manifest(b"[" + manifest + b"]")
+
+
+def _with_manifest(data: bytes, change: Callable[[dict[str, object]], None]) -> bytes:
+    """The bundle with its manifest changed and its digest recomputed."""
+    import json
+
+    old = _manifest_of(data)
+    obj = json.loads(old)
+    change(obj)
+    new = bundle.canonical_json(obj)
+    prefix = bundle.MAGIC + bundle.LENGTH.pack(len(new)) + new
+    members = data[len(bundle.MAGIC) + 4 + len(old) + bundle.DIGEST_BYTES :]
+    return prefix + bundle.manifest_digest(prefix) + members
+
+
+@pytest.mark.parametrize("damage_member", [False, True])
+def test_low_order_reply_key_is_reported_before_member_damage(damage_member: bool) -> None:
+    from crypto.keys import PublicKey
+
+    data, _ = make_submissions(n_cases=2, attach=1)
+
+    def low(obj: dict[str, Any]) -> None:
+        obj["cases"][1]["reply_key"] = PublicKey(bytes(32)).to_text()
+
+    bad = bytearray(_with_manifest(data, low))
+    if damage_member:
+        bad[-30] ^= 1  # inside the last member: its digest no longer matches
+    def eager(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
+        return [fn(i) for i in items]
+
+    maps: list[bundle.KeyMap] = [map, eager]
+    for key_map in maps:
+        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+            read_bundle(io.BytesIO(bytes(bad)), kind="submissions", key_map=key_map)
+    # the same damage with a good key is the member's
+    if damage_member:
+        good = bytearray(data)
+        good[-30] ^= 1
+        with pytest.raises(MemberError):
+            read_bundle(io.BytesIO(bytes(good)), kind="submissions")
+
+
+def test_writer_refuses_recipients_the_envelopes_do_not_name() -> None:
+    other = PrivateKey.generate().public_key
+    blob = encrypt_bytes(b"{}", [REVIEWER.public_key])
+    record = SubmissionRecord("1" * 32, "2026-11-20", "application", "a" * 32)
+    # A listed key no envelope is sealed to: refused at close, nothing written.
+    out = io.BytesIO()
+    w = BundleWriter(out, "submissions", created="2026-11-23",
+                     recipients=[REVIEWER.public_key, other])
+    w.add_member("a" * 32, functools.partial(io.BytesIO, blob))
+    w.add_case("c" * 32, APPLICANT.public_key, [record])
+    with pytest.raises(BundleWriteError, match="no envelope in it is sealed to"):
+        w.close()
+    assert out.getvalue() == b""
+    # An envelope sealed to a key the manifest does not list: refused when added.
+    w = BundleWriter(io.BytesIO(), "submissions", created="2026-11-23", recipients=[other])
+    with pytest.raises(BundleWriteError, match="sealed to a key the manifest does not list"):
+        w.add_member("a" * 32, functools.partial(io.BytesIO, blob))
+
