@@ -82,7 +82,7 @@ def _keyed_blake2b(data: bytes, key: bytes, person: bytes) -> bytes:
     argument here is fixed by this module (a 32-byte key; a constant
     personalisation of at most 16 bytes, or none, zero-padded exactly as PyNaCl
     pads it; no salt), and is checked here all the same;
-    tests/test_crypto_envelope.py checks the result equals nacl.hash.blake2b.
+    tests/crypto/test_envelope.py checks the result equals nacl.hash.blake2b.
     """
     if len(key) != FILE_KEY_BYTES or len(person) > sodium.crypto_generichash_PERSONALBYTES:
         raise ValueError("a 32-byte key and a personalisation of at most 16 bytes")

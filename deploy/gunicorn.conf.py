@@ -262,7 +262,7 @@ logger_class = RedactingLogger
 # gunicorn has no setting for either, but this file is Python that the master
 # runs before it forks the workers: below, its error writer is replaced by one
 # that sends the app's headers and a page that quotes nothing, and the Server
-# line is dropped. tests/test_proof_gunicorn_pages.py checks both against the
+# line is dropped. tests/system/test_proof_gunicorn_pages.py checks both against the
 # real server, so a gunicorn that moved these functions fails there; here it
 # stops the server at start rather than run without them.
 

@@ -37,7 +37,7 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     # In the default rollback-journal mode a commit must wait for every reader,
     # and a writer holding a read lock while another commits is refused at
     # once ("database is locked") to avoid deadlock: with 20 applicants sending
-    # at the same time some got an error page (tests/test_proof_load.py). In
+    # at the same time some got an error page (tests/system/test_proof_load.py). In
     # write-ahead-log mode readers never block the writer and writers queue on
     # the busy timeout. The mode is stored in the database file; its -wal and
     # -shm files are created with the database file's permissions.

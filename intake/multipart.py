@@ -11,7 +11,7 @@ from: the body is read in `READ_SIZE` blocks, and the parser is given the
 same 64 KiB slices it would have read itself. Its decoder, its events and all
 its limits (MAX_FORM_PARTS, MAX_FORM_MEMORY_SIZE, the limited stream behind
 MAX_CONTENT_LENGTH) see exactly the input they always did, so its semantics
-cannot drift; tests/server/test_multipart.py compares the two on tricky
+cannot drift; tests/intake/test_multipart.py compares the two on tricky
 bodies. Memory grows by one block per request in flight.
 """
 
