@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from typing import Any
 
 from crypto.errors import DocumentError, UnsupportedDocumentVersion
-from crypto.ids import is_id
+from crypto.ids import is_day, is_id
 
 SUBMISSION_FORMAT = "refuge-intake submission"
 REPLY_FORMAT = "refuge-intake reply"
@@ -41,7 +40,6 @@ SUBMISSION_FIELDS = frozenset(
 ATTACHMENT_FIELDS = frozenset({"blob", "name", "type", "size"})
 REPLY_FIELDS = frozenset({"format", "version", "case", "reply", "day", "text"})
 
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ANSWER_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -112,17 +110,6 @@ def _head(obj: dict[str, Any], name: str, fields: frozenset[str]) -> None:
         raise UnsupportedDocumentVersion()
     if set(obj) != fields:
         raise _fail(f"it does not have exactly the fields {sorted(fields)}")
-
-
-def is_day(value: object) -> bool:
-    """`YYYY-MM-DD`, a real date of the proleptic Gregorian calendar, 0001-01-01 to 9999-12-31."""
-    if not isinstance(value, str) or _DAY.fullmatch(value) is None:
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _id(obj: dict[str, Any], field: str, where: str = "its") -> None:

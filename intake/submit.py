@@ -56,23 +56,21 @@ def store_submission(
     day: dt.date,
     answers: dict[str, Any],
     files: Sequence[FileStorage],
-    applicant: Applicant | None = None,
-    new_applicant: NewApplicant | None = None,
+    owner: Applicant | NewApplicant,
 ) -> Applicant:
-    """Store one submission for an existing or a new applicant; returns the applicant."""
+    """Store one submission for an existing applicant, or a new one; returns the applicant."""
     attachments = staged_attachments(files)
-    if applicant is None:
-        if new_applicant is None:
-            raise ValueError("need an applicant or a new one")
+    if isinstance(owner, NewApplicant):
         applicant = Applicant(
             id=new_id(),
-            lookup_id=new_applicant.lookup_id,
-            reply_public_key=new_applicant.reply_public_key.to_text(),
+            lookup_id=owner.lookup_id,
+            reply_public_key=owner.reply_public_key.to_text(),
             created_day=day,
             last_active_day=day,
         )
         db.add(applicant)
     else:
+        applicant = owner
         applicant.last_active_day = day
     submission_id = new_id()
     blob_ids = [new_id() for _ in attachments]

@@ -241,7 +241,7 @@ def _store_application(form: ApplicationForm, recipients: Sequence[PublicKey]) -
         day=db.today(),
         answers=form.answers(),
         files=form.attachments.data or [],
-        new_applicant=NewApplicant(keys.lookup_id, keys.reply_public_key),
+        owner=NewApplicant(keys.lookup_id, keys.reply_public_key),
     )
     sessions.begin(applicant)
     remember_reply_key(applicant.id, keys.reply_key)
@@ -306,7 +306,7 @@ def _store_followup(
         day=db.today(),
         answers=form.answers(),
         files=form.attachments.data or [],
-        applicant=applicant,
+        owner=applicant,
     )
     flash(gettext("Sent. Your message was added to your case."))
     return redirect(url_for("applicant.case"))

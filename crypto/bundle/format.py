@@ -8,17 +8,16 @@ or writes a file.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, TypeGuard
+from typing import Any
 
 import nacl.hashlib
 
 from crypto.envelope import MAC_BYTES, MAX_RECIPIENTS, STANZA_BYTES, STREAM_HEADER_BYTES
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 from crypto.errors import CryptoError
+from crypto.ids import is_day as is_day
 from crypto.ids import is_id as is_id
 from crypto.keys import PublicKey
 
@@ -47,7 +46,6 @@ MAX_ENVELOPE_HEADER = len(ENVELOPE_MAGIC) + 1 + STANZA_BYTES * MAX_RECIPIENTS + 
 
 PERSON_MANIFEST = b"refuge-bndl-mf1"
 PERSON_MEMBER = b"refuge-bndl-mb1"
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # --- errors ---------------------------------------------------------------------
@@ -189,16 +187,6 @@ def canonical_json(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
         "ascii"
     )
-
-
-def is_day(value: object) -> TypeGuard[str]:
-    if not isinstance(value, str) or _DAY.fullmatch(value) is None:
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def manifest_digest(prefix: bytes) -> bytes:
