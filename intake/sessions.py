@@ -87,7 +87,9 @@ def session_problem(
 
 def begin(applicant: Applicant) -> None:
     """Start a signed-in session for `applicant` (whose epoch must be set and committed)."""
-    assert applicant.session_epoch, "set the epoch before beginning a session"
+    if not applicant.session_epoch:
+        # A session without an epoch could never be ended by sign-out: refuse it.
+        raise ValueError("set the applicant's session epoch before beginning a session")
     session.clear()
     at = now()
     session[CASE] = applicant.id

@@ -21,7 +21,7 @@ from intake import db
 from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
 from intake.models import Applicant
-from intake.sessions import EPOCH, ISSUED, SEEN, Ended, session_problem
+from intake.sessions import EPOCH, ISSUED, SEEN, Ended, begin, session_problem
 
 from .helpers import Clock, counts, csrf, post, sign_out
 from .transfer_helpers import new_applicant, replies_bundle, reply_key, sealed_reply, sign_in
@@ -177,6 +177,13 @@ def test_session_problem_decides_from_the_cookie_and_the_row() -> None:
                    {**good, ISSUED: 1600},  # issued after last seen
                    {**good, SEEN: 1700}):  # seen in the future
         assert problem(broken) is Ended.MALFORMED, broken
+
+
+def test_a_session_without_an_epoch_is_never_begun(app: Flask) -> None:
+    # Sign-out ends a session by changing the epoch: one begun without it could not end.
+    unset = Applicant(id=new_id(), lookup_id=new_id(), reply_public_key="", session_epoch="")
+    with app.test_request_context(), pytest.raises(ValueError, match="session epoch"):
+        begin(unset)
 
 
 # --- from another site: sign-out and the language choice ------------------------------------
