@@ -10,10 +10,11 @@ filename, no content type: those live only inside envelopes.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crypto.ids import new_id
 
 ID_LENGTH = 32  # 16 random bytes as lowercase hex
 
@@ -49,7 +50,7 @@ class Applicant(Base):
     # replaces it, which ends them all (intake/sessions.py). A value, never a time.
     # "" (applicants from before revision 0004) matches no session: sign-in sets one.
     session_epoch: Mapped[str] = mapped_column(
-        String(ID_LENGTH), default=lambda: secrets.token_hex(16), server_default=""
+        String(ID_LENGTH), default=new_id, server_default=""
     )
 
     submissions: Mapped[list[Submission]] = relationship(
