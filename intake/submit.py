@@ -52,14 +52,17 @@ def store_submission(
     *,
     store: Store,
     recipients: Sequence[PublicKey],
-    kind: str,
     day: dt.date,
     answers: dict[str, Any],
     files: Sequence[FileStorage],
     owner: Applicant | NewApplicant,
 ) -> Applicant:
-    """Store one submission for an existing applicant, or a new one; returns the applicant."""
+    """Store one submission for an existing applicant, or a new one; returns the applicant.
+
+    A new applicant's submission is their application; an existing one's, a follow-up.
+    """
     attachments = staged_attachments(files)
+    kind = "application" if isinstance(owner, NewApplicant) else "followup"
     if isinstance(owner, NewApplicant):
         applicant = Applicant(
             id=new_id(),

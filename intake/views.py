@@ -226,6 +226,22 @@ def apply() -> ResponseReturnValue:
     )
 
 
+def _store_form(
+    form: ApplicationForm | FollowupForm, recipients: Sequence[PublicKey],
+    owner: Applicant | NewApplicant,
+) -> Applicant:
+    """Store a valid form's answers and files, sealed to `recipients`, for `owner`."""
+    return store_submission(
+        db.session(),
+        store=appstate.STORE.get(),
+        recipients=recipients,
+        day=db.today(),
+        answers=form.answers(),
+        files=form.attachments.data or [],
+        owner=owner,
+    )
+
+
 def _store_application(form: ApplicationForm, recipients: Sequence[PublicKey]) -> ResponseReturnValue:
     """Open a case: a new codename, its keys, the first submission, a signed-in session."""
     codename = generate_codename()
@@ -233,16 +249,7 @@ def _store_application(form: ApplicationForm, recipients: Sequence[PublicKey]) -
         keys = _derive(codename)
     except Busy:
         return render_template("apply.html", form=form, notice=BUSY), 503
-    applicant = store_submission(
-        db.session(),
-        store=appstate.STORE.get(),
-        recipients=recipients,
-        kind="application",
-        day=db.today(),
-        answers=form.answers(),
-        files=form.attachments.data or [],
-        owner=NewApplicant(keys.lookup_id, keys.reply_public_key),
-    )
+    applicant = _store_form(form, recipients, NewApplicant(keys.lookup_id, keys.reply_public_key))
     sessions.begin(applicant)
     remember_reply_key(applicant.id, keys.reply_key)
     return render_template("codename.html", codename=codename)
@@ -298,16 +305,7 @@ def case(applicant: Applicant) -> ResponseReturnValue:
 def _store_followup(
     applicant: Applicant, form: FollowupForm, recipients: Sequence[PublicKey]
 ) -> ResponseReturnValue:
-    store_submission(
-        db.session(),
-        store=appstate.STORE.get(),
-        recipients=recipients,
-        kind="followup",
-        day=db.today(),
-        answers=form.answers(),
-        files=form.attachments.data or [],
-        owner=applicant,
-    )
+    _store_form(form, recipients, applicant)
     flash(gettext("Sent. Your message was added to your case."))
     return redirect(url_for("applicant.case"))
 
