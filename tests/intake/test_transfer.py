@@ -20,11 +20,11 @@ from crypto.keys import PrivateKey
 from intake import db
 from intake.db import new_id
 from intake.models import Submission
+from tests.harness.bundles import read_members
 
 from .helpers import csrf, files, post, staging_files, store_files
 from .transfer_helpers import (
     new_applicant,
-    read_members,
     replies_bundle,
     reply_key,
     reply_rows,

@@ -5,17 +5,14 @@ from __future__ import annotations
 import functools
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crypto.atomic import atomic_output
-from crypto.bundle import BundleWriter, Manifest, Member, read_bundle
+from crypto.bundle import BundleWriter
 from crypto.codename import derive
 from crypto.envelope import encrypt_bytes
 from crypto.keys import PrivateKey, PublicKey
@@ -24,20 +21,6 @@ from intake import db
 from intake.models import Reply
 
 from .helpers import apply, codename_of, csrf
-
-
-def read_members(path: Path, kind: str) -> tuple[Manifest, dict[str, bytes]]:
-    """Check a bundle and return its manifest and every member's bytes."""
-    members: dict[str, io.BytesIO] = {}
-
-    @contextmanager
-    def sink(member: Member) -> Iterator[BinaryIO]:
-        members[member.id] = io.BytesIO()
-        yield members[member.id]
-
-    with open(path, "rb") as src:
-        manifest = read_bundle(src, kind=kind, sink=sink)
-    return manifest, {k: v.getvalue() for k, v in members.items()}
 
 
 def case_of(client: FlaskClient) -> str:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
 from bench.server_sim import Applicant, submit, write_bundle
 from crypto import bundle, envelope
-from crypto.bundle import Member, read_bundle
 from crypto.errors import NoMatch
 from crypto.keys import PrivateKey, PublicKey
 from reviewer.cli import cli
 from reviewer.errors import EXIT_ERROR, EXIT_KEY, EXIT_NOT_FOUND, EXIT_USAGE
+from tests.harness.bundles import read_members
 from tests.reviewer.test_cli import CANARY_NOTE, CANARY_REPLY, Env, home_files, make_env
 from tests.vectors import gen_bundle
 
@@ -66,16 +63,7 @@ def recipients_of(data: bytes) -> set[bytes]:
 
 
 def replies_bundle_members(path: Path) -> tuple[list[PublicKey], dict[str, bytes]]:
-    members: dict[str, bytes] = {}
-
-    @contextmanager
-    def sink(member: Member) -> Iterator[BinaryIO]:
-        buf = io.BytesIO()
-        yield buf
-        members[member.id] = buf.getvalue()
-
-    with open(path, "rb") as f:
-        manifest = read_bundle(f, kind="replies", sink=sink)
+    manifest, members = read_members(path, "replies")
     return list(manifest.recipients), members
 
 
