@@ -490,7 +490,7 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
     The application's files go into DAY-application/, each follow-up's into
     DAY-followup-N/ (N counts the case's follow-ups from 1), under safe names.
     """
-    # Here: only extract needs them, and Pillow and pypdf cost every command.
+    # Here: only extract needs it (and filetypes, Pillow, pypdf), and they cost every command.
     from reviewer import saving
 
     home = Home(home_dir)
