@@ -319,3 +319,21 @@ def test_damaged_jpeg_is_not_stripped() -> None:
         saving.stripped(b"\xff\xd8\xff\xe1\xff\xff" + b"x" * 10, "image/jpeg")
     with pytest.raises(saving.CannotStrip):
         saving.stripped(b"GIF89a", "image/jpeg")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["image/jpeg", "image/png"]), st.data())
+def test_damaged_images_give_a_clean_copy_or_a_refusal(ctype: str, draw: st.DataObject) -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "TEXT-CANARY")
+    original = bytearray(jpeg(exif=photo_exif(), comment=b"COMMENT-CANARY")
+                         if ctype == "image/jpeg" else png(info))
+    for _ in range(draw.draw(st.integers(1, 6))):
+        original[draw.draw(st.integers(0, len(original) - 1))] = draw.draw(st.integers(0, 255))
+    copy = saving.SavedFile("a", saving.CONTENT_TYPE, bytes(original), detected_type=ctype)
+    try:
+        bare = saving.without_metadata(copy)
+    except saving.CannotStrip:
+        return
+    assert [e for e in read_metadata(bare.data, ctype) if e != UNREADABLE] == []
+    assert filetypes.find_metadata(bare.data, ctype) == []
