@@ -39,9 +39,6 @@ from crypto import answersform
 APPLICATION = answersform.form("application")
 FOLLOWUP = answersform.form("followup")
 
-#: The answers an application document holds (acknowledge among them, "yes").
-APPLICATION_FIELDS = APPLICATION.keys
-
 # WTForms' own messages are translated too (Flask-WTF's I18N, through Flask-Babel),
 # but every message an applicant can meet is given here so each catalog has them all.
 TOO_LONG = _l("Please keep this under %(max)d characters.")
