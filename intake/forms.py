@@ -1,12 +1,21 @@
 """The applicant forms (Flask-WTF, CSRF on).
 
-Field names are the contract with the reviewer tool: they become the keys of
-`answers` in the answers envelope. The honeypot field is not an answer.
+The questions of the application and follow-up forms (names, order, which are
+required, choices, the English label of each) are not written here: they are
+part of the answers document's format, shared with the reviewer tool as data
+(crypto/answersform.py, crypto/data/answers-form.json), and the forms are built
+from them. The English texts there are the message ids this module translates
+(lazy_gettext); `extract_answers_form` is how `make translations` finds them.
+What stays here is the server's own part: the widgets, the messages a
+person meets when an answer is missing, and the rules that join two answers.
+The honeypot field is not an answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from flask import current_app
 from flask_babel import gettext
@@ -15,50 +24,40 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
+    Field,
     SelectChoice,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-SHORT = 300
-LONG = 20_000
+from crypto import answersform
 
-PROFESSIONS = [
-    SelectChoice("", _l("Choose one")),
-    SelectChoice("writer", _l("Writer")),
-    SelectChoice("journalist", _l("Journalist")),
-    SelectChoice("blogger", _l("Blogger")),
-    SelectChoice("poet", _l("Poet")),
-    SelectChoice("translator", _l("Translator")),
-    SelectChoice("publisher", _l("Publisher")),
-    SelectChoice("visual artist", _l("Visual artist")),
-    SelectChoice("cartoonist", _l("Cartoonist")),
-    SelectChoice("musician", _l("Musician")),
-    SelectChoice("filmmaker", _l("Filmmaker")),
-    SelectChoice("other", _l("Other (say which below)")),
-]
-
-URGENCY = [
-    SelectChoice("", _l("Choose one")),
-    SelectChoice("immediate", _l("I am in danger now (days)")),
-    SelectChoice("weeks", _l("Within weeks")),
-    SelectChoice("months", _l("Within months")),
-    SelectChoice("not urgent", _l("Not urgent")),
-]
-
-APPLICATION_FIELDS = (
-    "name", "contact", "country", "profession", "profession_other", "languages", "work",
-    "threat", "situation", "urgency", "family", "references",
-)  # plus "acknowledge", recorded as "yes"
-
+APPLICATION = answersform.form("application")
+FOLLOWUP = answersform.form("followup")
 
 # WTForms' own messages are translated too (Flask-WTF's I18N, through Flask-Babel),
 # but every message an applicant can meet is given here so each catalog has them all.
 TOO_LONG = _l("Please keep this under %(max)d characters.")
 CHOOSE = _l("Please choose one of the options in the list.")
+CHOOSE_ONE = _l("Choose one")  # the empty first entry of a list
+
+#: What a person reads when a required answer is missing, by answer name. Every
+#: required question of the shared data has one (tests/intake/test_answers_form.py).
+MISSING = {
+    "name": _l("Please give a name or pseudonym."),
+    "country": _l("Please name the country."),
+    "profession": _l("Please choose what you do."),
+    "languages": _l("Please list the languages you work in."),
+    "work": _l("Please tell us about your work."),
+    "threat": _l("Please describe the threat you face."),
+    "situation": _l("Please describe your situation now."),
+    "urgency": _l("Please say how urgent it is."),
+    "acknowledge": _l("Please confirm that you have read this."),
+}
 
 
 def _files_ok(form: FlaskForm, field: MultipleFileField) -> None:
@@ -73,12 +72,76 @@ def _files_ok(form: FlaskForm, field: MultipleFileField) -> None:
             )
 
 
-def _choice(field: SelectField, missing: str) -> None:
-    # validate_choice=False on the fields: this says it in the applicant's words.
-    if not field.data:
-        raise ValidationError(missing)
-    if field.data not in {c.value for c in field.choices if c.value}:
-        raise ValidationError(str(CHOOSE))
+def _one_of(values: frozenset[str]) -> Callable[[FlaskForm, SelectField], None]:
+    """A choice's check (validate_choice=False on the fields: this says it in the applicant's words)."""
+
+    def check(form: FlaskForm, field: SelectField) -> None:
+        if field.data not in values:
+            raise ValidationError(str(CHOOSE))
+
+    return check
+
+
+def _field(q: answersform.Question) -> UnboundField:
+    """The form field for one question of the shared data."""
+    label = _l(q.question)  # a message id from the data: found by extract_answers_form
+    if q.required:
+        missing = MISSING[q.key]  # a KeyError here: a required question needs its message
+        needed: Any = InputRequired(missing) if q.input == "choice" else DataRequired(missing)
+    else:
+        needed = Optional()
+    if q.input == "confirm":
+        return BooleanField(label, validators=[needed])
+    if q.input == "choice":
+        choices = [SelectChoice("", CHOOSE_ONE),
+                   *(SelectChoice(c.value, _l(c.label)) for c in q.choices)]
+        return SelectField(label, choices=choices, validate_choice=False,
+                           validators=[needed, _one_of(frozenset(c.value for c in q.choices))])
+    kind = StringField if q.input == "line" else TextAreaField
+    return kind(label, validators=[needed, Length(max=q.max_length, message=TOO_LONG)])
+
+
+def _add_questions(cls: Any, form: answersform.Form, files: UnboundField,
+                   submit: UnboundField) -> None:
+    """Give a form class a field per question, in the data's order.
+
+    The files come after the questions one answers by typing or choosing and
+    before the boxes to tick (the acknowledgement ends the application), and the
+    button last. WTForms orders fields by when they were made: made here, in
+    that order, they are iterated (and their errors summed up) as the page shows them.
+    """
+    placed = False
+    for q in form.questions:
+        if q.input == "confirm" and not placed:
+            setattr(cls, "attachments", files)  # noqa: B010  # FormMeta must see it added
+            placed = True
+        setattr(cls, q.key, _field(q))
+    if not placed:
+        setattr(cls, "attachments", files)  # noqa: B010
+    setattr(cls, "submit", submit)  # noqa: B010
+
+
+class QuestionsMixin:
+    """The fields of the shared data's questions, for a template to lay out in order."""
+
+    questions: answersform.Form
+
+    def question_fields(self, *inputs: str) -> Iterator[Field]:
+        """The bound fields of the questions (of these inputs, if given), in the data's order."""
+        for q in self.questions.questions:
+            if not inputs or q.input in inputs:
+                yield getattr(self, q.key)
+
+    def answers(self) -> dict[str, Any]:
+        """The answers document's `answers`: every question, "" when unanswered."""
+        out: dict[str, Any] = {}
+        for q in self.questions.questions:
+            data = getattr(self, q.key).data
+            if q.input == "confirm":
+                out[q.key] = q.value if data else ""
+            else:
+                out[q.key] = data or ""
+        return out
 
 
 class HoneypotMixin:
@@ -87,74 +150,8 @@ class HoneypotMixin:
     homepage = StringField(_l("Leave this field empty"), validators=[Optional()])
 
 
-class ApplicationForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf is untyped
-    name = StringField(
-        _l("Your name or the pseudonym you publish under"),
-        validators=[DataRequired(_l("Please give a name or pseudonym.")),
-                    Length(max=SHORT, message=TOO_LONG)],
-    )
-    contact = TextAreaField(
-        _l("A safe way to reach you (optional)"),
-        validators=[Optional(), Length(max=2_000, message=TOO_LONG)],
-    )
-    country = StringField(
-        _l("The country where you are in danger"),
-        validators=[DataRequired(_l("Please name the country.")), Length(max=SHORT, message=TOO_LONG)],
-    )
-    profession = SelectField(
-        _l("Your work"), choices=PROFESSIONS, validate_choice=False,
-        validators=[InputRequired(_l("Please choose what you do."))],
-    )
-    profession_other = StringField(
-        _l("If other: what you do"), validators=[Optional(), Length(max=SHORT, message=TOO_LONG)]
-    )
-    languages = StringField(
-        _l("Languages of your work"),
-        validators=[DataRequired(_l("Please list the languages you work in.")),
-                    Length(max=SHORT, message=TOO_LONG)],
-    )
-    work = TextAreaField(
-        _l("About your work, with links if you have them"),
-        validators=[DataRequired(_l("Please tell us about your work.")),
-                    Length(max=LONG, message=TOO_LONG)],
-    )
-    threat = TextAreaField(
-        _l("The threat or persecution you face: what, since when, by whom"),
-        validators=[DataRequired(_l("Please describe the threat you face.")),
-                    Length(max=LONG, message=TOO_LONG)],
-    )
-    situation = TextAreaField(
-        _l("Your situation now"),
-        validators=[DataRequired(_l("Please describe your situation now.")),
-                    Length(max=LONG, message=TOO_LONG)],
-    )
-    urgency = SelectField(
-        _l("How urgent is it?"), choices=URGENCY, validate_choice=False,
-        validators=[InputRequired(_l("Please say how urgent it is."))],
-    )
-    family = TextAreaField(
-        _l("Family who would come with you (optional)"),
-        validators=[Optional(), Length(max=LONG, message=TOO_LONG)],
-    )
-    references = TextAreaField(
-        _l("References: organisations or people who know your work or situation (optional)"),
-        validators=[Optional(), Length(max=LONG, message=TOO_LONG)],
-    )
-    attachments = MultipleFileField(
-        _l("Files: samples of your work, evidence of threats (optional)"), validators=[_files_ok]
-    )
-    acknowledge = BooleanField(
-        _l("I understand that the network has no authority over any country's laws, and that I "
-           "should not rely on it as my only route to safety."),
-        validators=[DataRequired(_l("Please confirm that you have read this."))],
-    )
-    submit = SubmitField(_l("Send my application"))
-
-    def validate_profession(self, field: SelectField) -> None:
-        _choice(field, gettext("Please choose what you do."))
-
-    def validate_urgency(self, field: SelectField) -> None:
-        _choice(field, gettext("Please say how urgent it is."))
+class ApplicationForm(FlaskForm, HoneypotMixin, QuestionsMixin):  # type: ignore[misc]  # flask_wtf is untyped
+    questions = APPLICATION
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
@@ -165,16 +162,17 @@ class ApplicationForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_
             return False
         return ok
 
-    def answers(self) -> dict[str, Any]:
-        out: dict[str, Any] = {n: (getattr(self, n).data or "") for n in APPLICATION_FIELDS}
-        out["acknowledge"] = "yes"
-        return out
+
+_add_questions(
+    ApplicationForm, APPLICATION,
+    MultipleFileField(_l("Files: samples of your work, evidence of threats (optional)"),
+                      validators=[_files_ok]),
+    SubmitField(_l("Send my application")),
+)
 
 
-class FollowupForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf is untyped
-    message = TextAreaField(_l("Your message"), validators=[Optional(), Length(max=LONG, message=TOO_LONG)])
-    attachments = MultipleFileField(_l("Files (optional)"), validators=[_files_ok])
-    submit = SubmitField(_l("Send to my case"))
+class FollowupForm(FlaskForm, HoneypotMixin, QuestionsMixin):  # type: ignore[misc]  # flask_wtf is untyped
+    questions = FOLLOWUP
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
@@ -185,8 +183,12 @@ class FollowupForm(FlaskForm, HoneypotMixin):  # type: ignore[misc]  # flask_wtf
             return False
         return ok
 
-    def answers(self) -> dict[str, Any]:
-        return {"message": self.message.data or ""}
+
+_add_questions(
+    FollowupForm, FOLLOWUP,
+    MultipleFileField(_l("Files (optional)"), validators=[_files_ok]),
+    SubmitField(_l("Send to my case")),
+)
 
 
 class SigninForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
@@ -206,3 +208,22 @@ class DeleteReplyForm(FlaskForm):  # type: ignore[misc]  # flask_wtf is untyped
     """Only the CSRF token: which reply is in the form's URL."""
 
     submit = SubmitField(_l("Delete"))
+
+
+def extract_answers_form(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
+                         options: Any) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel's extraction method for crypto/data/answers-form.json (babel.cfg).
+
+    Yields each question and choice label, with the line it stands on, so the
+    catalogues hold every English text the forms translate.
+    """
+    text = fileobj.read().decode("utf-8")
+    lines = text.splitlines()
+    answersform.parse(text.encode("utf-8"))  # the same checks as the forms' own reading
+    doc = json.loads(text)
+    for entries in doc["documents"].values():
+        for entry in entries:
+            for message in [entry["question"], *(c["label"] for c in entry.get("choices", []))]:
+                quoted = json.dumps(message, ensure_ascii=False)
+                lineno = next((i for i, line in enumerate(lines, 1) if quoted in line), 0)
+                yield lineno, "_l", message, []

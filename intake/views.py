@@ -24,12 +24,14 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
 
 from crypto.codename import CodenameKeys, derive, generate_codename, normalise_codename
 from crypto.errors import InvalidCodename, InvalidPublicKey
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
+from crypto.replytext import reply_html
 from intake import appstate, db, sessions
 from intake.forms import (
     ApplicationForm,
@@ -45,6 +47,12 @@ from intake.submit import NewApplicant, store_submission
 from intake.upload import IntakeRequest
 
 bp = Blueprint("applicant", __name__)
+
+
+@bp.app_template_filter("reply_html")
+def _reply_html(text: str) -> Markup:
+    """A reply's text as the shared rule shows it (crypto/replytext.py): escaped there."""
+    return Markup(reply_html(text))  # noqa: S704  # every character escaped by reply_html
 
 P = ParamSpec("P")
 F = TypeVar("F", ApplicationForm, FollowupForm)

@@ -82,6 +82,26 @@ class BlobStore:
             raise BadInput(f"the envelope {blob} does not hold a JSON object")
         return doc
 
+    def remove_loose(self, blob: str) -> bool:
+        """Delete a loose envelope no longer named by the state; False if it is packed.
+
+        A packed envelope stays where it is, inside its pack, which holds the
+        envelopes of one import back to back and is never rewritten (replies
+        and records are always loose, so in practice only they are removed).
+        The caller saves a state that no longer names `blob` first: a crash in
+        between leaves an unnamed envelope (ciphertext), never a named one missing.
+        """
+        if self._located(blob) is not None:
+            return False
+        path = self.loose_path(blob)
+        path.unlink(missing_ok=True)
+        fd = os.open(self.loose, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)  # the removal itself survives a crash
+        finally:
+            os.close(fd)
+        return True
+
     def seal_json(self, doc: dict[str, Any], recipients: list[PublicKey]) -> str:
         """Seal a small JSON document into a new loose envelope; its id."""
         blob = new_id()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,10 +67,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 MIN_PASSPHRASE = 12
 #: Bundles at least this large get a progress bar while they are checked.
 PROGRESS_THRESHOLD = 1024 * 1024
-APPLICATION_FIELDS = (
-    "name", "contact", "country", "profession", "profession_other", "languages", "work",
-    "threat", "situation", "urgency", "family", "references", "acknowledge",
-)
 
 
 #: Expected failures and their exit codes, the first match wins (docs/reviewer.md,
@@ -395,82 +392,25 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
     click.echo("\n".join(lines))
 
 
-def _answer_lines(answers: dict[str, Any], order: tuple[str, ...]) -> list[str]:
-    lines: list[str] = []
-    for key in [*[k for k in order if k in answers], *sorted(set(answers) - set(order))]:
-        value = answers[key]
-        text = ", ".join(value) if isinstance(value, list) else str(value)
-        label = inert(str(key), multiline=False)
-        if "\n" in text or len(text) > 60:
-            lines.append(f"{label}:")
-            lines.extend("    " + line for line in inert(text).split("\n"))
-        else:
-            lines.append(f"{label}: {inert(text)}")
-    return lines
-
-
 @cli.command()
 @home_option
 @passphrase_option
 @click.argument("case")
 def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
-    """Everything about one case (a unique prefix of its id will do)."""
+    """Everything about one case (a unique prefix of its id will do), wrapped to the terminal.
+
+    Answers under the form's questions, empty ones left out; each file with its
+    size, claimed and detected type, and warnings. Nothing is written to disk.
+    """
+    from reviewer.casefile import case_file  # here: only show needs it
+    from reviewer.showtext import case_lines
+
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     state = load_state(home)
     case_id = home.resolve_case(state, case)
-    record = state.cases[case_id]
-    store = home.store(state)
-    out: list[str] = [f"Case {case_id}, received {record.received}"]
-    for sub in record.submissions:
-        title = "Application" if sub.kind == "application" else "Follow-up"
-        out += ["", f"== {title}, {sub.day} (submission {sub.id})"]
-        try:
-            if not sub.readable:
-                raise NoMatch()
-            doc = store.open_json(sub.answers, keys)
-        except NoMatch:
-            out.append("(not addressed to your key: another reviewer can read this submission)")
-            continue
-        answers = doc.get("answers", {})
-        out += _answer_lines(answers, APPLICATION_FIELDS if sub.kind == "application"
-                             else ("message",))
-        attachments = doc.get("attachments", [])
-        out.append(f"Attachments: {len(attachments) or 'none'}")
-        for i, a in enumerate(attachments, 1):
-            out.append(
-                f"  {i}. {inert(a['name'], multiline=False)}  "
-                f"({inert(a['type'], multiline=False) or 'no type given'}, {a['size']:,} bytes)"
-            )
-    out += ["", "== Verification records"]
-    if not record.verifications:
-        out.append("none yet")
-    for i, v in enumerate(record.verifications, 1):
-        try:
-            doc = store.open_json(v.blob, keys)
-        except NoMatch:
-            out.append(f"{i}. {v.day}: (not addressed to your key)")
-            continue
-        out.append(
-            f"{i}. {v.day} by {inert(str(doc.get('reviewer', '?')), multiline=False)}: "
-            f"risk {inert(str(doc.get('risk')))}, "
-            f"recommendation {inert(str(doc.get('recommendation')))}"
-        )
-        for label in ("identity", "work", "persecution", "notes"):
-            text = inert(str(doc.get(label, "")))
-            out.append(f"   {label}: " + text.replace("\n", "\n" + " " * (len(label) + 5)))
-    out += ["", "== Replies"]
-    if not record.replies:
-        out.append("none yet")
-    for i, r in enumerate(record.replies, 1):
-        flag = "exported" if r.exported else "not yet exported"
-        try:
-            text = str(store.open_json(r.blob, keys).get("text", ""))
-        except NoMatch:
-            text = "(not addressed to your key)"
-        out.append(f"{i}. {r.day} ({flag})")
-        out.extend("   " + line for line in inert(text).split("\n"))
-    click.echo("\n".join(out))
+    width = shutil.get_terminal_size().columns
+    click.echo("\n".join(case_lines(case_file(home, state, keys, case_id), width)))
 
 
 # --- extract ----------------------------------------------------------------------

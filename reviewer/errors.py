@@ -24,6 +24,21 @@ class HomeBusy(ReviewerError):
     """Another command holds the home's lock (exit code EXIT_ERROR)."""
 
 
+class ReplyFinal(ReviewerError):
+    """A reply was exported already: it is final, and cannot be edited or withdrawn.
+
+    Exit code EXIT_ERROR.
+    """
+
+    def __init__(self, exported_on: str) -> None:
+        when = f" on {exported_on}" if exported_on else ""
+        super().__init__(
+            f"the reply was exported{when} and is final: it can no longer be edited or"
+            " withdrawn (write a new reply instead)"
+        )
+        self.exported_on = exported_on
+
+
 class KeyProblem(ReviewerError):
     """No usable key: wrong passphrase, damaged key file (exit code EXIT_KEY)."""
 

@@ -23,8 +23,9 @@ Layout (docs/reviewer.md, "What is kept on disk"):
 `Home` holds the parts by what they hold (reviewer.keyring: the key files;
 reviewer.blobs: the stored envelopes; reviewer.index: the index; reviewer.state:
 the bookkeeping, typed) and gives the commands their verbs: import a bundle,
-add a verification or a reply, export replies, confirm or remove a colleague's
-key. No command touches state.json's JSON: reviewer.state alone maps it.
+add a verification or a reply, edit or withdraw a reply not yet exported,
+export replies, confirm or remove a colleague's key. No command touches
+state.json's JSON: reviewer.state alone maps it.
 
 Nothing here is applicant or reviewer plaintext except in the envelopes.
 The bookkeeping is written with atomic_output, so a crash leaves the old or
@@ -47,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from crypto import documents
 from crypto.atomic import atomic_output
 from crypto.bundle import (
     KIND_SUBMISSIONS,
@@ -58,12 +60,13 @@ from crypto.bundle import (
     read_bundle,
 )
 from crypto.envelope import MAX_RECIPIENTS
+from crypto.errors import DocumentError
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id
 from reviewer.checks import Checker, Task
-from reviewer.errors import BadInput, HomeBusy, NotFound, ReviewerError
+from reviewer.errors import BadInput, HomeBusy, NotFound, ReplyFinal, ReviewerError
 from reviewer.index import UNVERIFIED, Index
 from reviewer.keyring import KeyRing, Keys
 from reviewer.packs import PackWriter, sweep
@@ -300,15 +303,71 @@ class Home:
         """
         with self.lock():
             state = self.load_state()
-            applicant = PublicKey.from_text(state.cases[case_id].reply_key)
-            reviewers = [k for k in self.reviewer_recipients(state)
-                         if k.key_id != applicant.key_id]
-            blob = self.store(state).seal_json(doc, [applicant, *reviewers][:MAX_RECIPIENTS])
+            blob = self.store(state).seal_json(doc, self._reply_recipients(state, case_id))
             state = state.with_reply(
                 case_id, Reply(str(doc["reply"]), str(doc["day"]), blob, exported=False)
             )
             self.save_state(state)
         return state
+
+    def edit_reply(self, case_id: str, reply_id: str, text: str) -> State:
+        """Replace the text of a reply waiting in the outbox; the state saved is returned.
+
+        The reply keeps its id and its place, is dated today and sealed afresh
+        (to the applicant and the trusted keys, as `add_reply` does); the old
+        envelope is deleted. ReplyFinal if the reply was exported already;
+        ReviewerError, nothing changed, for a text the case page would refuse.
+        """
+        text = text.strip()
+        if not text:
+            raise ReviewerError("the reply is empty; nothing was saved (withdraw it instead)")
+        doc = {"format": documents.REPLY_FORMAT, "version": documents.VERSION, "case": case_id,
+               "reply": reply_id, "day": today(), "text": text}
+        try:  # what the applicant's case page will accept (docs/format.md, "Documents")
+            documents.parse_reply(documents.encode(doc))
+        except DocumentError as e:
+            raise ReviewerError(f"cannot save this reply: {e}; nothing was saved") from None
+        with self.lock():
+            state = self.load_state()
+            old = self._outbox_reply(state, case_id, reply_id)
+            store = self.store(state)
+            blob = store.seal_json(doc, self._reply_recipients(state, case_id))
+            state = state.with_reply_blob(case_id, reply_id, blob, str(doc["day"]))
+            self.save_state(state)
+            store.remove_loose(old.blob)
+        return state
+
+    def withdraw_reply(self, case_id: str, reply_id: str) -> State:
+        """Remove a reply waiting in the outbox, and its envelope; the state saved is returned.
+
+        ReplyFinal if the reply was exported already.
+        """
+        with self.lock():
+            state = self.load_state()
+            old = self._outbox_reply(state, case_id, reply_id)
+            state = state.without_reply(case_id, reply_id)
+            self.save_state(state)
+            self.store(state).remove_loose(old.blob)
+        return state
+
+    @staticmethod
+    def _outbox_reply(state: State, case_id: str, reply_id: str) -> Reply:
+        """The reply, if it still waits for export (NotFound, ReplyFinal otherwise)."""
+        case = state.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        reply = next((r for r in case.replies if r.id == reply_id), None)
+        if reply is None:
+            raise NotFound(f"case {case_id} has no reply {reply_id!r}")
+        if reply.exported:
+            raise ReplyFinal(reply.exported_on)
+        return reply
+
+    def _reply_recipients(self, state: State, case_id: str) -> list[PublicKey]:
+        """Who a reply is sealed to: the applicant, then the trusted reviewer keys."""
+        applicant = PublicKey.from_text(state.cases[case_id].reply_key)
+        reviewers = [k for k in self.reviewer_recipients(state) if k.key_id != applicant.key_id]
+        return [applicant, *reviewers][:MAX_RECIPIENTS]
 
     def export_replies(self, path: Path, *, everything: bool) -> int:
         with self.lock():
@@ -330,7 +389,7 @@ class Home:
                     writer.add_member(reply.blob, functools.partial(store.open_blob, reply.blob))
                     writer.add_reply(reply.id, case_id, reply.day, reply.blob)
                 writer.close()
-            self.save_state(state.with_exported(reply.id for _, reply in pending))
+            self.save_state(state.with_exported((reply.id for _, reply in pending), today()))
             return len(pending)
 
     # --- import -------------------------------------------------------------

@@ -18,6 +18,9 @@ older state is read as one with none confirmed (`predates_trust` says so):
 the keys its bundles named are reported as unconfirmed, never trusted, and
 nothing more is sealed to them. Older states are written back as version 3,
 which an older tool refuses (it would seal to every key a bundle names).
+A reply's optional "exported_on" (the day of its first export) came later
+within version 3: a reply without it reads as one whose export day is unknown,
+and a version 3 tool that predates it ignores it (and drops it when it writes).
 """
 
 from __future__ import annotations
@@ -72,12 +75,19 @@ class Verification:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A reply to the applicant, sealed in `blob`; exported once in a replies bundle."""
+    """A reply to the applicant, sealed in `blob`; exported once in a replies bundle.
+
+    Until it is exported it waits in the outbox and may be edited or withdrawn;
+    once exported it is final.
+    """
 
     id: str
     day: str
     blob: str
     exported: bool
+    #: The day of its first export; "" if not exported, or exported by a version
+    #: that did not record the day.
+    exported_on: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +151,32 @@ class State:
         case = self.cases[case_id]
         return self.with_case(case_id, replace(case, replies=(*case.replies, reply)))
 
-    def with_exported(self, replies: Iterable[str]) -> State:
-        """The replies with these ids marked exported."""
+    def with_exported(self, replies: Iterable[str], day: str = "") -> State:
+        """The replies with these ids marked exported (on `day`, if not exported before)."""
         done = set(replies)
         cases = dict(self.cases)
         for case_id, case in self.cases.items():
             if any(r.id in done for r in case.replies):
                 cases[case_id] = replace(case, replies=tuple(
-                    replace(r, exported=True) if r.id in done else r for r in case.replies
+                    (r if r.exported else replace(r, exported=True, exported_on=day))
+                    if r.id in done else r
+                    for r in case.replies
                 ))
         return replace(self, cases=cases)
+
+    def with_reply_blob(self, case_id: str, reply_id: str, blob: str, day: str) -> State:
+        """The reply `reply_id` of a case now sealed in `blob`, written on `day` (an edit)."""
+        case = self.cases[case_id]
+        return self.with_case(case_id, replace(case, replies=tuple(
+            replace(r, blob=blob, day=day) if r.id == reply_id else r for r in case.replies
+        )))
+
+    def without_reply(self, case_id: str, reply_id: str) -> State:
+        """The case without the reply `reply_id` (withdrawn)."""
+        case = self.cases[case_id]
+        return self.with_case(case_id, replace(
+            case, replies=tuple(r for r in case.replies if r.id != reply_id)
+        ))
 
     def with_pack(self, pack: str, entries: Mapping[str, tuple[int, int]]) -> State:
         return replace(self, packs={**self.packs, pack: dict(entries)})
@@ -227,7 +253,9 @@ def _case_json(case: Case) -> dict[str, Any]:
             {"blob": v.blob, "day": v.day} for v in case.verifications
         ] if case.verifications else [],
         "replies": [
-            {"id": r.id, "day": r.day, "blob": r.blob, "exported": r.exported}
+            # exported_on only when known: a state without it is written back unchanged.
+            {"id": r.id, "day": r.day, "blob": r.blob, "exported": r.exported,
+             **({"exported_on": r.exported_on} if r.exported_on else {})}
             for r in case.replies
         ] if case.replies else [],
     }
@@ -279,7 +307,8 @@ def _case(v: dict[str, Any]) -> Case:
         received,
         tuple(submissions),
         tuple([Verification(_str(r["blob"]), _str(r["day"])) for r in verifs]) if verifs else (),
-        tuple([Reply(_str(r["id"]), _str(r["day"]), _str(r["blob"]), _bool(r["exported"]))
+        tuple([Reply(_str(r["id"]), _str(r["day"]), _str(r["blob"]), _bool(r["exported"]),
+                     _str(r.get("exported_on", "")))
                for r in replies]) if replies else (),
     )
 

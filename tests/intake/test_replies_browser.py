@@ -32,7 +32,7 @@ def test_read_and_delete_a_reply_in_the_browser(app: Flask, reviewer_key: Privat
     browser.find_element(By.ID, "codename").send_keys(codename)
     harness.submit(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     shown = browser.find_element(By.CSS_SELECTOR, ".reply-text")
-    # Rendered as text, the break kept by CSS alone.
+    # Rendered as text, the line break a <br> of the shared rule (crypto/replytext.py).
     assert shown.text == text
     assert shown.value_of_css_property("white-space") == "pre-wrap"
     harness.assert_accessible_snapshot(js_browser, browser)

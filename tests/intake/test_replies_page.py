@@ -50,7 +50,7 @@ def test_session_holds_the_reply_key_only_sealed(app: Flask, runner: FlaskCliRun
     assert isinstance(sealed, bytes) and len(sealed) == 32 + 40 and raw not in sealed
     # Right after applying, the reply is readable without signing in again.
     page = client.get("/case").get_data(as_text=True)
-    assert "Line one\nLine two" in page
+    assert "Line one<br>Line two" in page
     # Signing out forgets the key with everything else.
     sign_out(client)
     with client.session_transaction() as sess:
@@ -167,7 +167,7 @@ def test_sign_in_restores_the_key(app: Flask, runner: FlaskCliRunner,
     _client, codename, _ = _with_reply(app, runner, reviewer_key, tmp_path)
     fresh = app.test_client()
     sign_in(fresh, codename)
-    assert "Line one\nLine two" in fresh.get("/case").get_data(as_text=True)
+    assert "Line one<br>Line two" in fresh.get("/case").get_data(as_text=True)
 
 
 def test_a_short_secret_key_is_refused_at_start() -> None:

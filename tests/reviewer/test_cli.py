@@ -208,7 +208,7 @@ def test_import_list_show(env: Env, tmp_path: Path) -> None:
     for raw in ("\x1b", "\x07", "\r", "\u202e"):
         assert raw not in text
     assert "\\x1b[2J" in text and "\\u202e" in text
-    assert f"{CANARY_FILE}.jpg  (image/jpeg" in text
+    assert f"1. {CANARY_FILE}.jpg  (153 bytes; claimed image/jpeg;" in text
 
     shown_b = env.run("show", b.case).output
     assert shown_b.index("== Application") < shown_b.index("== Follow-up")
@@ -425,8 +425,8 @@ def test_invisible_characters_are_neither_extracted_nor_printed(env: Env,
     assert "(sent as 'report.pdf\\u200b.exe')" in result.output
     assert "(sent as 'نیم\u200cفاصله\\u2066.pdf')" in result.output
     shown = env.run("show", a.case)
-    assert f"contact: {contact}" in shown.output
-    assert "work: می\u200cخواهم\\u2060 \\U000e0041" in shown.output
+    assert f"A safe way to reach you (optional): {contact}" in shown.output
+    assert "with links if you have them: می\u200cخواهم\\u2060 \\U000e0041" in shown.output
     assert "\u2060" not in shown.output and "\U000e0041" not in shown.output
     assert "1. report.pdf\\u200b.exe" in shown.output
 
@@ -548,7 +548,7 @@ def test_reply_and_export(env: Env, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "not overwriting" in refused.output
     everything = env.run("export-replies", str(tmp_path / "all.bundle"), "--all", key=False)
     assert "Wrote 2 replies" in everything.output
-    assert "(exported)" in env.run("show", a.case).output
+    assert "(exported, final;" in env.run("show", a.case).output
 
 
 def test_home_holds_no_plaintext(env: Env, tmp_path: Path) -> None:

@@ -1,0 +1,247 @@
+"""One case, decrypted in memory, as the reviewer reads it: `reviewer show` and the desk.
+
+`case_file` opens everything of a case this home's keys can open (each
+submission's answers and files, the verification records, the replies) and
+returns typed, display-ready records: answers under the form's own questions
+(crypto/answersform.py), in the form's order, a choice shown by its label,
+empty answers left out and names the form does not know after the known ones,
+under their name; each file with its size, the type claimed and the type seen
+in its content, and the warnings a reviewer must not miss. The CLI prints
+these records (reviewer/cli.py, `show`), the desk renders them; neither opens
+an envelope itself, so both show the same thing.
+
+Nothing here is written anywhere: the plaintext lives in these records, in
+memory, for as long as the caller keeps them. Text that came from outside is
+kept as it came except the file names and claimed types, which are made
+inert here (reviewer.inert) since every display shows them on one line;
+answers, records and replies are made inert (a terminal) or escaped (a page)
+by whoever displays them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crypto import answersform, envelope
+from crypto.errors import NoMatch
+from reviewer import filetypes
+from reviewer.blobs import BlobStore
+from reviewer.errors import NotFound
+from reviewer.home import Home
+from reviewer.inert import inert
+from reviewer.keyring import Keys
+from reviewer.state import State, Submission
+
+#: The types of which a copy without metadata can be made (JPEG and PNG).
+STRIPPABLE = frozenset({"image/jpeg", "image/png"})
+
+MISMATCH = "the content is not what was claimed; handle with care"
+PROGRAM = "this is a program; do not run it"
+NOT_YOURS = "not addressed to your key; it cannot be opened here"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    key: str  # the answer's name in the document
+    question: str  # the form's English question; the key itself for a name the form lacks
+    value: str  # a list answer joined by ", "; a choice shown by the form's label
+
+
+@dataclass(frozen=True, slots=True)
+class FileView:
+    submission: str
+    number: int  # 1-based within its submission
+    name: str  # the applicant's name for it (inert text)
+    size: int  # decrypted; the size the browser reported if it could not be opened
+    claimed_type: str  # as the browser sent it (inert text), possibly ""
+    detected_type: str  # seen in the content; "" if it could not be opened
+    warnings: tuple[str, ...]  # mismatch, program, a size other than reported, not yours
+    metadata: tuple[tuple[str, str], ...]  # (label, value) found in the file
+    strippable: bool  # JPEG/PNG: a copy without metadata can be saved
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionView:
+    id: str
+    day: str
+    kind: str  # "application" or "followup"
+    readable: bool  # False: not sealed to this home's keys (answers and files empty)
+    answers: tuple[Answer, ...]  # the form's order, empty answers left out
+    files: tuple[FileView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationView:
+    day: str
+    reviewer: str
+    identity: str
+    work: str
+    persecution: str
+    risk: str
+    recommendation: str
+    notes: str
+    readable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyView:
+    id: str
+    day: str
+    text: str
+    exported: bool  # exported = final: it can no longer be edited or withdrawn
+    readable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFile:
+    case: str
+    received: str
+    submissions: tuple[SubmissionView, ...]
+    verifications: tuple[VerificationView, ...]
+    replies: tuple[ReplyView, ...]
+
+
+def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
+    """Everything of case `case_id` (a full id) these keys open; NotFound for an unknown case."""
+    case = state.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
+    store = home.store(state)
+    return CaseFile(
+        case_id,
+        case.received,
+        tuple(_submission(store, keys, sub) for sub in case.submissions),
+        tuple(_verification(store, keys, v.blob, v.day) for v in case.verifications),
+        tuple(_reply(store, keys, r.id, r.day, r.blob, r.exported) for r in case.replies),
+    )
+
+
+def answers_in_order(kind: str, answers: dict[str, Any]) -> tuple[Answer, ...]:
+    """The answers under the form's questions, in its order; empty ones left out.
+
+    Names the form of `kind` does not have follow, in name order, under their name.
+    """
+    form = answersform.forms().get(kind)
+    questions = form.questions if form is not None else ()
+    known = {q.key for q in questions}
+    out: list[Answer] = []
+    for q in questions:
+        if q.key in answers:
+            value = _text(answers[q.key])
+            if value.strip():
+                out.append(Answer(q.key, q.question, q.label_of(value)))
+    for key in sorted(set(answers) - known):
+        value = _text(answers[key])
+        if value.strip():
+            out.append(Answer(key, key, value))
+    return tuple(out)
+
+
+def _text(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def _submission(store: BlobStore, keys: Keys, sub: Submission) -> SubmissionView:
+    try:
+        if not sub.readable:
+            raise NoMatch()
+        doc = store.open_json(sub.answers, keys)
+    except NoMatch:
+        return SubmissionView(sub.id, sub.day, sub.kind, False, (), ())
+    answers = doc.get("answers", {})
+    files = tuple(
+        _file(store, keys, sub.id, number, entry)
+        for number, entry in enumerate(doc.get("attachments", []), 1)
+    )
+    return SubmissionView(sub.id, sub.day, sub.kind, True,
+                          answers_in_order(sub.kind, answers if isinstance(answers, dict) else {}),
+                          files)
+
+
+def _file(store: BlobStore, keys: Keys, submission: str, number: int,
+          entry: dict[str, Any]) -> FileView:
+    name = inert(str(entry["name"]), multiline=False)
+    claimed = inert(str(entry["type"]), multiline=False)
+    reported = int(entry["size"])
+    buffer = io.BytesIO()
+    try:
+        with store.open_blob(entry["blob"]) as src:
+            size = envelope.decrypt(src, buffer, keys.private)
+    except NoMatch:
+        return FileView(submission, number, name, reported, claimed, "", (NOT_YOURS,), (), False)
+    data = buffer.getvalue()
+    del buffer
+    detected = detect_type(data)
+    warnings: list[str] = []
+    if detected in filetypes.EXECUTABLE_TYPES:
+        warnings.append(PROGRAM)
+    elif not filetypes.types_agree(str(entry["type"]), detected):
+        warnings.append(MISMATCH)
+    if size != reported:
+        warnings.append(f"the applicant's browser reported {reported:,} bytes")
+    return FileView(submission, number, name, size, claimed, detected, tuple(warnings),
+                    _metadata(data, detected), detected in STRIPPABLE)
+
+
+def _metadata(data: bytes, detected: str) -> tuple[tuple[str, str], ...]:
+    """The metadata values found in a file: none until reviewer.metadata exists.
+
+    Helper META's module gives `reviewer.metadata.read_metadata(data, detected)`;
+    once it is merged, this calls it.
+    """
+    return ()
+
+
+def detect_type(data: bytes) -> str:
+    """The type seen in a file's content, the file given in memory.
+
+    reviewer.filetypes reads a path (its bytes-reading version is on its way);
+    until then the content is handed to it as an anonymous in-memory file
+    (memfd: no name in any directory, nothing on disk), so nothing decrypted
+    is ever written to a file. Once filetypes reads bytes this is
+    `filetypes.detect_type(data)`.
+    """
+    with _memory_file(data) as path:
+        return filetypes.detect_type(path)
+
+
+@contextlib.contextmanager
+def _memory_file(data: bytes) -> Iterator[Path]:
+    fd = os.memfd_create("casefile", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def _verification(store: BlobStore, keys: Keys, blob: str, day: str) -> VerificationView:
+    try:
+        doc = store.open_json(blob, keys)
+    except NoMatch:
+        return VerificationView(day, "", "", "", "", "", "", "", False)
+
+    def field(name: str) -> str:
+        value = doc.get(name, "")
+        return "" if value is None else str(value)
+
+    return VerificationView(day, field("reviewer"), field("identity"), field("work"),
+                            field("persecution"), field("risk"), field("recommendation"),
+                            field("notes"), True)
+
+
+def _reply(store: BlobStore, keys: Keys, reply_id: str, day: str, blob: str,
+           exported: bool) -> ReplyView:
+    try:
+        text = str(store.open_json(blob, keys).get("text", ""))
+    except NoMatch:
+        return ReplyView(reply_id, day, "", exported, False)
+    return ReplyView(reply_id, day, text, exported, True)
