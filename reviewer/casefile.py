@@ -20,26 +20,21 @@ by whoever displays them.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from crypto import answersform, envelope
+from crypto import answersform
 from crypto.errors import NoMatch
-from reviewer import filetypes
+from reviewer import filetypes, saving
 from reviewer.blobs import BlobStore
 from reviewer.errors import NotFound
 from reviewer.home import Home
 from reviewer.inert import inert
 from reviewer.keyring import Keys
+from reviewer.metadata import read_metadata
 from reviewer.state import State, Submission
 
 #: The types of which a copy without metadata can be made (JPEG and PNG).
-STRIPPABLE = frozenset({"image/jpeg", "image/png"})
 
 MISMATCH = "the content is not what was claimed; handle with care"
 PROGRAM = "this is a program; do not run it"
@@ -169,58 +164,20 @@ def _file(store: BlobStore, keys: Keys, submission: str, number: int,
     name = inert(str(entry["name"]), multiline=False)
     claimed = inert(str(entry["type"]), multiline=False)
     reported = int(entry["size"])
-    buffer = io.BytesIO()
     try:
-        with store.open_blob(entry["blob"]) as src:
-            size = envelope.decrypt(src, buffer, keys.private)
+        data = saving.decrypted(store, keys, entry["blob"])
     except NoMatch:
         return FileView(submission, number, name, reported, claimed, "", (NOT_YOURS,), (), False)
-    data = buffer.getvalue()
-    del buffer
-    detected = detect_type(data)
+    detected = filetypes.detect_type(data)
     warnings: list[str] = []
     if detected in filetypes.EXECUTABLE_TYPES:
         warnings.append(PROGRAM)
     elif not filetypes.types_agree(str(entry["type"]), detected):
         warnings.append(MISMATCH)
-    if size != reported:
+    if len(data) != reported:
         warnings.append(f"the applicant's browser reported {reported:,} bytes")
-    return FileView(submission, number, name, size, claimed, detected, tuple(warnings),
-                    _metadata(data, detected), detected in STRIPPABLE)
-
-
-def _metadata(data: bytes, detected: str) -> tuple[tuple[str, str], ...]:
-    """The metadata values found in a file: none until reviewer.metadata exists.
-
-    Helper META's module gives `reviewer.metadata.read_metadata(data, detected)`;
-    once it is merged, this calls it.
-    """
-    return ()
-
-
-def detect_type(data: bytes) -> str:
-    """The type seen in a file's content, the file given in memory.
-
-    reviewer.filetypes reads a path (its bytes-reading version is on its way);
-    until then the content is handed to it as an anonymous in-memory file
-    (memfd: no name in any directory, nothing on disk), so nothing decrypted
-    is ever written to a file. Once filetypes reads bytes this is
-    `filetypes.detect_type(data)`.
-    """
-    with _memory_file(data) as path:
-        return filetypes.detect_type(path)
-
-
-@contextlib.contextmanager
-def _memory_file(data: bytes) -> Iterator[Path]:
-    fd = os.memfd_create("casefile", os.MFD_CLOEXEC)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        yield Path(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
+    return FileView(submission, number, name, len(data), claimed, detected, tuple(warnings),
+                    read_metadata(data, detected), saving.strippable(detected))
 
 
 def _verification(store: BlobStore, keys: Keys, blob: str, day: str) -> VerificationView:

@@ -43,6 +43,7 @@ from typing import Any
 from crypto import envelope
 from crypto.errors import NoMatch
 from reviewer import filetypes
+from reviewer.blobs import BlobStore
 from reviewer.errors import NotFound, ReviewerError
 from reviewer.home import Home, Keys
 from reviewer.metadata import UNREADABLE, read_metadata
@@ -141,18 +142,22 @@ def saved_copy(home: Home, state: State, keys: Keys, case_id: str, submission_id
         raise NotFound(f"submission {submission_id} has no file number {number}")
     entry = listed[number - 1]
     original = str(entry["name"])
-    buffer = io.BytesIO()
     try:
-        with store.open_blob(entry["blob"]) as src:
-            envelope.decrypt(src, buffer, keys.private)
+        data = decrypted(store, keys, entry["blob"])
     except NoMatch:
         raise NotForYourKey(f"file {number} of submission {submission_id} is not addressed"
                             " to your key") from None
-    data = buffer.getvalue()
-    del buffer
     copy = SavedFile(safe_name(original), CONTENT_TYPE, data, original, str(entry["type"]),
                      filetypes.detect_type(data), int(entry["size"]))
     return without_metadata(copy) if strip else copy
+
+
+def decrypted(store: BlobStore, keys: Keys, blob: str) -> bytes:
+    """A stored attachment envelope's content, decrypted into memory (NoMatch: not ours)."""
+    buffer = io.BytesIO()
+    with store.open_blob(blob) as src:
+        envelope.decrypt(src, buffer, keys.private)
+    return buffer.getvalue()
 
 
 def without_metadata(copy: SavedFile) -> SavedFile:

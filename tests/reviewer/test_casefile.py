@@ -13,6 +13,7 @@ from reviewer import casefile
 from reviewer.casefile import Answer, case_file
 from reviewer.errors import NotFound
 from reviewer.home import Home
+from tests.reviewer.test_metadata import jpeg, photo_exif
 
 from .test_cli import PASSPHRASE, Env, make_env
 
@@ -78,10 +79,11 @@ def test_files_with_types_warnings_and_inert_names(env: Env, tmp_path: Path) -> 
         ("cv.pdf", "application/pdf", b"MZ\x90\x00 this is a program"),
         ("\u202egnp.exe", "text/plain", b"%PDF-1.4\n"),
         ("essay.odt", "application/vnd.oasis.opendocument.text", docx_like),
+        ("camera.jpg", "image/jpeg", jpeg(exif=photo_exif("Casefile Artist"))),
     ])
     imported(env, tmp_path, a)
     sub = opened(env, a.case).submissions[0]
-    photo, cv, pdf, odt = sub.files
+    photo, cv, pdf, odt, camera = sub.files
     assert (photo.submission, photo.number, photo.name) == (sub.id, 1, "photo.jpg")
     assert photo.size == len(jpeg_with_exif())
     assert (photo.claimed_type, photo.detected_type) == ("image/jpeg", "image/jpeg")
@@ -91,7 +93,10 @@ def test_files_with_types_warnings_and_inert_names(env: Env, tmp_path: Path) -> 
     assert pdf.name == "\\u202egnp.exe" and pdf.detected_type == "application/pdf"
     assert pdf.warnings == (casefile.MISMATCH,)
     assert odt.detected_type == "application/vnd.oasis.opendocument.text" and odt.warnings == ()
-    assert all(f.metadata == () for f in sub.files)  # until reviewer.metadata is merged
+    # The values reviewer.metadata reads, the same as `extract` prints.
+    assert ("Artist", "Casefile Artist") in camera.metadata
+    assert ("GPS position", "present") in camera.metadata
+    assert cv.metadata == () and odt.metadata == ()
 
 
 def test_what_is_not_for_this_key(env: Env, tmp_path: Path) -> None:
