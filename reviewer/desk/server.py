@@ -50,6 +50,17 @@ def make_server(desk: Desk, port: int = 0) -> Any:
     return server
 
 
+def stop(server: Any) -> None:
+    """Stop a running server from another thread (its loop closes everything itself)."""
+    from waitress import wasyncore
+
+    def close_all() -> None:
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
+    server.trigger.pull_trigger(close_all)
+
+
 def watch_idle(desk: Desk, stop: threading.Event, every: float) -> threading.Thread:
     """Lock the desk when idle even if no request comes to notice it."""
 
@@ -72,18 +83,19 @@ def serve(home: Home, keys: Keys, *, port: int = 0, idle_minutes: float = 15,
     say(f"The reviewer's desk is open at {address}")
     say("Open it once, in a private window; it locks after"
         f" {idle_minutes:g} minute{'s' * (idle_minutes != 1)} unused. Ctrl-C stops it.")
-    stop = threading.Event()
-    watch_idle(desk, stop, min(30.0, max(1.0, idle_minutes * 60 / 4)))
+    stopped = threading.Event()
+    watch_idle(desk, stopped, min(30.0, max(1.0, idle_minutes * 60 / 4)))
     if open_browser:
         try:
             webbrowser.open(address)
         except webbrowser.Error:
             say("No browser could be opened: open the address above yourself.")
     try:
-        server.run()
+        server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt itself)
     except KeyboardInterrupt:
-        print("Stopped; the keys are forgotten.", file=sys.stderr)
+        pass
     finally:
-        stop.set()
+        stopped.set()
         server.close()
         desk.lock()
+    print("The desk has stopped; the keys are forgotten.", file=sys.stderr)
