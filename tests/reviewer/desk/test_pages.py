@@ -207,7 +207,7 @@ def test_import(empty: tuple[World, FlaskClient], tmp_path: Path) -> None:
         r = post(client, "/import", {"bundle": (io.BytesIO(data), "pickup.bundle")},
                  status=200 if data[:4] != b"junk" else 400, token_from="/import",
                  content_type="multipart/form-data")
-        return r.get_data(as_text=True)
+        return str(r.get_data(as_text=True))
 
     html = upload(world.bundle.read_bytes())
     assert "Imported 4 submissions: 3 new cases, 1 follow-up." in html
