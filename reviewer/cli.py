@@ -17,11 +17,11 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from crypto import __version__, envelope
+from crypto import __version__
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
 from crypto.errors import (
@@ -33,7 +33,6 @@ from crypto.errors import (
 )
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
-from reviewer.blobs import BlobStore
 from reviewer.errors import (
     EXIT_BUNDLE,
     EXIT_ERROR,
@@ -54,9 +53,12 @@ from reviewer.home import (
 from reviewer.inert import cell, inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
-from reviewer.safenames import safe_name, unique_name
+from reviewer.safenames import unique_name
 from reviewer.state import State
 from reviewer.trust import MAX_NAME
+
+if TYPE_CHECKING:
+    from reviewer import saving
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -462,16 +464,23 @@ def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
               help="Also write copies of JPEG and PNG images without their metadata.")
 def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: Path,
             strip_metadata: bool) -> None:
-    """Write a case's attachments into DIRECTORY under safe names. Opens nothing."""
+    """Write a case's attachments into DIRECTORY, a folder per submission. Opens nothing.
+
+    The application's files go into DAY-application/, each follow-up's into
+    DAY-followup-N/ (N counts the case's follow-ups from 1), under safe names.
+    """
+    # Here: only extract needs it (and filetypes, Pillow, pypdf), and they cost every command.
+    from reviewer import saving
+
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     state = load_state(home)
     case_id = home.resolve_case(state, case)
     store = home.store(state)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    taken: set[str] = set()
+    submissions = state.cases[case_id].submissions
     written = 0
-    for sub in state.cases[case_id].submissions:
+    for sub, folder_name in zip(submissions, saving.submission_folders(submissions), strict=True):
         try:
             if not sub.readable:
                 raise NoMatch()
@@ -479,52 +488,75 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
         except NoMatch:
             click.echo(f"submission {sub.id}: not addressed to your key; skipped")
             continue
-        for a in doc.get("attachments", []):
-            written += _extract_one(store, keys, a, directory, taken, strip_metadata)
+        listed = doc.get("attachments", [])
+        if not listed:
+            continue
+        folder = directory / folder_name
+        title = "the application" if sub.kind == "application" else "a follow-up"
+        click.echo(f"== {folder_name}/ ({title}, submission {sub.id})")
+        taken: set[str] = set()
+        for number, entry in enumerate(listed, 1):
+            try:
+                copy = saving.saved_copy(home, state, keys, case_id, sub.id, number, strip=False)
+            except saving.NotForYourKey:
+                click.echo(f"{inert(str(entry['name']), multiline=False)}: not addressed to your"
+                           " key; skipped")
+                continue
+            written += _write_copy(copy, folder, taken, strip_metadata)
     click.echo(f"{written} file{'s' * (written != 1)} written to {directory}. Nothing was opened.")
 
 
-def _extract_one(store: BlobStore, keys: Keys, a: dict[str, Any], directory: Path,
-                 taken: set[str], strip: bool) -> int:
-    original = str(a["name"])
-    name = unique_name(directory, safe_name(original), taken)
-    target = directory / name
-    try:
-        with store.open_blob(a["blob"]) as src, atomic_output(target) as out:
-            size = envelope.decrypt(src, out, keys.private)
-    except NoMatch:
-        taken.discard(name.casefold())
-        click.echo(f"{inert(original, multiline=False)}: not addressed to your key; skipped")
-        return 0
-    from reviewer import filetypes  # here: only extract needs it, and it costs every command
+def _folder(folder: Path) -> Path:
+    """A submission's folder inside the extraction directory, made if missing."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise ReviewerError(f"{folder} is in the way and is not a folder; nothing written there")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
 
-    detected = filetypes.detect_type(target)
-    claimed = str(a["type"])
-    line = f"{name}  {size:,} bytes  content: {detected}  claimed: {inert(claimed) or 'none'}"
+
+def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bool) -> int:
+    """Write one attachment (and its copy without metadata) and say what it is."""
+    from reviewer import filetypes, saving
+    from reviewer.metadata import read_metadata
+
+    _folder(folder)
+    name = unique_name(folder, copy.safe_name, taken)
+    with atomic_output(folder / name) as out:
+        out.write(copy.data)
+    original, claimed, detected = copy.original_name, copy.claimed_type, copy.detected_type
+    line = (f"{name}  {len(copy.data):,} bytes  content: {detected}  claimed:"
+            f" {inert(claimed, multiline=False) or 'none'}")
     if name != original:
         # Not repr(): it would escape again what inert shows as it is (a Persian
         # name's zero-width non-joiner) and double every backslash of its escapes.
         line += f"  (sent as '{inert(original, multiline=False)}')"
-    click.echo(line)
+    lines = [line]
     if not filetypes.types_agree(claimed, detected):
-        click.echo("  WARNING: the content is not what was claimed; handle with care")
+        lines.append("  WARNING: the content is not what was claimed; handle with care")
     if detected in filetypes.EXECUTABLE_TYPES:
-        click.echo("  WARNING: this is a program; do not run it")
-    if size != a["size"]:
-        click.echo(f"  WARNING: the applicant's browser reported {a['size']:,} bytes")
-    found = filetypes.find_metadata(target, detected)
-    if found:
-        click.echo(f"  metadata: {', '.join(found)}")
-        if strip and filetypes.can_strip(detected):
-            stem, dot, ext = name.rpartition(".")
-            stripped_name = unique_name(
-                directory, f"{stem}.stripped.{ext}" if dot else f"{name}.stripped", taken
-            )
-            with atomic_output(directory / stripped_name) as out:
-                filetypes.strip_metadata(target, detected, out)
-            click.echo(f"  stripped copy: {stripped_name}")
-            return 2
-    return 1
+        lines.append("  WARNING: this is a program; do not run it")
+    if len(copy.data) != copy.listed_size:
+        lines.append(f"  WARNING: the applicant's browser reported {copy.listed_size:,} bytes")
+    kinds = filetypes.find_metadata(copy.data, detected)
+    values = read_metadata(copy.data, detected)
+    if kinds or values:
+        lines.append(f"  metadata: {', '.join(kinds)}".rstrip())
+        # The values are inert already (reviewer.metadata); once more costs nothing.
+        lines += [f"    {inert(label, multiline=False)}: {inert(value, multiline=False)}"
+                  for label, value in values]
+    click.echo("\n".join(lines))
+    if not (strip and saving.strippable(detected) and (kinds or values)):
+        return 1
+    try:
+        bare = saving.without_metadata(copy)
+    except saving.CannotStrip as e:
+        click.echo(f"  no copy without metadata: {e}")
+        return 1
+    bare_name = unique_name(folder, bare.safe_name, taken)
+    with atomic_output(folder / bare_name) as out:
+        out.write(bare.data)
+    click.echo(f"  stripped copy: {bare_name}")
+    return 2
 
 
 # --- verify and reply -------------------------------------------------------------

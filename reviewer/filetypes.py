@@ -1,23 +1,30 @@
-"""What an extracted file really is, what metadata it carries, and stripping it.
+"""What an extracted file really is, and which kinds of metadata it carries.
 
 The claimed content type came from the applicant's browser (or from an
 adversary): the reviewer needs the type seen in the content, beside it, with
 a warning when they differ. Embedded metadata (a photo's EXIF GPS position, a
-PDF's author) can identify a source, so the reviewer is told which files carry
-it and can write copies of JPEG and PNG images without it.
+PDF's author) can identify a source, so the reviewer is told which kinds each
+file carries (reviewer.metadata reads their values; reviewer.saving writes
+copies of JPEG and PNG images without them).
 
-Small table-driven detectors over the first bytes and a few structural scans;
-no parsing library touches the hostile content, and nothing is ever opened
-with another program.
+Small table-driven detectors over the first bytes and a few structural scans,
+over a file on disk or over bytes in memory (the desk never writes a
+decrypted file); nothing is ever opened with another program.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+#: A file to look at: its path, or its whole content in memory.
+Source = Path | bytes
 
 SNIFF_BYTES = 4096
 
@@ -67,15 +74,31 @@ _EQUIVALENT = {
 }
 
 
-def _zip_type(path: Path, head: bytes) -> str:
+@contextlib.contextmanager
+def _opened(source: Source) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with open(source, "rb") as f:
+            yield f
+
+
+def _zip_names(source: Source) -> list[str] | None:
+    """The member names of a ZIP file, or None if it is not one that can be read."""
+    try:
+        with _opened(source) as f, zipfile.ZipFile(f) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
+def _zip_type(source: Source, head: bytes) -> str:
     if head[30:].startswith(_ODF_PREFIX):
         # The type is the applicant's bytes: accept only a plain ODF type name.
         match = _ODF_TYPE.match(head, 38)
         return match.group().decode("ascii") if match else "application/vnd.oasis.opendocument"
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    names = _zip_names(source)
+    if names is None:
         return "application/zip"
     for prefix, ctype in _OOXML.items():
         if any(n.startswith(prefix) for n in names):
@@ -99,12 +122,15 @@ def _looks_like_text(head: bytes) -> bool:
     return printable >= 0.95 * len(text)
 
 
-def detect_type(path: Path) -> str:
-    """The content type seen in the file's bytes (application/octet-stream if unknown)."""
-    with open(path, "rb") as f:
+def detect_type(source: Source) -> str:
+    """The content type seen in the file's bytes (application/octet-stream if unknown).
+
+    `source` is a path, or the whole content in memory.
+    """
+    with _opened(source) as f:
         head = f.read(SNIFF_BYTES)
     if head.startswith(b"PK\x03\x04"):
-        return _zip_type(path, head)
+        return _zip_type(source, head)
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
         return {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}[
             head[8:12]
@@ -161,7 +187,7 @@ def types_agree(claimed: str, detected: str) -> bool:
 # --- metadata -----------------------------------------------------------------
 
 
-def _jpeg_segments(f: BinaryIO) -> list[tuple[int, int, bytes]]:
+def jpeg_segments(f: BinaryIO) -> list[tuple[int, int, bytes]]:
     """(marker, offset, first bytes) of each segment before the first scan."""
     out: list[tuple[int, int, bytes]] = []
     f.seek(2)
@@ -185,7 +211,7 @@ def _jpeg_segments(f: BinaryIO) -> list[tuple[int, int, bytes]]:
         f.seek(pos + 2 + length)
 
 
-def _png_chunks(f: BinaryIO) -> list[tuple[bytes, int, int]]:
+def png_chunks(f: BinaryIO) -> list[tuple[bytes, int, int]]:
     """(type, offset, data length) of each chunk."""
     out: list[tuple[bytes, int, int]] = []
     f.seek(8)
@@ -201,11 +227,11 @@ def _png_chunks(f: BinaryIO) -> list[tuple[bytes, int, int]]:
         f.seek(pos + 12 + length)
 
 
-def _scan_for(path: Path, needles: tuple[bytes, ...]) -> set[bytes]:
+def _scan_for(source: Source, needles: tuple[bytes, ...]) -> set[bytes]:
     found: set[bytes] = set()
     overlap = max(len(n) for n in needles)
     tail = b""
-    with open(path, "rb") as f:
+    with _opened(source) as f:
         while chunk := f.read(1 << 20):
             window = tail + chunk
             found.update(n for n in needles if n in window)
@@ -213,12 +239,15 @@ def _scan_for(path: Path, needles: tuple[bytes, ...]) -> set[bytes]:
     return found
 
 
-def find_metadata(path: Path, detected: str) -> list[str]:
-    """Names of the kinds of embedded metadata found (empty list: none seen)."""
+def find_metadata(source: Source, detected: str) -> list[str]:
+    """Names of the kinds of embedded metadata found (empty list: none seen).
+
+    `source` is a path, or the whole content in memory.
+    """
     found: list[str] = []
     if detected == "image/jpeg":
-        with open(path, "rb") as f:
-            for marker, _, first in _jpeg_segments(f):
+        with _opened(source) as f:
+            for marker, _, first in jpeg_segments(f):
                 if marker == 0xE1 and first.startswith(b"Exif\0"):
                     found.append("EXIF")
                 elif marker == 0xE1 and b"ns.adobe.com/xap" in first:
@@ -230,75 +259,21 @@ def find_metadata(path: Path, detected: str) -> list[str]:
     elif detected == "image/png":
         names = {b"tEXt": "text", b"zTXt": "text", b"iTXt": "text", b"eXIf": "EXIF",
                  b"tIME": "timestamp"}
-        with open(path, "rb") as f:
-            for ctype, _, _ in _png_chunks(f):
+        with _opened(source) as f:
+            for ctype, _, _ in png_chunks(f):
                 if ctype in names and names[ctype] not in found:
                     found.append(names[ctype])
     elif detected == "application/pdf":
-        hits = _scan_for(path, (b"/Info", b"/Author", b"/Producer", b"/Creator", b"<x:xmpmeta"))
+        hits = _scan_for(source, (b"/Info", b"/Author", b"/Producer", b"/Creator", b"<x:xmpmeta"))
         if hits & {b"/Info", b"/Author", b"/Producer", b"/Creator"}:
             found.append("document info")
         if b"<x:xmpmeta" in hits:
             found.append("XMP")
     elif detected == "image/webp":
-        hits = _scan_for(path, (b"EXIF", b"XMP "))
+        hits = _scan_for(source, (b"EXIF", b"XMP "))
         found += ["EXIF"] * (b"EXIF" in hits) + ["XMP"] * (b"XMP " in hits)
     elif "officedocument" in detected or "opendocument" in detected:
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names_in = set(zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            names_in = set()
+        names_in = set(_zip_names(source) or ())
         if names_in & {"docProps/core.xml", "docProps/app.xml", "meta.xml"}:
             found.append("document properties")
     return found
-
-
-#: JPEG segments kept in a stripped copy: JFIF (APP0), ICC profile (APP2) and
-#: Adobe colour transform (APP14) are needed to show colours right; every other
-#: application segment and comments go.
-_JPEG_KEEP_APP = {0xE0, 0xE2, 0xEE}
-#: PNG chunks kept: everything needed to draw the image, nothing descriptive.
-_PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
-             b"iCCP", b"sBIT", b"pHYs", b"bKGD", b"acTL", b"fcTL", b"fdAT"}
-
-
-def _copy(src: BinaryIO, dst: BinaryIO, n: int | None = None) -> None:
-    remaining = n
-    while remaining is None or remaining > 0:
-        chunk = src.read(1 << 16 if remaining is None else min(remaining, 1 << 16))
-        if not chunk:
-            return
-        dst.write(chunk)
-        if remaining is not None:
-            remaining -= len(chunk)
-
-
-def can_strip(detected: str) -> bool:
-    return detected in ("image/jpeg", "image/png")
-
-
-def strip_metadata(path: Path, detected: str, dst: BinaryIO) -> None:
-    """Write a copy of the JPEG or PNG at `path` without its metadata into `dst`."""
-    with open(path, "rb") as f:
-        if detected == "image/jpeg":
-            dst.write(b"\xff\xd8")
-            for marker, pos, _ in _jpeg_segments(f):
-                if marker == 0xDA:
-                    f.seek(pos)
-                    _copy(f, dst)  # the scans and everything after, as they are
-                    return
-                if (0xE0 <= marker <= 0xEF and marker not in _JPEG_KEEP_APP) or marker == 0xFE:
-                    continue
-                f.seek(pos + 2)
-                (length,) = struct.unpack(">H", f.read(2))
-                f.seek(pos)
-                _copy(f, dst, 2 + length)
-        elif detected == "image/png":
-            dst.write(b"\x89PNG\r\n\x1a\n")
-            for ctype, pos, length in _png_chunks(f):
-                if ctype in _PNG_KEEP:
-                    f.seek(pos)
-                    _copy(f, dst, 12 + length)
-        else:
-            raise ValueError(f"cannot strip metadata from {detected}")

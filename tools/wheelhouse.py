@@ -12,8 +12,8 @@ reviewer compares over a separate channel before trusting anything on the stick
 (docs/reviewer.md, "Installing offline").
 
 Targets by default: CPython 3.11 (Debian 12) and 3.13 (Debian 13, Tails 7), on Linux
-with glibc 2.17 to 2.36 (Pillow's wheels need 2.28; Debian 12 has 2.36; a wheel for a newer glibc would not run
-there), on this machine's architecture. Downloading needs the package index; the
+with glibc 2.17 to 2.36 (Pillow's wheels need 2.28; Debian 12 has 2.36; a wheel for a
+newer glibc would not run there), on this machine's architecture. Downloading needs the package index; the
 laptop needs nothing.
 """
 

@@ -1,12 +1,12 @@
 """Thin stand-ins for the shared modules the desk builds on, until they are merged.
 
 The names and shapes follow the interfaces fixed for reviewer.caselist (Casebook,
-Filters, CaseRow), reviewer.casefile (case_file and its views, the outbox verbs)
-and reviewer.metadata (saved_copy); crypto's reply display rule is the applicant
-page's (escape, keep line breaks). Each stand-in does the least that lets the desk's
-pages and tests work; when the real modules land, the desk imports those instead
-(reviewer/desk/parts.py is the one place that says where each name comes from) and
-this file goes.
+Filters, CaseRow) and reviewer.casefile (case_file and its views, the outbox
+verbs); crypto's reply display rule is the applicant page's (escape, keep line
+breaks). Each stand-in does the least that lets the desk's pages and tests
+work; when the real modules land, the desk imports those instead
+(reviewer/desk/parts.py is the one place that says where each name comes
+from) and this file goes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from reviewer import filetypes
 from reviewer.errors import ReviewerError
 from reviewer.home import Home, Keys
 from reviewer.index import UNVERIFIED
-from reviewer.safenames import safe_name
+from reviewer.metadata import read_metadata
+from reviewer.saving import strippable
 from reviewer.state import State
 
 Mark = Literal["new", "updated", ""]
@@ -212,15 +213,6 @@ class CaseFile:
     replies: tuple[ReplyView, ...]
 
 
-def _sniff(data: bytes) -> str:
-    for magic, kind in ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"),
-                        (b"%PDF", "application/pdf"), (b"MZ", "application/x-msdownload"),
-                        (b"\x7fELF", "application/x-executable")):
-        if data.startswith(magic):
-            return kind
-    return "application/octet-stream"
-
-
 def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
     record = state.cases[case_id]
     store = home.store(state)
@@ -242,14 +234,15 @@ def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
         for n, a in enumerate(doc.get("attachments", []), 1):
             data = store.read_blob(a["blob"])
             plain = envelope.decrypt_bytes(data, keys.private)
-            detected = _sniff(plain)
+            detected = filetypes.detect_type(plain)
             warnings = []
             if not filetypes.types_agree(str(a["type"]), detected):
                 warnings.append("The content is not what was claimed; handle with care.")
             if detected in filetypes.EXECUTABLE_TYPES:
                 warnings.append("This is a program; do not run it.")
             files.append(FileView(sub.id, n, str(a["name"]), len(plain), str(a["type"]), detected,
-                                  tuple(warnings), (), filetypes.can_strip(detected)))
+                                  tuple(warnings), read_metadata(plain, detected),
+                                  strippable(detected)))
         subs.append(SubmissionView(sub.id, sub.day, sub.kind, True, answers, tuple(files)))
     verifs = []
     for v in record.verifications:
@@ -271,24 +264,6 @@ def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
         except NoMatch:
             replies.append(ReplyView(r.id, r.day, "", r.exported, False))
     return CaseFile(case_id, record.received, tuple(subs), tuple(verifs), tuple(replies))
-
-
-@dataclass(frozen=True, slots=True)
-class SavedFile:
-    safe_name: str
-    content_type: str
-    data: bytes
-
-
-def saved_copy(home: Home, state: State, keys: Keys, case_id: str, submission_id: str,
-               number: int, *, strip: bool) -> SavedFile:
-    store = home.store(state)
-    sub = next(s for s in state.cases[case_id].submissions if s.id == submission_id)
-    doc = store.open_json(sub.answers, keys)
-    a = doc["attachments"][number - 1]
-    plain = envelope.decrypt_bytes(store.read_blob(a["blob"]), keys.private)
-    name = safe_name(str(a["name"]))
-    return SavedFile(name, "application/octet-stream", plain)
 
 
 class ReplyFinal(ReviewerError):

@@ -7,13 +7,13 @@ from reviewer.desk._standins import (
     Filters,
     Mark,
     ReplyFinal,
-    SavedFile,
     case_file,
     edit_reply,
     reply_html,
-    saved_copy,
     withdraw_reply,
 )
+from reviewer.saving import CannotStrip, NotForYourKey, SavedFile, saved_copy
 
-__all__ = ["CaseFile", "CaseRow", "Casebook", "Filters", "Mark", "ReplyFinal", "SavedFile",
-           "case_file", "edit_reply", "reply_html", "saved_copy", "withdraw_reply"]
+__all__ = ["CannotStrip", "CaseFile", "CaseRow", "Casebook", "Filters", "Mark", "NotForYourKey",
+           "ReplyFinal", "SavedFile", "case_file", "edit_reply", "reply_html", "saved_copy",
+           "withdraw_reply"]

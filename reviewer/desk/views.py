@@ -25,13 +25,14 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import NotFound
-from werkzeug.wrappers import Response
 
 from crypto.errors import CryptoError
 from reviewer.desk.parts import (
+    CannotStrip,
     CaseRow,
     Filters,
     Mark,
+    NotForYourKey,
     ReplyFinal,
     case_file,
     edit_reply,
@@ -41,6 +42,7 @@ from reviewer.desk.parts import (
 )
 from reviewer.desk.session import Desk
 from reviewer.errors import KeyProblem, ReviewerError
+from reviewer.errors import NotFound as ReviewerNotFound
 from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
@@ -194,7 +196,7 @@ def case(case_id: str) -> str:
 
 
 @bp.post("/cases/<case_id>/files/<submission_id>/<int:number>")
-def save_file(case_id: str, submission_id: str, number: int) -> Response:
+def save_file(case_id: str, submission_id: str, number: int) -> Any:
     d = desk()
     case_id = _case_id(case_id)
     if not _ID.fullmatch(submission_id):
@@ -203,8 +205,10 @@ def save_file(case_id: str, submission_id: str, number: int) -> Response:
     try:
         saved = saved_copy(d.home, d.state(), d.keys, case_id, submission_id, number,
                            strip=strip)
-    except (StopIteration, IndexError, KeyError):
+    except ReviewerNotFound:
         raise NotFound("There is no such file in this case.") from None
+    except (NotForYourKey, CannotStrip) as e:
+        return _case_page(case_id, problem=f"Not saved: {e}.")
     return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
                      as_attachment=True, download_name=saved.safe_name, conditional=False,
                      etag=False, max_age=0)

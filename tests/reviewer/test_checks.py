@@ -84,7 +84,7 @@ def test_parallel_import_gives_what_the_serial_one_gives(env: Env, tmp_path: Pat
     assert json.loads(env.run("list", "--json").output) == serial_rows
     out = tmp_path / "out"
     assert env.run("extract", who[6].case, str(out)).exit_code == 0
-    assert (out / "f6.txt").stat().st_size == 50 + 6 * 20_000
+    assert (out / "2026-11-20-application" / "f6.txt").stat().st_size == 50 + 6 * 20_000
 
 
 def test_first_failure_in_manifest_order_is_reported(env: Env, tmp_path: Path,

@@ -381,11 +381,13 @@ def test_extract_hostile_names(env: Env, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = env.run("extract", a.case, str(out))
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in out.iterdir())
+    assert [p.name for p in out.iterdir()] == ["2026-11-20-application"]
+    folder = out / "2026-11-20-application"
+    written = sorted(p.name for p in folder.iterdir())
     assert len(written) == len(HOSTILE_NAMES)
     assert len({n.casefold() for n in written}) == len(written)
-    for p in out.iterdir():
-        assert p.parent == out and not p.is_symlink()
+    for p in folder.iterdir():
+        assert p.parent == folder and not p.is_symlink()
         assert stat.S_IMODE(p.stat().st_mode) == 0o600
         name = p.name
         assert not name.startswith(".")
@@ -399,7 +401,7 @@ def test_extract_hostile_names(env: Env, tmp_path: Path) -> None:
     # never overwrites: a second extraction writes new names beside the old ones
     again = env.run("extract", a.case, str(out))
     assert again.exit_code == 0
-    assert len(list(out.iterdir())) == 2 * len(HOSTILE_NAMES)
+    assert len(list(folder.iterdir())) == 2 * len(HOSTILE_NAMES)
 
 
 def test_invisible_characters_are_neither_extracted_nor_printed(env: Env,
@@ -417,7 +419,8 @@ def test_invisible_characters_are_neither_extracted_nor_printed(env: Env,
     out = tmp_path / "out"
     result = env.run("extract", a.case, str(out))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["report.pdf.exe", "نیمفاصله.pdf"]
+    assert sorted(p.name for p in (out / "2026-11-20-application").iterdir()) == [
+        "report.pdf.exe", "نیمفاصله.pdf"]
     assert "\u200b" not in result.output and "\u2066" not in result.output
     assert "(sent as 'report.pdf\\u200b.exe')" in result.output
     assert "(sent as 'نیم\u200cفاصله\\u2066.pdf')" in result.output
@@ -449,12 +452,17 @@ def test_extract_types_and_metadata(env: Env, tmp_path: Path) -> None:
     assert "metadata: text" in result.output
     notes = next(line for line in lines if line.startswith("notes.txt"))
     assert "content: text/plain" in notes
-    assert (out / "photo.jpg").read_bytes() == jpeg_with_exif()
-    stripped = (out / "photo.stripped.jpg").read_bytes()
+    folder = out / "2026-11-20-application"
+    assert (folder / "photo.jpg").read_bytes() == jpeg_with_exif()
+    stripped = (folder / "photo.stripped.jpg").read_bytes()
     assert b"GPS-CANARY" not in stripped and b"comment canary" not in stripped
     assert stripped.startswith(b"\xff\xd8\xff\xe0") and stripped.endswith(b"scan\xff\xd9")
-    png = (out / "scan.stripped.png").read_bytes()
+    png = (folder / "scan.stripped.png").read_bytes()
     assert b"TEXT-CANARY" not in png and b"IDAT" in png and png.endswith(b"IEND\xaeB`\x82")
+    # the values, not only the kinds: the PNG's text, and what could not be read
+    assert "    Text: Author: TEXT-CANARY" in lines
+    photo = lines.index(next(line for line in lines if line.startswith("photo.jpg")))
+    assert lines[photo + 2] == "    metadata: could not be read"
     assert "Nothing was opened" in result.output
 
 
@@ -593,7 +601,7 @@ def test_large_bundle_shows_progress(env: Env, tmp_path: Path) -> None:
     assert "Checking the bundle" in result.output
     out = tmp_path / "out"
     env.run("extract", a.case, str(out))
-    assert (out / "video.bin").read_bytes() == big
+    assert (out / "2026-11-20-application" / "video.bin").read_bytes() == big
 
 
 def test_reply_on_a_terminal_is_read_from_it_never_written_to_a_file(

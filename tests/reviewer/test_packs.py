@@ -93,7 +93,7 @@ def test_packed_blobs_read_back_exactly(env: Env, tmp_path: Path) -> None:
     assert stat.S_IMODE((env.home / "packs").stat().st_mode) == 0o700
     out = tmp_path / "out"
     assert env.run("extract", who[1].case, str(out)).exit_code == 0
-    assert (out / "f1.txt").stat().st_size == 70_100
+    assert (out / "2026-11-20-application" / "f1.txt").stat().st_size == 70_100
 
 
 def test_range_reader_stops_at_its_end(tmp_path: Path) -> None:
@@ -308,7 +308,7 @@ def test_home_written_before_packs_still_works(env: Env, tmp_path: Path) -> None
     assert "Person 1" in env.run("show", old[1].case).output
     out = tmp_path / "out"
     assert env.run("extract", old[1].case, str(out)).exit_code == 0
-    assert (out / "f1.txt").stat().st_size == 70_100
+    assert (out / "2026-11-20-application" / "f1.txt").stat().st_size == 70_100
     # the old bundle again: nothing new, nothing written
     before = snapshot(env.home)
     again = env.run("import", str(bundle_of(tmp_path, env, old, "old.bundle")))

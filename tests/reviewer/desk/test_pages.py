@@ -275,3 +275,21 @@ def test_the_cli_sees_what_the_desk_did_and_back(client: FlaskClient, world: Wor
 
 def test_app_factory_has_no_debug(app: Flask) -> None:
     assert not app.debug and app.request_class.__name__ == "InMemoryRequest"
+
+
+def test_metadata_shown_and_a_copy_without_it(client: FlaskClient, world: World) -> None:
+    html = page(client, f"/cases/{world.b.case}")
+    assert "TEXT-CANARY" in html  # the PNG's text chunk, shown as text
+    sub = world.b.submissions[0].record.submission
+    r = post(client, f"/cases/{world.b.case}/files/{sub}/1", {"strip": "1"})
+    assert "poem.stripped.png" in r.headers["Content-Disposition"]
+    data = r.get_data()
+    r.close()
+    assert data.startswith(b"\x89PNG") and b"TEXT-CANARY" not in data
+    r = post(client, f"/cases/{world.b.case}/files/{sub}/1", {"strip": "0"})
+    assert b"TEXT-CANARY" in r.get_data()
+    r.close()
+    a_sub = world.a.submissions[0].record.submission
+    r = post(client, f"/cases/{world.a.case}/files/{a_sub}/2", {"strip": "1"})
+    assert "Not saved: only JPEG and PNG images" in r.get_data(as_text=True)
+    r = post(client, f"/cases/{world.a.case}/files/{a_sub}/7", {"strip": "0"}, status=404)
