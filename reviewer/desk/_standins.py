@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from html import escape
 from typing import Any, Literal
-
-from markupsafe import Markup, escape
 
 from crypto import envelope
 from crypto.errors import NoMatch
@@ -279,7 +278,8 @@ def _outbox_change(home: Home, case_id: str, reply_id: str, text: str | None) ->
         case = state.cases[case_id]
         reply = next(r for r in case.replies if r.id == reply_id)
         if reply.exported:
-            raise ReplyFinal("this reply was exported already; it is final and cannot be changed")
+            raise ReplyFinal("the reply was exported and is final: it can no longer be edited or"
+                             " withdrawn (write a new reply instead)")
         replies: tuple[Reply, ...] = tuple(r for r in case.replies if r.id != reply_id)
         if text is not None:
             doc = {"format": "refuge-intake reply", "version": 1, "case": case_id,
@@ -302,10 +302,10 @@ def withdraw_reply(home: Home, case_id: str, reply_id: str) -> State:
     return _outbox_change(home, case_id, reply_id, None)
 
 
-def reply_html(text: str) -> Markup:
+def reply_html(text: str) -> str:
     """The applicant page's rule: escaped, paragraphs on blank lines, <br> on single breaks."""
     paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
-    return Markup("").join(
-        Markup("<p>") + Markup("<br>\n").join(escape(line) for line in p.split("\n"))
-        + Markup("</p>\n") for p in paragraphs
+    return "".join(
+        '<p dir="auto">' + "<br>".join(escape(line, quote=True) for line in p.split("\n"))
+        + "</p>" for p in paragraphs
     )

@@ -293,3 +293,12 @@ def test_metadata_shown_and_a_copy_without_it(client: FlaskClient, world: World)
     r = post(client, f"/cases/{world.a.case}/files/{a_sub}/2", {"strip": "1"})
     assert "Not saved: only JPEG and PNG images" in r.get_data(as_text=True)
     r = post(client, f"/cases/{world.a.case}/files/{a_sub}/7", {"strip": "0"}, status=404)
+
+
+def test_a_case_prints_without_the_controls(client: FlaskClient, world: World) -> None:
+    html = page(client, f"/cases/{world.a.case}")
+    assert re.search(r'<link rel="stylesheet" href="/static/print.css" media="print">', html)
+    r = client.get("/static/print.css", base_url=BASE)
+    css = r.get_data(as_text=True)
+    r.close()
+    assert re.search(r"\.bar, [^{]*form[^{]*\{ display: none !important; \}", css)
