@@ -73,6 +73,14 @@ def watch_idle(desk: Desk, stop: threading.Event, every: float) -> threading.Thr
     return thread
 
 
+def _open(address: str, say: Callable[[str], None]) -> None:
+    try:
+        if not webbrowser.open(address):
+            say("No browser could be opened: open the address above yourself.")
+    except webbrowser.Error:
+        say("No browser could be opened: open the address above yourself.")
+
+
 def serve(home: Home, keys: Keys, *, port: int = 0, idle_minutes: float = 15,
           open_browser: bool = True, say: Callable[[str], None] = print) -> None:
     """Run the desk until Ctrl-C; the keys are forgotten when it stops."""
@@ -86,10 +94,10 @@ def serve(home: Home, keys: Keys, *, port: int = 0, idle_minutes: float = 15,
     stopped = threading.Event()
     watch_idle(desk, stopped, min(30.0, max(1.0, idle_minutes * 60 / 4)))
     if open_browser:
-        try:
-            webbrowser.open(address)
-        except webbrowser.Error:
-            say("No browser could be opened: open the address above yourself.")
+        # In a thread: a browser that runs in this terminal would otherwise keep the
+        # server from starting until it exits.
+        threading.Thread(target=_open, args=(address, say), name="desk-browser",
+                         daemon=True).start()
     try:
         server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt itself)
     except KeyboardInterrupt:

@@ -238,3 +238,28 @@ def test_listens_on_loopback_only(world: World) -> None:
         assert server.socket.getsockname()[0] == "127.0.0.1"
     finally:
         server.close()
+
+
+def test_reviewer_desk_opens_the_browser_at_the_printed_address(world: World,
+                                                                tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    env = {**os.environ, "BROWSER": f"{sys.executable} {recorder} %s"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from reviewer.cli import main; main()", "desk", "--home",
+         str(world.home_dir), "--passphrase-file", str(world.pass_file)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        address = line.split(" at ", 1)[1].strip()
+        deadline = time.monotonic() + 20
+        while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert opened.read_text() == address
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
