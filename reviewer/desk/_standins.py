@@ -68,14 +68,17 @@ class Filters:
 class Casebook:
     """Stand-in: every answers document decrypted once, kept in memory."""
 
-    def __init__(self, home: Home, keys: Keys) -> None:
+    def __init__(self, home: Home, keys: Keys, *, state: State | None = None) -> None:
         self.home = home
         self.keys = keys
         self._opened: dict[str, int] = {}
-        self.refresh()
+        self._load(state if state is not None else home.load_state())
 
     def refresh(self) -> None:
-        self.state = self.home.load_state()
+        self._load(self.home.load_state())
+
+    def _load(self, state: State) -> None:
+        self.state = state
         store = self.home.store(self.state)
         self._docs: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for case_id, case in self.state.cases.items():

@@ -140,7 +140,8 @@ class Desk:
         with self.mutex:
             self._sync()
             if self._casebook is None:
-                self._casebook = Casebook(self.home, self.keys)
+                # The state just read: a large home's state.json is not parsed twice.
+                self._casebook = Casebook(self.home, self.keys, state=self._state)
             return self._casebook
 
     def changed(self) -> None:
