@@ -159,3 +159,24 @@ def test_pages_are_script_free_and_say_nothing_in_titles(client: FlaskClient,
         assert re.fullmatch(r"[A-Za-z ,·']*( [0-9a-f]{12})?[A-Za-z ,·']*", title.group(1)), title
         for form in re.findall(r"<form[^>]*>", html):
             assert 'autocomplete="off"' in form, (path, form)
+
+
+def test_the_watcher_locks_an_idle_desk_with_no_request(desk: Desk, world: World) -> None:
+    import threading
+    import time
+
+    from reviewer.desk.server import watch_idle
+
+    stop = threading.Event()
+    thread = watch_idle(desk, stop, every=0.01)
+    try:
+        time.sleep(0.1)
+        assert desk.unlocked  # not idle yet
+        world.clock.now += 60
+        deadline = time.monotonic() + 5
+        while desk.unlocked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not desk.unlocked and desk._casebook is None
+    finally:
+        stop.set()
+        thread.join(5)
