@@ -629,6 +629,18 @@ def bench_reviewer(work: Path, cases: int, attachment: int) -> None:
         report("decrypt_vs_age", None, "<= 1.25", note="age_missing")
 
 
+def bench_desk(work: Path, cases: int) -> None:
+    from bench.desk import measure
+
+    figures = measure(work, cases)
+    note = f"{cases} cases, Flask test client, after unlock"
+    report("desk_list_10k_s", figures["desk_list_10k_s"], "<= 1", lambda v: v <= 1, note=note)
+    report("desk_search_10k_s", figures["desk_search_10k_s"], "<= 0.5", lambda v: v <= 0.5,
+           note=note)
+    report("desk_case_s", figures["desk_case_s"], "<= 0.2", lambda v: v <= 0.2,
+           note="median of 5")
+
+
 # --- applicant pages ---------------------------------------------------------------------
 
 
@@ -666,7 +678,8 @@ def table() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", help="comma-separated: ingest,rss,intake,flood,slowloris,reviewer,pages")
+    parser.add_argument("--only", help="comma-separated: ingest,rss,intake,flood,slowloris,reviewer,desk,"
+                        "pages")
     args = parser.parse_args()
     quick = bool(args.quick)
     only = set(args.only.split(",")) if args.only else None
@@ -684,6 +697,7 @@ def main() -> None:
                                                   5 if quick else 30)),
             ("reviewer", lambda: bench_reviewer(work, 300 if quick else 10_000,
                                                 (32 if quick else 256) * MIB)),
+            ("desk", lambda: bench_desk(work, 300 if quick else 10_000)),
         ]
         for name, step in steps:
             if only is None or name in only:

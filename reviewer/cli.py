@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from crypto import __version__, documents
+from crypto import __version__
 from crypto.atomic import OutputExists, atomic_output
 from crypto.bundle import BundleError
 from crypto.errors import (
     CryptoError,
     DecryptError,
-    DocumentError,
     InvalidPublicKey,
     KeyFileError,
     NoMatch,
@@ -51,10 +50,10 @@ from reviewer.home import (
     UNVERIFIED,
     Home,
     Keys,
-    new_id,
-    today,
 )
 from reviewer.inert import cell, inert
+from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
 from reviewer.trust import MAX_NAME
@@ -222,11 +221,7 @@ def warn_earlier(keys: list[PublicKey]) -> None:
 def warn_unconfirmed(keys: list[PublicKey], where: str) -> None:
     """One line per key that was named but is not trusted: nothing was sealed to it."""
     for key in keys:
-        click.echo(
-            f"Unconfirmed reviewer key {where}: fingerprint {key.fingerprint}; nothing is sealed"
-            " to it until you compare this fingerprint with its holder over another channel"
-            " and run `reviewer keys add KEY --name NAME` (`reviewer keys list` shows the key)."
-        )
+        click.echo(unconfirmed_sentence(key, where))
 
 
 def sealed_to(home: Home, state: State) -> None:
@@ -318,26 +313,10 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
         else:
             result = home.import_bundle(src, keys)
     warn_earlier(result.earlier_unconfirmed)
-    new = result.new_applications + result.new_followups
-    if not new:
-        click.echo(
-            f"Nothing new: all {result.already} submissions in this bundle were already imported."
-            if result.already
-            else "Nothing new: this bundle holds no submissions."
-        )
-        warn_unconfirmed(result.unconfirmed, "named by this bundle")
-        return
-    click.echo(
-        f"Imported {new} submission{'s' * (new != 1)}: {result.new_cases} new"
-        f" case{'s' * (result.new_cases != 1)}, {result.new_followups}"
-        f" follow-up{'s' * (result.new_followups != 1)}"
-        + (f" ({result.already} already imported)." if result.already else ".")
-    )
-    if result.unreadable:
-        click.echo(
-            f"Note: {result.unreadable} submission(s) are not addressed to your key; they are"
-            " stored, and a reviewer whose key they were sealed to can read them."
-        )
+    click.echo(import_sentence(result))
+    note = unreadable_note(result)
+    if note:
+        click.echo(note)
     warn_unconfirmed(result.unconfirmed, "named by this bundle")
 
 
@@ -545,20 +524,15 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
     def ask(value: str | None, text: str, **kw: Any) -> str:
         return value if value is not None else str(click.prompt(text, **kw))
 
-    record = {
-        "format": "refuge-intake verification",
-        "version": 1,
-        "case": case_id,
-        "day": today(),
-        "reviewer": keys.private[0].public_key.fingerprint,
-        "identity": ask(identity, "Identity check"),
-        "work": ask(work, "Work authenticated (how, with what evidence)"),
-        "persecution": ask(persecution, "Persecution verified (sources)"),
-        "risk": ask(risk, "Risk level", type=click.Choice(RISKS)),
-        "recommendation": ask(recommendation, "Recommendation",
-                              type=click.Choice(RECOMMENDATIONS)),
-        "notes": ask(notes, "Notes", default="", show_default=False),
-    }
+    kinds: dict[str, Any] = {"risk": {"type": click.Choice(RISKS)},
+                             "recommendation": {"type": click.Choice(RECOMMENDATIONS)},
+                             "notes": {"default": "", "show_default": False}}
+    given = {"identity": identity, "work": work, "persecution": persecution, "risk": risk,
+             "recommendation": recommendation, "notes": notes}
+    record = verification_record(case_id, keys, {
+        name: ask(given[name], question, **kinds.get(name, {}))
+        for name, question in VERIFICATION_QUESTIONS
+    })
     # The prompts are done: the home is held only for the read-modify-write of the state.
     state = home.add_verification(case_id, record, keys)
     n = len(state.cases[case_id].verifications)
@@ -593,16 +567,7 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
                 err=True,
             )
         text = sys.stdin.read()
-    text = text.strip()
-    if not text:
-        raise ReviewerError("the reply is empty; nothing was saved")
-    reply_id = new_id()
-    doc = {"format": "refuge-intake reply", "version": 1, "case": case_id, "reply": reply_id,
-           "day": today(), "text": text}
-    try:  # what the applicant's case page will accept (docs/format.md, "Documents")
-        documents.parse_reply(documents.encode(doc))
-    except DocumentError as e:
-        raise ReviewerError(f"cannot save this reply: {e}; nothing was saved") from None
+    doc = reply_document(case_id, text)
     # The text is read: the home is held only for the read-modify-write of the state.
     state = home.add_reply(case_id, doc)
     click.echo(f"Reply saved for case {case_id}; it goes out with the next `export-replies`.")
@@ -622,6 +587,29 @@ def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
         click.echo("No replies to export; no bundle written.")
         return
     click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+
+
+# --- the desk ------------------------------------------------------------------
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Serve on this port of 127.0.0.1 (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Do not open the browser; print the address only.")
+@click.option("--idle-minutes", type=click.FloatRange(min=0, min_open=True), default=15.0,
+              show_default=True, help="Forget the keys after this long without a request.")
+def desk(home_dir: Path, passphrase_file: Path | None, port: int, no_browser: bool,
+         idle_minutes: float) -> None:
+    """Open the reviewer's desk: these commands as pages in a local browser."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    load_state(home)  # a home made before confirmed keys says what it saw first
+    from reviewer.desk.server import serve  # here: only the desk needs the web stack
+
+    serve(home, keys, port=port, idle_minutes=idle_minutes, open_browser=not no_browser,
+          say=click.echo)
 
 
 # --- trusted reviewer keys (reviewer.trust) ----------------------------------------

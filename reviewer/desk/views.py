@@ -1,0 +1,394 @@
+"""The desk's pages: thin over the same functions the CLI uses.
+
+Cases (reviewer.caselist), a case (reviewer.casefile), saving a file
+(reviewer.metadata.saved_copy), verification and replies (reviewer.records,
+reviewer.home), import (Home.import_bundle, reviewer.outcome), export. Every
+form posts; the searched text travels only in a POST body and is rendered
+straight into the answer, never into a URL.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.exceptions import NotFound
+
+from crypto.errors import CryptoError
+from reviewer.desk.parts import (
+    CannotStrip,
+    CaseRow,
+    Filters,
+    Mark,
+    NotForYourKey,
+    ReplyFinal,
+    case_file,
+    edit_reply,
+    reply_html,
+    saved_copy,
+    withdraw_reply,
+)
+from reviewer.desk.session import Desk
+from reviewer.errors import KeyProblem, ReviewerError
+from reviewer.errors import NotFound as ReviewerNotFound
+from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
+from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
+
+bp = Blueprint("desk", __name__)
+
+PAGE_SIZE = 50
+#: What may be asked while the desk is locked.
+OPEN_WHEN_LOCKED = frozenset({"desk.unlock", "desk.lock", "static"})
+_ID = re.compile(r"[0-9a-f]{1,64}")
+_NEXT = re.compile(r"/[a-z0-9/]*")
+MARKS: dict[str, str] = {"new": "New", "updated": "Updated"}
+
+
+def desk() -> Desk:
+    found: Desk = current_app.extensions["desk"]
+    return found
+
+
+def _case_id(case_id: str) -> str:
+    if not _ID.fullmatch(case_id) or case_id not in desk().state().cases:
+        raise NotFound("There is no case with this id in this home.")
+    return case_id
+
+
+def _reply_id(case_id: str, reply_id: str) -> str:
+    if not any(r.id == reply_id for r in desk().state().cases[case_id].replies):
+        raise NotFound("There is no such reply in this case.")
+    return reply_id
+
+
+# --- lock and unlock ---------------------------------------------------------------
+
+
+def unlock_page(*, next_path: str = "/cases", error: str = "", lost: bool = False,
+                status: int = 200) -> tuple[str, int]:
+    if not _NEXT.fullmatch(next_path):
+        next_path = "/cases"
+    return render_template("unlock.html", next_path=next_path, error=error, lost=lost), status
+
+
+@bp.route("/unlock", methods=["GET", "POST"])
+def unlock() -> Any:
+    d = desk()
+    next_path = request.values.get("next", "/cases")
+    if request.method == "GET":
+        return redirect(next_path if _NEXT.fullmatch(next_path) else "/cases")
+    try:
+        d.unlock(request.form.get("passphrase", ""))
+    except KeyProblem as e:
+        return unlock_page(next_path=next_path, error=f"Not unlocked: {e}.", status=403)
+    return redirect(next_path if _NEXT.fullmatch(next_path) else "/cases", code=303)
+
+
+@bp.post("/lock")
+def lock() -> Any:
+    desk().lock()
+    return redirect(url_for("desk.cases"), code=303)
+
+
+# --- cases ----------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> Any:
+    return redirect(url_for("desk.cases"))
+
+
+#: Filters whose values came from applicants: their URLs carry the value's position in
+#: the menu, never the value (a free-text profession can say who someone is).
+BY_POSITION = ("country", "profession")
+
+
+def _filters(values: Any, choices: dict[str, list[str]], text: str = "") -> Filters:
+    def one(name: str) -> str | None:
+        value = str(values.get(name, ""))
+        if name in BY_POSITION:
+            menu = choices.get(name, [])
+            return menu[int(value)] if value.isdigit() and int(value) < len(menu) else None
+        return value or None
+
+    mark_value = values.get("mark", "")
+    mark: Mark | None = "new" if mark_value == "new" else (
+        "updated" if mark_value == "updated" else None)
+    return Filters(state=one("state"), urgency=one("urgency"), country=one("country"),
+                   profession=one("profession"), mark=mark, text=text)
+
+
+def _query(filters: Filters, choices: dict[str, list[str]]) -> dict[str, str]:
+    """The filters as they go into a URL (positions for applicants' values)."""
+    query: dict[str, str] = {}
+    for name in ("state", "urgency", "country", "profession", "mark"):
+        value = getattr(filters, name)
+        if value:
+            query[name] = str(choices[name].index(value)) if name in BY_POSITION else value
+    return query
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[CaseRow]
+    number: int
+    pages: int
+    total: int
+
+
+def _page(rows: list[CaseRow], number: int) -> Page:
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    number = min(max(1, number), pages)
+    return Page(rows[(number - 1) * PAGE_SIZE: number * PAGE_SIZE], number, pages, len(rows))
+
+
+def _number(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 7 else 1
+
+
+def _cases_page(values: Any, text: str, number: int) -> str:
+    book = desk().casebook()
+    choices = book.choices()
+    filters = _filters(values, choices, text)
+    page = _page(book.rows(filters), number)
+    return render_template("cases.html", page=page, filters=filters, choices=choices,
+                           query=_query(filters, choices), marks=MARKS,
+                           by_position=BY_POSITION)
+
+
+@bp.get("/cases")
+def cases() -> str:
+    return _cases_page(request.args, "", _number(request.args.get("page")))
+
+
+@bp.post("/cases/search")
+def search() -> str:
+    text = request.form.get("text", "").strip()
+    return _cases_page(request.form, text, _number(request.form.get("page")))
+
+
+# --- one case ------------------------------------------------------------------------
+
+
+def _case_page(case_id: str, **extra: Any) -> str:
+    d = desk()
+    view = case_file(d.home, d.state(), d.keys, case_id)
+    d.casebook().opened(case_id)
+    return render_template("case.html", case=view, reply_html=reply_html, **extra)
+
+
+@bp.get("/cases/<case_id>")
+def case(case_id: str) -> str:
+    return _case_page(_case_id(case_id))
+
+
+@bp.post("/cases/<case_id>/files/<submission_id>/<int:number>")
+def save_file(case_id: str, submission_id: str, number: int) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    if not _ID.fullmatch(submission_id):
+        raise NotFound()
+    strip = request.form.get("strip") == "1"
+    try:
+        saved = saved_copy(d.home, d.state(), d.keys, case_id, submission_id, number,
+                           strip=strip)
+    except ReviewerNotFound:
+        raise NotFound("There is no such file in this case.") from None
+    except (NotForYourKey, CannotStrip) as e:
+        return _case_page(case_id, problem=f"Not saved: {e}.")
+    return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
+                     as_attachment=True, download_name=saved.safe_name, conditional=False,
+                     etag=False, max_age=0)
+
+
+# --- verification -----------------------------------------------------------------------
+
+
+@bp.route("/cases/<case_id>/verify", methods=["GET", "POST"])
+def verify(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    values = {name: request.form.get(name, "") for name, _ in VERIFICATION_QUESTIONS}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        for name in ("identity", "work", "persecution"):
+            values[name] = values[name].strip()
+            if not values[name]:
+                errors[name] = "Please fill this in."
+        if values["risk"] not in RISKS:
+            errors["risk"] = "Please choose a risk level."
+        if values["recommendation"] not in RECOMMENDATIONS:
+            errors["recommendation"] = "Please choose a recommendation."
+        if not errors:
+            record = verification_record(case_id, d.keys, values)
+            state = d.home.add_verification(case_id, record, d.keys)
+            d.changed()
+            n = len(state.cases[case_id].verifications)
+            return _case_page(case_id, notice=f"Verification record {n} saved for this case:"
+                              f" {record['recommendation']}.")
+    view = case_file(d.home, d.state(), d.keys, case_id)
+    return render_template("verify.html", case=view, values=values, errors=errors,
+                           questions=dict(VERIFICATION_QUESTIONS), risks=RISKS,
+                           recommendations=RECOMMENDATIONS), 400 if errors else 200
+
+
+# --- replies -------------------------------------------------------------------------------
+
+
+@bp.route("/cases/<case_id>/replies/compose", methods=["GET", "POST"])
+def compose(case_id: str) -> Any:
+    """The reply form (POST: back from a preview, with the text kept)."""
+    case_id = _case_id(case_id)
+    reply_id = request.form.get("reply", "")
+    if reply_id and not _ID.fullmatch(reply_id):
+        raise NotFound()
+    return render_template("compose.html", case_id=case_id, reply_id=reply_id,
+                           text=request.form.get("text", ""))
+
+
+@bp.post("/cases/<case_id>/replies/preview")
+def preview(case_id: str) -> Any:
+    case_id = _case_id(case_id)
+    text = request.form.get("text", "")
+    reply_id = request.form.get("reply", "")
+    if reply_id and not _ID.fullmatch(reply_id):
+        raise NotFound()
+    try:
+        doc = reply_document(case_id, text)
+    except ReviewerError as e:
+        return render_template("compose.html", case_id=case_id, reply_id=reply_id, text=text,
+                               error=str(e)), 400
+    return render_template("preview.html", case_id=case_id, reply_id=reply_id,
+                           text=doc["text"], shown=reply_html(doc["text"]))
+
+
+@bp.post("/cases/<case_id>/replies")
+def save_reply(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    text = request.form.get("text", "")
+    reply_id = request.form.get("reply", "")
+    try:
+        if reply_id:
+            reply_id = _reply_id(case_id, reply_id)
+            reply_document(case_id, text, reply_id=reply_id)  # the same checks
+            edit_reply(d.home, case_id, reply_id, text.strip())
+            notice = "Reply changed; it goes out with the next export."
+        else:
+            d.home.add_reply(case_id, reply_document(case_id, text))
+            notice = "Reply saved to the outbox; it goes out with the next export."
+    except ReplyFinal as e:
+        d.changed()
+        return _case_page(case_id, problem=str(e))
+    except ReviewerError as e:
+        return render_template("compose.html", case_id=case_id, reply_id=reply_id, text=text,
+                               error=str(e)), 400
+    d.changed()
+    return _case_page(case_id, notice=notice)
+
+
+@bp.get("/cases/<case_id>/replies/<reply_id>/edit")
+def edit(case_id: str, reply_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    view = case_file(d.home, d.state(), d.keys, case_id)
+    found = next((r for r in view.replies if r.id == reply_id), None)
+    if found is None:
+        raise NotFound("There is no such reply in this case.")
+    if found.exported:
+        return _case_page(case_id, problem="This reply was exported already; it is final.")
+    return render_template("compose.html", case_id=case_id, reply_id=reply_id, text=found.text)
+
+
+@bp.post("/cases/<case_id>/replies/<reply_id>/withdraw")
+def withdraw(case_id: str, reply_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    reply_id = _reply_id(case_id, reply_id)
+    try:
+        withdraw_reply(d.home, case_id, reply_id)
+    except ReplyFinal as e:
+        return _case_page(case_id, problem=str(e))
+    d.changed()
+    return _case_page(case_id, notice="Reply withdrawn: it will not be exported.")
+
+
+@bp.post("/replies/export")
+def export() -> Any:
+    d = desk()
+    everything = request.form.get("everything") == "1"
+    d.home.tmp.mkdir(mode=0o700, exist_ok=True)
+    # The bundle is ciphertext (sealed replies, a signed manifest); it passes through
+    # the home's own staging directory and is gone once read.
+    path = d.home.tmp / f"export-{new_id()}.bundle"
+    try:
+        count = d.home.export_replies(path, everything=everything)
+        d.changed()
+        if not count:
+            return render_template("message.html", title="Export replies",
+                                   message="No replies to export; no bundle written.")
+        data = path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
+                     download_name=f"replies-{today()}.bundle", conditional=False, etag=False,
+                     max_age=0)
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_() -> Any:
+    d = desk()
+    if request.method == "GET":
+        return render_template("import.html")
+    upload = request.files.get("bundle")
+    if upload is None or not upload.filename:
+        return render_template("import.html", error="Choose a bundle file first."), 400
+    from reviewer.cli import failure  # the CLI's own sentence for each refusal
+
+    before = d.state()
+    try:
+        result = d.home.import_bundle(upload.stream, d.keys)  # type: ignore[arg-type]
+    except (ReviewerError, CryptoError, OSError) as e:
+        shown = failure(e)
+        if shown is None:
+            raise
+        d.changed()
+        return render_template("import.html", error=f"Not imported: {shown.message}"), 400
+    finally:
+        upload.close()
+    d.changed()
+    after = d.state()
+    new = sorted(c for c in after.cases if c not in before.cases)
+    updated = sorted(c for c, case in after.cases.items() if c in before.cases
+                     and len(case.submissions) > len(before.cases[c].submissions))
+    lines = [import_sentence(result)]
+    note = unreadable_note(result)
+    if note:
+        lines.append(note)
+    lines += [unconfirmed_sentence(k, "named by an earlier bundle")
+              for k in result.earlier_unconfirmed]
+    lines += [unconfirmed_sentence(k, "named by this bundle") for k in result.unconfirmed]
+    book = d.casebook()
+    rows = {r.case: r for r in book.rows()}
+    return render_template("imported.html", lines=lines,
+                           new=[rows[c] for c in new if c in rows],
+                           updated=[rows[c] for c in updated if c in rows], marks=MARKS)
+
+
+__all__ = ["OPEN_WHEN_LOCKED", "UNVERIFIED", "bp", "unlock_page"]
