@@ -35,6 +35,8 @@ from crypto.errors import (
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from reviewer.blobs import BlobStore
+from reviewer.caselist import MARKS, URGENCY, Casebook, CaseRow, Filters, Mark
+from reviewer.columns import fit
 from reviewer.errors import (
     EXIT_BUNDLE,
     EXIT_ERROR,
@@ -50,11 +52,12 @@ from reviewer.home import (
     RISKS,
     UNVERIFIED,
     Home,
+    ImportedCase,
     Keys,
     new_id,
     today,
 )
-from reviewer.inert import cell, inert
+from reviewer.inert import inert
 from reviewer.safenames import safe_name, unique_name
 from reviewer.state import State
 from reviewer.trust import MAX_NAME
@@ -270,12 +273,16 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
             " it protects your key if this machine is taken. There is no way to recover it.",
             err=True,
         )
+    too_short = (f"that passphrase is too short (under {MIN_PASSPHRASE} characters);"
+                 " use six or more random words")
     passphrase = read_passphrase(passphrase_file, confirm=True)
-    if len(passphrase) < MIN_PASSPHRASE:
-        raise KeyProblem(
-            f"that passphrase is too short (under {MIN_PASSPHRASE} characters);"
-            " use six or more random words"
-        )
+    while len(passphrase) < MIN_PASSPHRASE:
+        if passphrase_file is not None:
+            raise KeyProblem(too_short)
+        # Asked on the terminal: say why, and ask again (Ctrl-C stops).
+        click.echo(f"That passphrase is too short (under {MIN_PASSPHRASE} characters);"
+                   " use six or more random words.", err=True)
+        passphrase = read_passphrase(None, confirm=True)
     public = home.create_key(passphrase, TEST_LIMITS if insecure_test_limits else KEYFILE_LIMITS)
     click.echo(f"Created a new key in {home_dir}.")
     click.echo("Give the operator this public key, and read them the fingerprint by phone:")
@@ -334,6 +341,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
         f" follow-up{'s' * (result.new_followups != 1)}"
         + (f" ({result.already} already imported)." if result.already else ".")
     )
+    click.echo("\n".join(imported_lines(result.cases)))
     if result.unreadable:
         click.echo(
             f"Note: {result.unreadable} submission(s) are not addressed to your key; they are"
@@ -342,55 +350,95 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     warn_unconfirmed(result.unconfirmed, "named by this bundle")
 
 
+#: How many new or updated cases `import` names; `list --mark` shows them all.
+IMPORT_NAMED = 50
+
+
+def imported_lines(cases: list[ImportedCase]) -> list[str]:
+    """The new and updated cases an import names: short id, new or updated, name."""
+    lines = [
+        f"  {c.case[:8]}  {'new    ' if c.new else 'updated'}  "
+        + inert(c.name if c.name else "(not for your key)", multiline=False)
+        for c in cases[:IMPORT_NAMED]
+    ]
+    if len(cases) > IMPORT_NAMED:
+        lines.append(f"  … and {len(cases) - IMPORT_NAMED} more: `reviewer list --mark new`"
+                     " and `--mark updated` show them all.")
+    return lines
+
+
+#: The table of `list`: (heading, width in terminal columns), after a one-column
+#: mark; with one space between columns a row is 80 columns wide.
+LIST_COLUMNS = (("case", 8), ("name", 14), ("country", 10), ("profession", 10),
+                ("urgency", 10), ("state", 10), ("last", 10))
+MARK_SIGNS = {"new": "N", "updated": "U", "": " "}
+
+
 @cli.command("list")
 @home_option
 @passphrase_option
 @click.option("--state", "state_filter", type=click.Choice([UNVERIFIED, *RECOMMENDATIONS]),
               help="Only cases whose latest recommendation is this.")
+@click.option("--urgency", type=click.Choice([value for value, _ in URGENCY]),
+              help="Only cases whose applicant chose this urgency.")
+@click.option("--country", help="Only cases from this country (any letter case).")
+@click.option("--profession", help="Only cases of this profession (any letter case).")
+@click.option("--mark", type=click.Choice(MARKS),
+              help="Only cases new to you (never opened) or updated since you opened them.")
+@click.option("--search", "text", default="",
+              help="Only cases whose answers contain every word of TEXT (any letter case).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None,
-          as_json: bool) -> None:
-    """A table of cases."""
+          urgency: str | None, country: str | None, profession: str | None,
+          mark: Mark | None, text: str, as_json: bool) -> None:
+    """The cases: the most urgent first, then the latest activity."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    state = load_state(home)
-    index = home.fresh_index(state, keys)
-    rows: list[dict[str, Any]] = []
-    for case_id, case in sorted(state.cases.items(), key=lambda kv: (kv[1].received, kv[0])):
-        entry = index[case_id]
-        if state_filter and entry["state"] != state_filter:
-            continue
-        rows.append({
-            "case": case_id,
-            "received": case.received,
-            "name": entry["name"],
-            "profession": entry["profession"],
-            "country": entry["country"],
-            "attachments": entry["attachments"],
-            "followups": case.followups,
-            "state": entry["state"],
-            "readable": entry["readable"],
-        })
+    book = Casebook(home, keys, state=load_state(home))
+    filters = Filters(state=state_filter, urgency=urgency, country=country,
+                      profession=profession, mark=mark, text=text)
+    rows = book.rows(filters)
     if as_json:
         # ensure_ascii: every control or bidi character arrives escaped, never raw.
-        click.echo(json.dumps(rows, ensure_ascii=True))
+        click.echo(json.dumps([_json_row(r) for r in rows], ensure_ascii=True))
         return
     if not rows:
-        click.echo("No cases." if not state_filter else f"No cases in state {state_filter}.")
+        click.echo("No cases." if filters == Filters() else "No cases match.")
         return
-    header = f"{'case':12}  {'received':10}  {'name':24}  {'profession':16}  {'country':14}  " \
-             f"{'files':>5}  state"
-    lines = [header]
+    click.echo("\n".join(list_lines(rows)))
+
+
+def _json_row(r: CaseRow) -> dict[str, Any]:
+    return {
+        "case": r.case,
+        "received": r.received,
+        "name": r.name,
+        "profession": r.profession,
+        "country": r.country,
+        "attachments": r.files,
+        "followups": r.followups,
+        "state": r.state,
+        "readable": r.readable,
+        "urgency": r.urgency,
+        "urgency_label": r.urgency_label,
+        "last_activity": r.last_activity,
+        "mark": r.mark,
+    }
+
+
+def list_lines(rows: list[CaseRow]) -> list[str]:
+    """The table `list` prints: every cell inert and cut to its width in terminal columns."""
+    widths = [w for _, w in LIST_COLUMNS]
+    lines = [" " + " ".join(fit(title, w) for title, w in LIST_COLUMNS).rstrip()]
     for r in rows:
-        name = r["name"] if r["readable"] or r["name"] else "(not for your key)"
-        lines.append(
-            f"{r['case'][:12]}  {r['received']}  {cell(name, 24):24}  "
-            f"{cell(r['profession'], 16):16}  {cell(r['country'], 14):14}  "
-            f"{r['attachments']:>5}  {r['state']}"
-        )
+        name = r.name if r.readable or r.name else "(not your key)"
+        cells = (r.case[:8], name, r.country, r.profession, r.urgency, r.state, r.last_activity)
+        lines.append(MARK_SIGNS[r.mark] + " " + " ".join(map(fit, cells, widths)))
     lines.append(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
+    if any(r.mark for r in rows):
+        lines.append("N: new, never opened by you. U: updated since you last opened it.")
     # One write: click.echo per line cost more than building the table.
-    click.echo("\n".join(lines))
+    return lines
 
 
 def _answer_lines(answers: dict[str, Any], order: tuple[str, ...]) -> list[str]:

@@ -14,9 +14,13 @@ Layout (docs/reviewer.md, "What is kept on disk"):
                           (reviewer.trust: the only keys besides the home's
                           own that anything is sealed to)
     index.env             one envelope sealed to the reviewer's own keys:
-                          name, profession, country, attachment count and
-                          verification state per case, so `list` decrypts
+                          name, profession, country, urgency, attachment
+                          count, verification state and the answers' text
+                          (for the search) per case, so `list` decrypts
                           one object instead of every case
+    seen.env              one envelope sealed to the reviewer's own keys:
+                          which cases this reviewer opened, and when
+                          (reviewer.caselist: the new/updated marks)
     tmp/                  the pack of an import in progress (ciphertext only)
     lock                  empty; held by commands that change state.json
 
@@ -79,8 +83,8 @@ from reviewer.state import (
 )
 from reviewer.trust import unconfirmed
 
-__all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "Keys", "new_id",
-           "today"]
+__all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
+           "Keys", "new_id", "today"]
 
 RISKS = ("low", "medium", "high", "critical")
 RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
@@ -88,6 +92,15 @@ RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class ImportedCase:
+    """A case an import added to: new, or updated with a new submission."""
+
+    case: str
+    name: str  # from the index; "" when not readable with this home's keys
+    new: bool
 
 
 @dataclass
@@ -103,6 +116,8 @@ class ImportResult:
     #: For a home made before confirmed keys (migrated by this import): the keys
     #: its earlier bundles named that it does not trust (it used to seal to them).
     earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
+    #: The new and updated cases, in the bundle's order.
+    cases: list[ImportedCase] = field(default_factory=list)
 
 
 class Home:
@@ -394,7 +409,8 @@ class Home:
                 elif state.predates_trust:
                     self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
-            self.fresh_index(state, keys, docs)
+            index = self.fresh_index(state, keys, docs)
+            result.cases = [replace(c, name=str(index[c.case]["name"])) for c in result.cases]
             result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
@@ -469,6 +485,7 @@ def _add_new(
             added[record.case] = (record.reply_key.to_text(), [])
             if record.case not in state.cases:
                 result.new_cases += 1
+            result.cases.append(ImportedCase(record.case, "", record.case not in state.cases))
         added[record.case][1].append(Submission.from_record(sub, doc is not None))
         if sub.kind == "followup":
             result.new_followups += 1

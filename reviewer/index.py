@@ -1,14 +1,19 @@
 """index.env: one envelope, sealed to the reviewer's own keys, summarising each case.
 
-Name, profession, country, attachment count and verification state per case,
-so `list` decrypts one object instead of every case. An entry also records
-how many submissions and verification records it was made from: when the
-state has more, the entry is stale and is rebuilt from the envelopes.
+Name, profession, country, urgency, attachment count and verification state
+per case, and the text of every readable answer (casefolded, for the case
+list's search), so `list` and the desk decrypt one object instead of every
+case. An entry also records how many submissions and verification records it
+was made from: when the state has more, the entry is stale and is rebuilt from
+the envelopes. An index of an older version is rebuilt whole.
+
+Versions: 2 added "urgency" and "text".
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from reviewer.keyring import Keys
 from reviewer.state import Case, State
 
 UNVERIFIED = "unverified"
+INDEX_VERSION = 2
 
 
 class Index:
@@ -34,13 +40,16 @@ class Index:
             return {}
         try:
             data = envelope.decrypt_bytes(self.path.read_bytes(), keys.private)
-            index: dict[str, Any] = json.loads(data.decode("utf-8"))["cases"]
-        except (DecryptError, ValueError, KeyError, UnicodeDecodeError):
+            doc = json.loads(data.decode("utf-8"))
+            index: dict[str, Any] = doc["cases"]
+            if doc["version"] != INDEX_VERSION:
+                return {}  # an older index lacks fields: rebuilt whole
+        except (DecryptError, ValueError, KeyError, TypeError, UnicodeDecodeError):
             return {}  # rebuilt from the cases themselves
         return index
 
     def save(self, index: dict[str, Any], own: list[PublicKey]) -> None:
-        payload = json.dumps({"version": 1, "cases": index}, ensure_ascii=False).encode("utf-8")
+        payload = json.dumps({"version": INDEX_VERSION, "cases": index}, ensure_ascii=False).encode("utf-8")
         with atomic_output(self.path, overwrite=True) as out:
             seal_bytes(out, payload, own[:MAX_RECIPIENTS])
 
@@ -84,12 +93,15 @@ def entry_for(
         "name": "",
         "profession": "",
         "country": "",
+        "urgency": "",
         "attachments": 0,
         "state": UNVERIFIED,
         "readable": True,
         "subs": len(case.submissions),
         "verifs": len(case.verifications),
+        "text": "",
     }
+    texts: list[str] = []
     for sub in case.submissions:
         if not sub.readable:
             entry["readable"] = False
@@ -103,12 +115,17 @@ def entry_for(
             continue
         entry["attachments"] += len(doc.get("attachments", []))
         answers = doc.get("answers", {})
+        if isinstance(answers, dict):
+            texts.extend(_answer_texts(answers))
         if sub.kind == "application" and isinstance(answers, dict):
             for name in ("name", "profession", "country"):
                 value = answers.get(name, "")
                 entry[name] = value if isinstance(value, str) else ", ".join(value)
             if answers.get("profession") == "other" and answers.get("profession_other"):
                 entry["profession"] = str(answers["profession_other"])
+            urgency = answers.get("urgency", "")
+            entry["urgency"] = urgency if isinstance(urgency, str) else ""
+    entry["text"] = search_text("\n".join(texts))
     if case.verifications:
         try:
             record = store.open_json(case.verifications[-1].blob, keys)
@@ -116,3 +133,19 @@ def entry_for(
         except NoMatch:
             entry["state"] = "?"
     return entry
+
+
+def _answer_texts(answers: Mapping[str, Any]) -> list[str]:
+    """Every answer's text: strings as they are, the strings of a list answer."""
+    texts: list[str] = []
+    for value in answers.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            texts.extend(v for v in value if isinstance(v, str))
+    return texts
+
+
+def search_text(text: str) -> str:
+    """Text as the case list's search compares it: NFC, then casefolded (ß matches ss)."""
+    return unicodedata.normalize("NFC", text).casefold()
