@@ -577,6 +577,7 @@ def bench_reviewer(work: Path, cases: int, attachment: int) -> None:
     report("reviewer_list_s", t_list)
     report("reviewer_list_10k_s", t_import + t_list, "<= 3", lambda v: v <= 3,
            note=f"{cases} cases, import + list, key unlock excluded")
+    bench_desk_list(home, passfile, cases)
 
     # decrypt_vs_age: the same plaintext, each tool writing to a file on the same disk.
     plain = make_file(work / "attach.bin", attachment)
@@ -627,6 +628,25 @@ def bench_reviewer(work: Path, cases: int, attachment: int) -> None:
                "reference", note="age's output fsync'd too, as ours is")
     else:
         report("decrypt_vs_age", None, "<= 1.25", note="age_missing")
+
+
+def bench_desk_list(home: Path, passfile: Path, cases: int) -> None:
+    """The desk's case list on the home `bench_reviewer` imported: in this process, as the
+    desk serves it, after the unlock (test limits)."""
+    from reviewer.caselist import Casebook, Filters
+    from reviewer.home import Home
+
+    reviewer_home = Home(home)
+    keys = reviewer_home.unlock(passfile.read_text().splitlines()[0])
+    start = time.perf_counter()
+    first_page = Casebook(reviewer_home, keys).rows()[:50]
+    report("desk_list_10k_s", time.perf_counter() - start, "<= 1", lambda v: v <= 1,
+           note=f"{cases} cases: the Casebook built, the first page of {len(first_page)}")
+    book = Casebook(reviewer_home, keys)
+    start = time.perf_counter()
+    found = book.rows(Filters(text="Kurdish hiding"))
+    report("desk_search_10k_s", time.perf_counter() - start, "<= 0.5", lambda v: v <= 0.5,
+           note=f"{cases} cases searched, {len(found)} found")
 
 
 # --- applicant pages ---------------------------------------------------------------------

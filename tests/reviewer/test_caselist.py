@@ -261,3 +261,14 @@ def test_import_names_new_and_updated_cases(env: Env, tmp_path: Path) -> None:
     output = import_(env, tmp_path, [(a, [followup]), (b, b.submissions)], "second.bundle")
     assert f"  {a.case[:8]}  updated  Ayşe" in output
     assert f"  {b.case[:8]}  new      李小龙" in output
+
+
+def test_the_narrow_range_is_one_column_wide() -> None:
+    # columns.display_width counts text below NARROW_BELOW without wcwidth.
+    from reviewer.columns import NARROW_BELOW
+    from reviewer.inert import inert
+
+    shown = [chr(c) for c in range(ord(NARROW_BELOW)) if inert(chr(c), multiline=False) == chr(c)]
+    assert len(shown) > 600
+    assert all(wcwidth.wcwidth(ch) == 1 for ch in shown)
+    assert wcwidth.wcwidth(NARROW_BELOW) == 0  # a combining mark: the range ends there
