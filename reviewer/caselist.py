@@ -34,7 +34,7 @@ from reviewer.blobs import seal_bytes
 from reviewer.collector import collector_paused
 from reviewer.errors import HomeBusy
 from reviewer.home import Home
-from reviewer.index import search_text
+from reviewer.index import parse_texts, search_text
 from reviewer.keyring import Keys
 from reviewer.state import Case, State
 
@@ -201,7 +201,8 @@ class Casebook:
 
     _state: State
     _opened: dict[str, Opened]
-    _text: dict[str, str]  # case -> its answers' text, casefolded (from the index)
+    _text_part: bytes  # the index's answers' text, still JSON (parsed on the first search)
+    _search: dict[str, str] | None  # case -> its answers' text as the search compares it
     _rows: list[CaseRow]  # every case, sorted
 
     def __init__(self, home: Home, keys: Keys, *, state: State | None = None,
@@ -239,7 +240,7 @@ class Casebook:
             rows = [r for r in rows if r.mark == f.mark]
         terms = search_text(f.text).split()
         if terms:
-            text = self._text
+            text = self._searchable()
             rows = [r for r in rows if all(t in text.get(r.case, "") for t in terms)]
         return list(rows)
 
@@ -254,6 +255,14 @@ class Casebook:
             "profession": _distinct(r.profession for r in rows),
             "mark": [m for m in MARKS if any(r.mark == m for r in rows)],
         }
+
+    def _searchable(self) -> dict[str, str]:
+        """Every case's answers' text as the search compares it, made on the first search
+        and kept in memory (never written) for this Casebook's life."""
+        if self._search is None:
+            self._search = {case: search_text(text)
+                            for case, text in parse_texts(self._text_part).items()}
+        return self._search
 
     # --- changes --------------------------------------------------------------------
 
@@ -292,7 +301,6 @@ class Casebook:
         opened.update(self._unsaved)
         self._state = state
         self._opened = opened
-        text: dict[str, str] = {}
         rows: list[CaseRow] = []
         unknown = ("", UNKNOWN_RANK, "")
         for case_id, case in state.cases.items():
@@ -315,8 +323,8 @@ class Casebook:
                 entry["readable"],
                 "new" if seen is None else mark_of(case, seen),
             ))
-            text[case_id] = entry["text"]
-        self._text = text
+        self._text_part = self.home.index.text_part
+        self._search = None
         # Stable sorts: by id, then by urgency (rank ascending, negated under
         # reverse) and latest activity (newest first); a reversed sort stays stable.
         rows.sort(key=lambda r: r.case)

@@ -136,6 +136,13 @@ def test_search_reaches_a_followup_and_ignores_case(env: Env, tmp_path: Path) ->
     assert casebook.rows(Filters(text="nowhere-to-be-found")) == []
     listed = json.loads(env.run("list", "--json", "--search", "kanarienvogel").output)
     assert [r["case"] for r in listed] == [a.case]
+    # A later import rebuilds b's index entry; a's text stays searchable.
+    later = submit(b, [env.public], kind="followup", day="2026-11-27",
+                   answers={"message": "Ein zweiter Brief"})
+    import_(env, tmp_path, [(b, [later])], "later.bundle")
+    casebook.refresh()
+    assert [r.case for r in casebook.rows(Filters(text=CANARY_FOLLOWUP))] == [a.case]
+    assert [r.case for r in casebook.rows(Filters(text="zweiter brief"))] == [b.case]
 
 
 # --- marks ------------------------------------------------------------------------------
@@ -193,15 +200,17 @@ def test_an_older_index_is_rebuilt(env: Env, tmp_path: Path) -> None:
     home = Home(env.home)
     keys = home.unlock(PASSPHRASE)
     index = home.index.load(keys)
-    entry = {k: v for k, v in index[a.case].items() if k not in ("urgency", "text")}
+    entry = {k: v for k, v in index[a.case].items() if k != "urgency"}
     # What a version 1 index held: no urgency, no text.
     payload = json.dumps({"version": 1, "cases": {a.case: entry}}).encode()
     (env.home / "index.env").write_bytes(envelope.encrypt_bytes(payload, [env.public]))
     row = Casebook(home, keys).rows(Filters(text="press freedom"))[0]
     assert row.urgency == "immediate"
-    doc = json.loads(envelope.decrypt_bytes((env.home / "index.env").read_bytes(),
-                                            keys.private))
+    plain = envelope.decrypt_bytes((env.home / "index.env").read_bytes(), keys.private)
+    head, _, text_part = plain.partition(b"\n")
+    doc = json.loads(head)
     assert doc["version"] == INDEX_VERSION and doc["cases"][a.case]["urgency"] == "immediate"
+    assert "press freedom" in json.loads(text_part)[a.case]
 
 
 def test_last_activity_counts_replies(env: Env, five: dict[str, Applicant],
