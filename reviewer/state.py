@@ -94,7 +94,7 @@ class Case:
 
     @property
     def followups(self) -> int:
-        return sum(s.kind == "followup" for s in self.submissions)
+        return [s.kind for s in self.submissions].count("followup")
 
 
 @dataclass(frozen=True, slots=True)
