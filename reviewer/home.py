@@ -380,6 +380,7 @@ class Home:
             #: The answers documents checked here, by blob id: the index is
             #: built from them without decrypting everything a second time.
             docs: dict[str, dict[str, Any]] = {}
+            changed: list[tuple[str, bool]] = []
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
 
                 def sink(member: Member) -> AbstractContextManager[BinaryIO]:
@@ -399,7 +400,8 @@ class Home:
                     # Each submission is recorded (in memory) as its check comes
                     # back, while the workers check the rest; a failure ends the
                     # import before anything is saved.
-                    state = _add_new(state, zip(new, checked, strict=True), result, docs)
+                    state, changed = _add_new(state, zip(new, checked, strict=True), result,
+                                              docs)
                     # Bookkeeping only: reported if unconfirmed, never sealed to.
                     state = state.with_server_keys(manifest.recipients)
                     state = state.with_pack(pack.id, pack.entries)
@@ -410,7 +412,8 @@ class Home:
                     self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
             index = self.fresh_index(state, keys, docs)
-            result.cases = [replace(c, name=str(index[c.case]["name"])) for c in result.cases]
+            result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
+                            for case, is_new in changed]
             result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
@@ -472,12 +475,14 @@ def _add_new(
     checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
     result: ImportResult,
     docs: dict[str, dict[str, Any]],
-) -> State:
-    """`state` with the new submissions, recorded as their checks come back.
+) -> tuple[State, list[tuple[str, bool]]]:
+    """`state` with the new submissions, recorded as their checks come back, and the
+    cases they add to: (case id, whether new), in the bundle's order.
 
     `docs` receives each readable answers document, by blob id.
     """
     added: dict[str, tuple[str, list[Submission]]] = {}  # case -> (reply key, new)
+    changed: list[tuple[str, bool]] = []  # (case, whether new), in the bundle's order
     for (record, sub), doc in checked:
         if doc is not None:
             docs[sub.answers] = doc
@@ -485,7 +490,7 @@ def _add_new(
             added[record.case] = (record.reply_key.to_text(), [])
             if record.case not in state.cases:
                 result.new_cases += 1
-            result.cases.append(ImportedCase(record.case, "", record.case not in state.cases))
+            changed.append((record.case, record.case not in state.cases))
         added[record.case][1].append(Submission.from_record(sub, doc is not None))
         if sub.kind == "followup":
             result.new_followups += 1
@@ -504,4 +509,4 @@ def _add_new(
         received = min(old.received, *(s.day for s in subs))
         cases[case_id] = Case(old.reply_key, received, tuple(every), old.verifications,
                               old.replies)
-    return replace(state, cases=cases)
+    return replace(state, cases=cases), changed
