@@ -294,3 +294,36 @@ def test_rows_are_the_rows_caserow_makes(env: Env, five: dict[str, Applicant]) -
         assert again == row and hash(again) == hash(row) and repr(again) == repr(row)
         with pytest.raises(dataclasses.FrozenInstanceError):
             row.mark = ""  # type: ignore[misc]
+
+
+def test_an_opening_while_another_command_holds_the_home_is_kept(env: Env,
+                                                                  five: dict[str, Applicant]
+                                                                  ) -> None:
+    casebook = book(env)
+    first, second = five["immediate"].case, five["weeks-new"].case
+    with Home(env.home).lock():  # as an import in another process would
+        casebook.opened(first)
+        assert not (env.home / "seen.env").exists()
+    assert casebook.rows(Filters(urgency="immediate"))[0].mark == ""
+    casebook.opened(second)  # written now, with the one kept in memory
+    marks = {r.case: r.mark for r in book(env).rows()}
+    assert marks[first] == "" and marks[second] == ""
+    assert sorted(m for m in marks.values()) == ["", "", "new", "new", "new"]
+
+
+def test_list_options_are_the_filters(env: Env, five: dict[str, Applicant]) -> None:
+    def listed(*options: str) -> list[str]:
+        result = env.run("list", "--json", *options)
+        assert result.exit_code == 0, result.output
+        return [r["case"] for r in json.loads(result.output)]
+
+    assert listed("--urgency", "weeks") == [five["weeks-new"].case, five["weeks-old"].case]
+    assert listed("--country", "IRAN", "--profession", "Poet") == [five["weeks-old"].case]
+    assert listed("--search", "calligrapher") == [five["immediate"].case]  # an answer too
+    assert listed("--profession", "calligrapher") == [five["immediate"].case]
+    assert listed("--mark", "updated") == []
+    assert env.run("list", "--urgency", "soon").exit_code == 2
+    assert env.run("list", "--country", "Atlantis").output == "No cases match.\n"
+    rows = json.loads(env.run("list", "--json").output)
+    assert rows[0]["urgency_label"] == "I am in danger now (days)"
+    assert rows[0]["last_activity"] == "2026-10-01" and rows[0]["mark"] == "new"
