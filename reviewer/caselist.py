@@ -32,7 +32,7 @@ from crypto.errors import DecryptError
 from crypto.keys import PublicKey
 from reviewer.blobs import seal_bytes
 from reviewer.collector import collector_paused
-from reviewer.errors import HomeBusy
+from reviewer.errors import HomeBusy, NotFound
 from reviewer.home import Home
 from reviewer.index import parse_texts, search_text
 from reviewer.keyring import Keys
@@ -90,8 +90,9 @@ class Filters:
     text: str = ""
 
 
-def _same(a: str, b: str) -> bool:
-    return search_text(a.strip()) == search_text(b.strip())
+def _folded(value: str) -> str:
+    """A country or profession as the filters compare it: without regard to case."""
+    return search_text(value.strip())
 
 
 def last_activity(case: Case) -> str:
@@ -231,11 +232,11 @@ class Casebook:
         if f.urgency is not None:
             rows = [r for r in rows if r.urgency == f.urgency]
         if f.country is not None:
-            country = f.country
-            rows = [r for r in rows if _same(r.country, country)]
+            country = _folded(f.country)
+            rows = [r for r in rows if _folded(r.country) == country]
         if f.profession is not None:
-            profession = f.profession
-            rows = [r for r in rows if _same(r.profession, profession)]
+            profession = _folded(f.profession)
+            rows = [r for r in rows if _folded(r.profession) == profession]
         if f.mark is not None:
             rows = [r for r in rows if r.mark == f.mark]
         terms = search_text(f.text).split()
@@ -272,7 +273,10 @@ class Casebook:
         If another command holds the home, the opening is kept in memory and
         written with the next one (or the next refresh).
         """
-        opening = Opened(_moment(self._clock()), len(self._state.cases[case_id].submissions))
+        case = self._state.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        opening = Opened(_moment(self._clock()), len(case.submissions))
         self._unsaved[case_id] = opening
         self._write_unsaved()
         self._opened[case_id] = opening

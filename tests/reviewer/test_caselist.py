@@ -327,3 +327,11 @@ def test_list_options_are_the_filters(env: Env, five: dict[str, Applicant]) -> N
     rows = json.loads(env.run("list", "--json").output)
     assert rows[0]["urgency_label"] == "I am in danger now (days)"
     assert rows[0]["last_activity"] == "2026-10-01" and rows[0]["mark"] == "new"
+
+
+def test_opening_an_unknown_case_is_not_found(env: Env, five: dict[str, Applicant]) -> None:
+    from reviewer.errors import NotFound
+
+    with pytest.raises(NotFound):
+        book(env).opened("0" * 32)
+    assert not (env.home / "seen.env").exists()
