@@ -14,9 +14,13 @@ Layout (docs/reviewer.md, "What is kept on disk"):
                           (reviewer.trust: the only keys besides the home's
                           own that anything is sealed to)
     index.env             one envelope sealed to the reviewer's own keys:
-                          name, profession, country, attachment count and
-                          verification state per case, so `list` decrypts
+                          name, profession, country, urgency, attachment
+                          count, verification state and the answers' text
+                          (for the search) per case, so `list` decrypts
                           one object instead of every case
+    seen.env              one envelope sealed to the reviewer's own keys:
+                          which cases this reviewer opened, and when
+                          (reviewer.caselist: the new/updated marks)
     tmp/                  the pack of an import in progress (ciphertext only)
     lock                  empty; held by commands that change state.json
 
@@ -82,8 +86,8 @@ from reviewer.state import (
 )
 from reviewer.trust import unconfirmed
 
-__all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "Keys", "new_id",
-           "today"]
+__all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
+           "Keys", "new_id", "today"]
 
 RISKS = ("low", "medium", "high", "critical")
 RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
@@ -91,6 +95,15 @@ RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class ImportedCase:
+    """A case an import added to: new, or updated with a new submission."""
+
+    case: str
+    name: str  # from the index; "" when not readable with this home's keys
+    new: bool
 
 
 @dataclass
@@ -106,6 +119,8 @@ class ImportResult:
     #: For a home made before confirmed keys (migrated by this import): the keys
     #: its earlier bundles named that it does not trust (it used to seal to them).
     earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
+    #: The new and updated cases, in the bundle's order.
+    cases: list[ImportedCase] = field(default_factory=list)
 
 
 class Home:
@@ -424,6 +439,7 @@ class Home:
             #: The answers documents checked here, by blob id: the index is
             #: built from them without decrypting everything a second time.
             docs: dict[str, dict[str, Any]] = {}
+            changed: list[tuple[str, bool]] = []
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
 
                 def sink(member: Member) -> AbstractContextManager[BinaryIO]:
@@ -443,7 +459,8 @@ class Home:
                     # Each submission is recorded (in memory) as its check comes
                     # back, while the workers check the rest; a failure ends the
                     # import before anything is saved.
-                    state = _add_new(state, zip(new, checked, strict=True), result, docs)
+                    state, changed = _add_new(state, zip(new, checked, strict=True), result,
+                                              docs)
                     # Bookkeeping only: reported if unconfirmed, never sealed to.
                     state = state.with_server_keys(manifest.recipients)
                     state = state.with_pack(pack.id, pack.entries)
@@ -453,7 +470,9 @@ class Home:
                 elif state.predates_trust:
                     self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
-            self.fresh_index(state, keys, docs)
+            index = self.fresh_index(state, keys, docs)
+            result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
+                            for case, is_new in changed]
             result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
@@ -515,12 +534,14 @@ def _add_new(
     checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
     result: ImportResult,
     docs: dict[str, dict[str, Any]],
-) -> State:
-    """`state` with the new submissions, recorded as their checks come back.
+) -> tuple[State, list[tuple[str, bool]]]:
+    """`state` with the new submissions, recorded as their checks come back, and the
+    cases they add to: (case id, whether new), in the bundle's order.
 
     `docs` receives each readable answers document, by blob id.
     """
     added: dict[str, tuple[str, list[Submission]]] = {}  # case -> (reply key, new)
+    changed: list[tuple[str, bool]] = []  # (case, whether new), in the bundle's order
     for (record, sub), doc in checked:
         if doc is not None:
             docs[sub.answers] = doc
@@ -528,6 +549,7 @@ def _add_new(
             added[record.case] = (record.reply_key.to_text(), [])
             if record.case not in state.cases:
                 result.new_cases += 1
+            changed.append((record.case, record.case not in state.cases))
         added[record.case][1].append(Submission.from_record(sub, doc is not None))
         if sub.kind == "followup":
             result.new_followups += 1
@@ -546,4 +568,4 @@ def _add_new(
         received = min(old.received, *(s.day for s in subs))
         cases[case_id] = Case(old.reply_key, received, tuple(every), old.verifications,
                               old.replies)
-    return replace(state, cases=cases)
+    return replace(state, cases=cases), changed

@@ -1,14 +1,19 @@
 """index.env: one envelope, sealed to the reviewer's own keys, summarising each case.
 
-Name, profession, country, attachment count and verification state per case,
-so `list` decrypts one object instead of every case. An entry also records
-how many submissions and verification records it was made from: when the
-state has more, the entry is stale and is rebuilt from the envelopes.
+Name, profession, country, urgency, attachment count and verification state
+per case, and the text of every readable answer (for the case list's search),
+so `list` and the desk decrypt one object instead of every
+case. An entry also records how many submissions and verification records it
+was made from: when the state has more, the entry is stale and is rebuilt from
+the envelopes. An index of an older version is rebuilt whole.
+
+Versions: 2 added "urgency", and the answers' text as a second document.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,26 +28,44 @@ from reviewer.keyring import Keys
 from reviewer.state import Case, State
 
 UNVERIFIED = "unverified"
+INDEX_VERSION = 2
 
 
 class Index:
+    """index.env. Its plaintext is two compact JSON documents on two lines: the
+    entries, then the answers' text by case. `load` parses the first and keeps
+    the second as bytes (`text_part`), parsed only for a search (`parse_texts`):
+    `list` of 10,000 cases then skips half the JSON (0.05 s -> 0.027 s of CPU).
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: The text part of the index last loaded or saved, still JSON.
+        self.text_part = b"{}"
 
     def load(self, keys: Keys) -> dict[str, Any]:
+        self.text_part = b"{}"
         if not self.path.exists():
             return {}
         try:
             data = envelope.decrypt_bytes(self.path.read_bytes(), keys.private)
-            index: dict[str, Any] = json.loads(data.decode("utf-8"))["cases"]
-        except (DecryptError, ValueError, KeyError, UnicodeDecodeError):
+            # Compact JSON holds no raw newline: the first one ends the entries.
+            head, newline, tail = data.partition(b"\n")
+            doc = json.loads(head.decode("utf-8"))
+            index: dict[str, Any] = doc["cases"]
+            if doc["version"] != INDEX_VERSION or not newline:
+                return {}  # an older index lacks fields: rebuilt whole
+        except (DecryptError, ValueError, KeyError, TypeError, UnicodeDecodeError):
             return {}  # rebuilt from the cases themselves
+        self.text_part = tail
         return index
 
-    def save(self, index: dict[str, Any], own: list[PublicKey]) -> None:
-        payload = json.dumps({"version": 1, "cases": index}, ensure_ascii=False).encode("utf-8")
+    def save(self, index: dict[str, Any], texts: dict[str, str], own: list[PublicKey]) -> None:
+        head = json.dumps({"version": INDEX_VERSION, "cases": index}, ensure_ascii=False)
+        tail = json.dumps(texts, ensure_ascii=False).encode("utf-8")
         with atomic_output(self.path, overwrite=True) as out:
-            seal_bytes(out, payload, own[:MAX_RECIPIENTS])
+            seal_bytes(out, head.encode("utf-8") + b"\n" + tail, own[:MAX_RECIPIENTS])
+        self.text_part = tail
 
     def fresh(
         self,
@@ -58,7 +81,7 @@ class Index:
         passes those it checked), by blob id, so they are not decrypted again.
         """
         index = self.load(keys)
-        changed = False
+        rebuilt: dict[str, str] = {}  # case -> its answers' text
         for case_id, case in state.cases.items():
             entry = index.get(case_id)
             if (
@@ -66,30 +89,43 @@ class Index:
                 or entry.get("subs") != len(case.submissions)
                 or entry.get("verifs") != len(case.verifications)
             ):
-                index[case_id] = entry_for(case, store, keys, known or {})
-                changed = True
-        for gone in set(index) - set(state.cases):
-            del index[gone]
-            changed = True
-        if changed:
-            self.save(index, own)
+                index[case_id], rebuilt[case_id] = entry_for(case, store, keys, known or {})
+        gone = set(index) - set(state.cases)
+        if rebuilt or gone:
+            texts = parse_texts(self.text_part)
+            texts.update(rebuilt)
+            for case_id in gone:
+                del index[case_id]
+                texts.pop(case_id, None)
+            self.save(index, texts, own)
         return index
+
+
+def parse_texts(text_part: bytes) -> dict[str, str]:
+    """The answers' text by case, from an index's text part (`Index.text_part`)."""
+    texts = json.loads(text_part.decode("utf-8"))
+    if not isinstance(texts, dict):
+        raise ValueError("the index's text part is not a table")
+    return texts
 
 
 def entry_for(
     case: Case, store: BlobStore, keys: Keys, known: Mapping[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """Summarise one case by decrypting its envelopes (for the index)."""
+) -> tuple[dict[str, Any], str]:
+    """Summarise one case by decrypting its envelopes: its entry, and the text of
+    every answer of every readable submission (for the search)."""
     entry: dict[str, Any] = {
         "name": "",
         "profession": "",
         "country": "",
+        "urgency": "",
         "attachments": 0,
         "state": UNVERIFIED,
         "readable": True,
         "subs": len(case.submissions),
         "verifs": len(case.verifications),
     }
+    texts: list[str] = []
     for sub in case.submissions:
         if not sub.readable:
             entry["readable"] = False
@@ -103,16 +139,36 @@ def entry_for(
             continue
         entry["attachments"] += len(doc.get("attachments", []))
         answers = doc.get("answers", {})
+        if isinstance(answers, dict):
+            texts.extend(_answer_texts(answers))
         if sub.kind == "application" and isinstance(answers, dict):
             for name in ("name", "profession", "country"):
                 value = answers.get(name, "")
                 entry[name] = value if isinstance(value, str) else ", ".join(value)
             if answers.get("profession") == "other" and answers.get("profession_other"):
                 entry["profession"] = str(answers["profession_other"])
+            urgency = answers.get("urgency", "")
+            entry["urgency"] = urgency if isinstance(urgency, str) else ""
     if case.verifications:
         try:
             record = store.open_json(case.verifications[-1].blob, keys)
             entry["state"] = str(record.get("recommendation", UNVERIFIED))
         except NoMatch:
             entry["state"] = "?"
-    return entry
+    return entry, "\n".join(texts)
+
+
+def _answer_texts(answers: Mapping[str, Any]) -> list[str]:
+    """Every answer's text: strings as they are, the strings of a list answer."""
+    texts: list[str] = []
+    for value in answers.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            texts.extend(v for v in value if isinstance(v, str))
+    return texts
+
+
+def search_text(text: str) -> str:
+    """Text as the case list's search compares it: NFC, then casefolded (ß matches ss)."""
+    return unicodedata.normalize("NFC", text).casefold()

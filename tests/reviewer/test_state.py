@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from crypto.keys import PrivateKey
 from reviewer import errors
 from reviewer import state as state_json
 from reviewer.home import Home
-from reviewer.state import Reply, State, StateError, Verification
+from reviewer.state import Case, Reply, State, StateError, Submission, Verification
 from tests.reviewer.test_cli import Env, bundle_two, make_env
 
 #: A state.json as the tool wrote it before reviewer/state.py (import with
@@ -54,6 +55,23 @@ def test_a_state_read_and_written_back_is_byte_identical(env: Env, tmp_path: Pat
     home = Home(env.home)
     home.save_state(home.load_state())
     assert (env.home / "state.json").read_bytes() == data
+
+
+def test_parsed_records_equal_those_their_constructors_make(env: Env, tmp_path: Path) -> None:
+    # state_json._cases builds records by setting their slots (a speed trick):
+    # each must be the record the dataclass's own __init__ makes from the same fields.
+    data, _ = busy_home(env, tmp_path)
+    state = state_json.parse(data)
+    for case in state.cases.values():
+        rebuilt = Case(case.reply_key, case.received,
+                       tuple(Submission(s.id, s.day, s.kind, s.answers, s.attachments, s.readable)
+                             for s in case.submissions),
+                       case.verifications, case.replies)
+        assert rebuilt == case and hash(rebuilt) == hash(case) and repr(rebuilt) == repr(case)
+        for sub in case.submissions:
+            assert type(sub.attachments) is tuple
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            case.received = "2000-01-01"  # type: ignore[misc]
 
 
 def test_a_state_the_earlier_tool_wrote_is_written_back_byte_identical(
@@ -128,6 +146,17 @@ def test_a_home_before_confirmed_keys_is_written_back_as_version_3(env: Env,
     lambda d, c: d["cases"][c]["verifications"].append({"blob": 7, "day": "x"}),
     lambda d, c: d["cases"][c].update(received=None),
     lambda d, c: d.update(cases=[]),
+    lambda d, c: d["cases"].update({c.upper(): d["cases"].pop(c)}),
+    lambda d, c: d["cases"].update({c + "0": d["cases"].pop(c)}),
+    lambda d, c: d["cases"].update({"../" + c[3:]: d["cases"].pop(c)}),
+    lambda d, c: d["cases"].update({"x": [1]}),
+    lambda d, c: d["cases"][c]["submissions"][0].update(readable=1),
+    lambda d, c: d["cases"][c]["submissions"][0].update(id=None),
+    lambda d, c: d["cases"][c]["replies"].append({"id": "r", "day": "d", "blob": "b",
+                                                   "exported": "yes"}),
+    lambda d, c: d["packs"][next(iter(d["packs"]))].update({"A" * 32: [0, 1]}),
+    lambda d, c: d["packs"][next(iter(d["packs"]))].update({"a" * 31: [0, 1]}),
+    lambda d, c: d["packs"][next(iter(d["packs"]))].update({"a" * 32: [0, -1]}),
 ])
 def test_a_damaged_state_is_one_clear_line(env: Env, tmp_path: Path, damage: object) -> None:
     data, case_id = busy_home(env, tmp_path)
