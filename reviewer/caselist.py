@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from crypto import envelope
+from crypto import answersform, envelope
 from crypto.atomic import atomic_output
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import DecryptError
@@ -41,16 +41,16 @@ from reviewer.state import Case, State, slot_setters
 Mark = Literal["new", "updated", ""]
 MARKS: tuple[Mark, ...] = ("new", "updated")
 
-#: The application form's urgency choices, most urgent first: (value, English label).
-#: A copy of intake/forms.py URGENCY, kept here only until the form's fields,
-#: choices and labels are shared data in crypto/ (the reviewer never imports
-#: intake); then this reads them from there.
-URGENCY: tuple[tuple[str, str], ...] = (
-    ("immediate", "I am in danger now (days)"),
-    ("weeks", "Within weeks"),
-    ("months", "Within months"),
-    ("not urgent", "Not urgent"),
-)
+def _urgency_choices() -> tuple[tuple[str, str], ...]:
+    """The application form's urgency choices as (value, English label), in the form's
+    order, which is most urgent first (crypto/data/answers-form.json)."""
+    question = answersform.form("application").get("urgency")
+    if question is None or not question.choices:
+        raise RuntimeError("the application form has no urgency choices")
+    return tuple((c.value, c.label) for c in question.choices)
+
+
+URGENCY: tuple[tuple[str, str], ...] = _urgency_choices()
 URGENCY_LABELS: dict[str, str] = dict(URGENCY)
 URGENCY_RANKS: dict[str, int] = {value: rank for rank, (value, _) in enumerate(URGENCY)}
 #: The rank of an urgency that is missing or not one of the form's: after all others.

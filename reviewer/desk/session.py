@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reviewer.desk.parts import Casebook
+from reviewer.caselist import Casebook
 from reviewer.home import Home, Keys
 from reviewer.state import State
 

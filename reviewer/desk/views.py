@@ -24,28 +24,20 @@ from flask import (
     send_file,
     url_for,
 )
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
+from crypto import replytext
 from crypto.errors import CryptoError
-from reviewer.desk.parts import (
-    CannotStrip,
-    CaseRow,
-    Filters,
-    Mark,
-    NotForYourKey,
-    ReplyFinal,
-    case_file,
-    edit_reply,
-    reply_html,
-    saved_copy,
-    withdraw_reply,
-)
+from reviewer.casefile import case_file
+from reviewer.caselist import CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
-from reviewer.errors import KeyProblem, ReviewerError
+from reviewer.errors import KeyProblem, ReplyFinal, ReviewerError
 from reviewer.errors import NotFound as ReviewerNotFound
 from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
+from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
 
 bp = Blueprint("desk", __name__)
 
@@ -55,6 +47,12 @@ OPEN_WHEN_LOCKED = frozenset({"desk.unlock", "desk.lock", "static"})
 _ID = re.compile(r"[0-9a-f]{1,64}")
 _NEXT = re.compile(r"/[a-z0-9/]*")
 MARKS: dict[str, str] = {"new": "New", "updated": "Updated"}
+
+
+def reply_html(text: str) -> Markup:
+    """A reply as the applicant's case page shows it: crypto.replytext's rule, which
+    escapes every character itself (so the preview is what the applicant will see)."""
+    return Markup(replytext.reply_html(text))  # noqa: S704  (escaped by the rule)
 
 
 def desk() -> Desk:
@@ -285,7 +283,7 @@ def save_reply(case_id: str) -> Any:
         if reply_id:
             reply_id = _reply_id(case_id, reply_id)
             reply_document(case_id, text, reply_id=reply_id)  # the same checks
-            edit_reply(d.home, case_id, reply_id, text.strip())
+            d.home.edit_reply(case_id, reply_id, text.strip())
             notice = "Reply changed; it goes out with the next export."
         else:
             d.home.add_reply(case_id, reply_document(case_id, text))
@@ -319,7 +317,7 @@ def withdraw(case_id: str, reply_id: str) -> Any:
     case_id = _case_id(case_id)
     reply_id = _reply_id(case_id, reply_id)
     try:
-        withdraw_reply(d.home, case_id, reply_id)
+        d.home.withdraw_reply(case_id, reply_id)
     except ReplyFinal as e:
         return _case_page(case_id, problem=str(e))
     d.changed()
@@ -361,7 +359,6 @@ def import_() -> Any:
         return render_template("import.html", error="Choose a bundle file first."), 400
     from reviewer.cli import failure  # the CLI's own sentence for each refusal
 
-    before = d.state()
     try:
         result = d.home.import_bundle(upload.stream, d.keys)  # type: ignore[arg-type]
     except (ReviewerError, CryptoError, OSError) as e:
@@ -373,10 +370,8 @@ def import_() -> Any:
     finally:
         upload.close()
     d.changed()
-    after = d.state()
-    new = sorted(c for c in after.cases if c not in before.cases)
-    updated = sorted(c for c, case in after.cases.items() if c in before.cases
-                     and len(case.submissions) > len(before.cases[c].submissions))
+    new = sorted(c.case for c in result.cases if c.new)
+    updated = sorted(c.case for c in result.cases if not c.new)
     lines = [import_sentence(result)]
     note = unreadable_note(result)
     if note:

@@ -212,6 +212,8 @@ def test_import(empty: tuple[World, FlaskClient], tmp_path: Path) -> None:
     html = upload(world.bundle.read_bytes())
     assert "Imported 4 submissions: 3 new cases, 1 follow-up." in html
     assert html.count("/cases/") >= 3 and ARABIC_NAME in html
+    # The follow-up is to a case new in the same bundle: three new cases, none updated.
+    assert html.count("<li><a href=\"/cases/") == 3 and "Updated cases" not in html
     assert "Nothing new: all 4 submissions" in upload(world.bundle.read_bytes())
     junk = tmp_path / "junk.bundle"
     junk.write_bytes(b"junk" * 100)
