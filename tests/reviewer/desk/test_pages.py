@@ -304,3 +304,24 @@ def test_a_case_prints_without_the_controls(client: FlaskClient, world: World) -
     css = r.get_data(as_text=True)
     r.close()
     assert re.search(r"\.bar, [^{]*form[^{]*\{ display: none !important; \}", css)
+
+
+def test_the_preview_is_the_applicant_pages_rule(client: FlaskClient, world: World) -> None:
+    # The applicant's case page shows a reply by crypto.replytext.reply_html
+    # (tests/intake/test_reply_display.py renders SAMPLES through the real page); the
+    # desk's preview of the same texts must be that same HTML, character for character.
+    from crypto.replytext import reply_html
+    from tests.crypto.test_replytext import SAMPLES
+    from tests.intake.test_reply_display import SHOWN
+
+    for text in SAMPLES:
+        html = post(client, f"/cases/{world.a.case}/replies/preview",
+                    {"text": text}).get_data(as_text=True)
+        assert SHOWN.findall(html) == [reply_html(reply_document_text(text))]
+
+
+def reply_document_text(text: str) -> str:
+    """The text a reply document holds for what the reviewer typed (reviewer.records)."""
+    from reviewer.records import reply_document
+
+    return str(reply_document("0" * 32, text)["text"])
