@@ -87,11 +87,13 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     # extract: safe names inside the folder only, never executable, the type checked.
     out_dir = tmp_path / "extracted"
     report = reviewer("extract", case_a, str(out_dir))
-    written = sorted(p.name for p in out_dir.iterdir())
+    (folder,) = out_dir.iterdir()  # one folder: the application's files
+    assert folder.name == f"{today}-application"
+    written = sorted(p.name for p in folder.iterdir())
     assert len(written) == 2 and "poems.pdf" in written
     assert all("/" not in n and "\x1b" not in n and not n.startswith(".") for n in written)
     assert not (tmp_path / ".bashrc").exists() and not (home / ".bashrc").exists()
-    assert all((out_dir / n).stat().st_mode & 0o777 == 0o600 for n in written)
+    assert all((folder / n).stat().st_mode & 0o777 == 0o600 for n in written)
     assert "\x1b" not in report
     assert "content: application/x-sh  claimed: application/pdf" in report
     assert "the content is not what was claimed" in report and "Nothing was opened" in report
@@ -120,14 +122,14 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     assert again.exit_code == 0 and "Imported 0 new replies (1 already imported)" in again.output
     assert len(reply_rows(app)) == 1
 
-    # Alice signs in again and reads the reply: escaped, line breaks kept as text.
+    # Alice signs in again and reads the reply: escaped, its lines and paragraphs kept.
     sign_out(alice)
     sign_in(alice, codename_a)
     page = alice.get("/case").get_data(as_text=True)
     assert "Replies from the Secretariat" in page
-    assert "Dear Alice,\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; " + CANARY_REPLY in page
+    assert "Dear Alice,<br>&lt;script&gt;alert(1)&lt;/script&gt; &amp; " + CANARY_REPLY in page
     assert "<script>" not in page
-    assert "\n\nSecond paragraph." in page
+    assert "</p><p dir=\"auto\">Second paragraph.</p>" in page  # a blank line: a new paragraph
     # Bob sees none.
     assert "No replies yet" in bob.get("/case").get_data(as_text=True)
     assert CANARY_REPLY not in bob.get("/case").get_data(as_text=True)
