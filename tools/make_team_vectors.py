@@ -94,7 +94,7 @@ class TeamCase:
         return got, ok
 
     def fold_lines(self, ok: list[team.TeamRecord]) -> list[str]:
-        if not ok:
+        if not any(r.case == self.cases[0] for r in ok):
             return []
         view = fold(self.cases[0], ok)
         return [f"records {len(view.history) + len(view.held)}",

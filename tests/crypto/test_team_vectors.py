@@ -69,7 +69,7 @@ def test_team_vector(path: Path) -> None:
         with pytest.raises(errors.CryptoError) as info:
             team.open_record(data, [reader], known, day=one(fields, "day"), cases=cases)
         assert type(info.value) is expected, str(info.value)
-    if ok:
+    if any(r.case == fields["case"][0] for r in ok):
         view = fold(fields["case"][0], ok)
         assert fields["fold"] == [f"records {len(view.history) + len(view.held)}",
                                   *(f"held {h.record.id}" for h in view.held)]
