@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crypto import team
 from crypto.errors import (
@@ -298,3 +300,39 @@ def test_a_colleague_cannot_announce_another_colleagues_signing_key(
     forged = forged[:8] + alice.key.public_key.raw + forged[40:]
     with pytest.raises(AnnouncementError):
         team.open_announcement(forged, [bob.key])
+
+
+# --- any change to a signed frame is refused ---------------------------------------
+
+_FUZZ_AUTHOR = Reviewer("fuzz")
+_FUZZ_OTHER = Reviewer("other")
+_FUZZ_FRAME = team.sign_record(
+    record(_FUZZ_AUTHOR, "state", parents=("1" * 32,)), _FUZZ_AUTHOR.signing,
+    [_FUZZ_AUTHOR.key.public_key, _FUZZ_OTHER.key.public_key])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_mutated_frame_is_refused_or_is_the_same_record(data: st.DataObject) -> None:
+    frame = bytearray(_FUZZ_FRAME)
+    for _ in range(data.draw(st.integers(1, 3))):
+        action = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        at = data.draw(st.integers(0, max(len(frame) - 1, 0)))
+        if action == "flip" and frame:
+            frame[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif action == "cut":
+            del frame[at:]
+        elif action == "insert":
+            frame[at:at] = data.draw(st.binary(min_size=1, max_size=4))
+        elif frame:
+            del frame[at:at + data.draw(st.integers(1, 8))]
+    book = [_FUZZ_AUTHOR.known, _FUZZ_OTHER.known]
+    try:
+        got = team.verify_record(team.read_record(bytes(frame)), book, day="2026-12-01")
+    except TeamRecordError as e:
+        assert type(e) in {TeamRecordError, NotATeamRecord, UnsupportedTeamRecord, BadSignature,
+                           ForgedAuthor}
+        return
+    # Only a mutation that gave back the very bytes signed can verify.
+    assert bytes(frame) == _FUZZ_FRAME
+    assert got.author == _FUZZ_AUTHOR.signing.public_key
