@@ -412,9 +412,9 @@ def _check_body(kind: str, case: str | None, author: SigningPublicKey, body: Map
             raise _fail("a rotation names its own author as the new key")
         new_key = body["new_key"]
         try:
-            if not isinstance(new_key, str):
+            # from_text strips surrounding white space; inside a record there is none.
+            if not isinstance(new_key, str) or PublicKey.from_text(new_key).to_text() != new_key:
                 raise InvalidPublicKey()
-            PublicKey.from_text(new_key)
         except InvalidPublicKey:
             raise _fail("its new key is not a valid public key text") from None
         binding = body["binding"]

@@ -193,6 +193,10 @@ def test_a_rotation_is_signed_by_the_old_key_and_vouched_for_by_the_new(alice: R
     got = team.verify_record(team.read_record(frame), [alice.known], day="2026-12-01",
                              cases=set())
     assert got.case is None and got.kind == "rotation"
+    # The new key's text exactly, with no white space around it.
+    spaced = dict(doc, body={**body, "new_key": " " + new_key.to_text()})
+    with pytest.raises(TeamRecordError, match="new key"):
+        team.read_record(raw_frame(alice, spaced))
     # A binding by another key than the new one: refused.
     body["binding"] = team.rotation_binding(SigningKey.generate(), new_key).hex()
     bad = team.sign_record(record(alice, "rotation", body=body, case=None), alice.signing,
