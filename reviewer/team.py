@@ -10,15 +10,29 @@ What the view reports besides the state: records held for a parent not (yet)
 seen, ids under which an author signed two different records (none of them
 applied), and conflicts: state changes (or assignments) neither of which had
 seen the other, named until a decision has seen them all.
+
+`build_book` is the other pure step a reader needs before it can verify:
+which signing key belongs to which confirmed colleague, from the
+announcements and rotations received (docs/team.md, "Binding the signing key").
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from crypto.team import UNVERIFIED, TeamRecord
+from crypto.errors import TeamRecordError
+from crypto.keys import PublicKey
+from crypto.signing import SigningPublicKey
+from crypto.team import (
+    UNVERIFIED,
+    Announcement,
+    KnownAuthor,
+    TeamRecord,
+    UnverifiedRecord,
+    verify_record,
+)
 
 #: The kinds that set a case's state, and the body field holding the state each sets.
 STATE_FIELDS: Mapping[str, str] = {"state": "state", "verification": "recommendation"}
@@ -154,3 +168,94 @@ def _ancestors(records: Mapping[str, TeamRecord]) -> dict[str, frozenset[str]]:
             acc |= seen[parent]
         seen[rid] = frozenset(acc)
     return seen
+
+
+# --- whose signing key is whose --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """A colleague's X25519 key a person confirmed; `removed` is the day it was removed."""
+
+    name: str
+    key: PublicKey
+    removed: str | None = None
+
+
+@dataclass(frozen=True)
+class Book:
+    """The signing keys a reader knows (crypto.team.KnownAuthor), and what waits.
+
+    `aside` holds one line per announcement from a key that is not confirmed
+    (its X25519 fingerprint, which a person can compare), `refused` one line per
+    signing key claimed by two confirmed keys.
+    """
+
+    known: tuple[KnownAuthor, ...]
+    aside: tuple[str, ...]
+    refused: tuple[str, ...]
+
+    def name_of(self, key: SigningPublicKey) -> str | None:
+        return next((k.name for k in self.known if k.key == key), None)
+
+
+def build_book(
+    own: Sequence[SigningPublicKey],
+    colleagues: Sequence[Colleague],
+    announcements: Iterable[Announcement],
+    rotations: Iterable[UnverifiedRecord],
+    *,
+    day: str,
+) -> Book:
+    """Bind signing keys to colleagues (docs/team.md, "Binding the signing key").
+
+    An announcement binds its signing key to the colleague whose confirmed X25519
+    key sent it; one from a key not confirmed waits. A signing key announced by
+    two different colleagues is refused for both (only its holder could have
+    signed either binding, so one of them is lying about nothing but a copy:
+    refusing both is the answer that does not depend on which came first). A
+    rotation, verified under a key already bound, binds its new signing key to
+    the same colleague. Pure: the same inputs in any order give the same book.
+    """
+    by_key = {c.key: c for c in colleagues}
+    claims: dict[SigningPublicKey, set[PublicKey]] = {}
+    aside: set[str] = set()
+    for announcement in announcements:
+        if announcement.sender in by_key:
+            claims.setdefault(announcement.signing, set()).add(announcement.sender)
+        else:
+            aside.add(f"a signing key announced by {announcement.sender.fingerprint}, a key "
+                      "that is not confirmed: compare its fingerprint, then `keys add` it")
+    known: dict[SigningPublicKey, KnownAuthor] = {
+        key: KnownAuthor("(this home)", key) for key in own
+    }
+    refused: set[str] = set()
+    for signing, senders in claims.items():
+        if signing in known:
+            refused.add(f"{signing.fingerprint}: a colleague announced this home's own key")
+        elif len(senders) > 1:
+            names = ", ".join(sorted(by_key[s].name for s in senders))
+            refused.add(f"{signing.fingerprint}: one signing key announced by {names}")
+        else:
+            colleague = by_key[next(iter(senders))]
+            known[signing] = KnownAuthor(colleague.name, signing, colleague.removed)
+    pending = [r for r in rotations if r.document["kind"] == "rotation"]
+    progress = True
+    while progress:  # a chain of rotations binds in as many rounds as it is long
+        progress = False
+        for unverified in list(pending):
+            try:
+                record = verify_record(unverified, known.values(), day=day)
+            except TeamRecordError:
+                continue
+            pending.remove(unverified)
+            new = SigningPublicKey.from_text(record.body["new_author"])
+            old = known[record.author]
+            if new not in known:
+                known[new] = KnownAuthor(old.name, new, old.removed)
+                progress = True
+            elif known[new].name != old.name:
+                refused.add(f"{new.fingerprint}: {old.name} rotated to a key already "
+                            f"{known[new].name}'s")
+    return Book(tuple(sorted(known.values(), key=lambda k: k.key.raw)), tuple(sorted(aside)),
+                tuple(sorted(refused)))
