@@ -133,3 +133,60 @@ class DocumentError(CryptoError):
 
 class UnsupportedDocumentVersion(DocumentError):
     message = "the document inside this envelope was made by a newer, unknown version"
+
+
+# --- team records and key announcements (docs/team.md) -------------------------
+
+
+class TeamRecordError(CryptoError):
+    """A team record is malformed: its frame, its JSON or a field breaks a rule."""
+
+    message = "this team record is malformed"
+
+
+class NotATeamRecord(TeamRecordError):
+    message = "this is not a refuge-intake team record"
+
+
+class UnsupportedTeamRecord(TeamRecordError):
+    message = "this team record was made by a newer, unknown version"
+
+
+class BadSignature(TeamRecordError):
+    """The signature does not verify under the author it names, nor under any known key."""
+
+    message = "this team record has been altered: its signature does not verify"
+
+
+class ForgedAuthor(TeamRecordError):
+    """The signature verifies under a known key that is not the author the record names."""
+
+    message = "this team record names another author than the colleague who signed it"
+
+
+class RecordKeptAside(TeamRecordError):
+    """A valid record this home cannot apply yet: kept, and applied later."""
+
+    message = "this team record is kept aside"
+
+
+class UnknownAuthor(RecordKeptAside):
+    message = "this team record is signed by a key that is not (yet) confirmed"
+
+
+class UnknownCase(RecordKeptAside):
+    message = "this team record is about a case this home does not have (yet)"
+
+
+class RemovedAuthor(TeamRecordError):
+    message = "this team record is from a colleague whose key was removed"
+
+
+class AnnouncementError(CryptoError):
+    """A signing key announcement is malformed, altered, or its binding does not verify."""
+
+    message = "this signing key announcement is damaged or has been tampered with"
+
+
+class AnnouncementNoMatch(AnnouncementError):
+    message = "this signing key announcement is not addressed to any of your keys"

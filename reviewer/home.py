@@ -150,8 +150,11 @@ class Home:
         return self.keys.create(passphrase, limits)
 
     def unlock(self, passphrase: str) -> Keys:
-        """Open every key file this passphrase opens; at least one must."""
-        return self.keys.unlock(passphrase)
+        """Open every key file this passphrase opens; at least one must.
+
+        A key file made before signing keys is upgraded here, with the home held.
+        """
+        return self.keys.unlock(passphrase, hold=self.lock)
 
     # --- state --------------------------------------------------------------
 

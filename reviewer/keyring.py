@@ -1,23 +1,39 @@
-"""The reviewer's own key files (keys/key-0001.key …, the highest number current)."""
+"""The reviewer's own key files (keys/key-0001.key …, the highest number current).
+
+Each key file holds an X25519 key and, from key-file version 2, the Ed25519
+signing key of team records (crypto.keyfile, docs/team.md). A version 1 file
+is upgraded the first time its passphrase opens it: a new signing key is
+made and the file rewritten, atomically, under the same passphrase and
+Argon2 limits. The rewrite happens with the home held (the caller's lock), and
+the file is read again under it, so two commands unlocking at once cannot
+each make a different signing key.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crypto.atomic import atomic_output
 from crypto.errors import KeyFileError, WrongPassphrase
-from crypto.keyfile import open_private_key, read_public_key, seal_private_key
+from crypto.keyfile import OpenedKeyFile, open_key_file, read_public_key, seal_private_key
 from crypto.keys import PrivateKey, PublicKey
 from crypto.params import Argon2Limits
+from crypto.signing import SigningKey
 from reviewer.errors import KeyProblem, NotFound
 
 
 @dataclass
 class Keys:
-    """The reviewer's unlocked private keys (newest first) for one command."""
+    """The reviewer's unlocked private keys (newest first) for one command.
+
+    `signing[i]` is the signing key kept in the same file as `private[i]`.
+    """
 
     private: list[PrivateKey] = field(default_factory=list)
+    signing: list[SigningKey] = field(default_factory=list)
 
 
 class KeyRing:
@@ -59,19 +75,48 @@ class KeyRing:
             out.write(seal_private_key(key, passphrase, limits=limits))
         return key.public_key
 
-    def unlock(self, passphrase: str) -> Keys:
-        """Open every key file this passphrase opens; at least one must."""
+    def unlock(
+        self,
+        passphrase: str,
+        *,
+        hold: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> Keys:
+        """Open every key file this passphrase opens; at least one must.
+
+        A version 1 file among them is upgraded to version 2 inside `hold()`
+        (the home's lock).
+        """
         self.require()
-        opened: list[PrivateKey] = []
+        opened = self._open_all(passphrase)
+        if any(o.signing is None for _path, o in opened):
+            with hold():
+                opened = self._open_all(passphrase, upgrade=True)
+        if not opened:
+            raise KeyProblem("wrong passphrase: it opens none of the keys in this home")
+        signing = [o.signing for _path, o in opened if o.signing is not None]
+        return Keys([o.private for _path, o in opened], signing)
+
+    def _open_all(
+        self, passphrase: str, *, upgrade: bool = False
+    ) -> list[tuple[Path, OpenedKeyFile]]:
+        opened: list[tuple[Path, OpenedKeyFile]] = []
         for path in reversed(self.files()):
             try:
-                opened.append(open_private_key(path.read_bytes(), passphrase))
+                key_file = open_key_file(path.read_bytes(), passphrase)
             except WrongPassphrase:
                 continue  # an old key may have another passphrase
             except KeyFileError as e:
                 raise KeyProblem(f"{path.name}: {e}") from None
-        if not opened:
-            raise KeyProblem("wrong passphrase: it opens none of the keys in this home")
-        return Keys(opened)
+            if upgrade and key_file.signing is None:
+                key_file = self._upgrade(path, key_file, passphrase)
+            opened.append((path, key_file))
+        return opened
 
-
+    @staticmethod
+    def _upgrade(path: Path, old: OpenedKeyFile, passphrase: str) -> OpenedKeyFile:
+        """Rewrite a version 1 key file as version 2 with a new signing key."""
+        signing = SigningKey.generate()
+        data = seal_private_key(old.private, passphrase, signing_key=signing, limits=old.limits)
+        with atomic_output(path, overwrite=True) as out:
+            out.write(data)
+        return OpenedKeyFile(old.private, signing, old.limits, 2)

@@ -32,6 +32,7 @@ import nacl.public
 from crypto import codename, documents, envelope, errors, keyfile
 from crypto.keys import PrivateKey, PublicKey
 from crypto.params import CODENAME_LIMITS, TEST_LIMITS, Argon2Limits
+from crypto.signing import SigningKey
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "tests" / "vectors"
@@ -445,6 +446,7 @@ class KeyFileCase:
     key: PrivateKey | None = None  # on success
     error: type[errors.KeyFileError] | None = None
     extra: list[str] = field(default_factory=list)
+    signing: SigningKey | None = None  # on success, version 2
 
     def check(self) -> None:
         try:
@@ -454,12 +456,21 @@ class KeyFileCase:
                 raise AssertionError(f"{self.name}: expected {self.error}, got {e!r}") from e
             return
         assert self.key is not None and got.raw() == self.key.raw(), self.name
+        opened = keyfile.open_key_file(self.data, self.passphrase)
+        if self.signing is None:
+            assert opened.signing is None and opened.version == 1, self.name
+        else:
+            assert opened.signing is not None and opened.version == 2, self.name
+            assert opened.signing.seed() == self.signing.seed(), self.name
 
     def render(self) -> bytes:
         if self.error is None:
             assert self.key is not None
             lines = ["expect: success", f"identity: {self.key.raw().hex()}",
                      f"public key: {self.key.public_key.to_text()}"]
+            if self.signing is not None:
+                lines += [f"signing seed: {self.signing.seed().hex()}",
+                          f"signing public key: {self.signing.public_key.to_text()}"]
         else:
             lines = ["expect: failure", f"error: {self.error.__name__}"]
         lines.append(f"passphrase: {self.passphrase}")
@@ -471,7 +482,9 @@ class KeyFileCase:
 def keyfile_cases() -> list[KeyFileCase]:
     key = identity("key file")
     pw = "correct horse battery staple"
-    good = keyfile.seal_private_key(key, pw, limits=TEST_LIMITS, random=Drbg("key file"))
+    # Version 1 (no signing key): the files versions before signing keys wrote,
+    # still read. Their bytes are unchanged since version 2 was added.
+    good = keyfile.seal_private_key_v1(key, pw, limits=TEST_LIMITS, random=Drbg("key file"))
     cases = [
         KeyFileCase("success", "a key file under the test limits", good, pw, key=key),
         KeyFileCase("wrong_passphrase", "the passphrase is wrong", good, pw + "!",
@@ -482,8 +495,8 @@ def keyfile_cases() -> list[KeyFileCase]:
     cases.append(KeyFileCase(
         "success_nfc_passphrase",
         "sealed under an NFC passphrase, opened with its NFD spelling",
-        keyfile.seal_private_key(accented, composed, limits=TEST_LIMITS,
-                                 random=Drbg("accented")),
+        keyfile.seal_private_key_v1(accented, composed, limits=TEST_LIMITS,
+                                    random=Drbg("accented")),
         unicodedata.normalize("NFD", composed), key=accented))
 
     def broken(name: str, comment: str, data: bytes, error: type[errors.KeyFileError]) -> None:
@@ -495,7 +508,7 @@ def keyfile_cases() -> list[KeyFileCase]:
     broken("bad_magic", "the first magic byte changed", flip(good, 0), errors.KeyFileError)
     broken("envelope_as_key_file", "an envelope's magic", envelope.MAGIC + good[8:],
            errors.KeyFileError)
-    broken("unknown_version", "version 0x0002", flip(good, 7, 0x03), errors.UnsupportedKeyFile)
+    broken("unknown_version", "version 0x0003", flip(good, 7, 0x02), errors.UnsupportedKeyFile)
     broken("empty", "an empty file", b"", errors.KeyFileError)
     broken("too_short", "143 bytes: the last byte cut", good[:-1], errors.KeyFileError)
     broken("too_long", "145 bytes: a newline appended", good + b"\n", errors.KeyFileError)
@@ -522,6 +535,29 @@ def keyfile_cases() -> list[KeyFileCase]:
     broken("noncanonical_public_key",
            "the clear public key with bit 255 set, refused before the passphrase",
            good[:40] + noncanonical + good[72:], errors.KeyFileError)
+
+    # Version 2: the X25519 key and the Ed25519 signing key of team records.
+    key2 = identity("key file v2")
+    signing2 = SigningKey(Drbg("signing key v2")(32))
+    good2 = keyfile.seal_private_key(key2, pw, signing_key=signing2, limits=TEST_LIMITS,
+                                     random=Drbg("key file v2"))
+    cases.append(KeyFileCase("v2_success", "a version 2 key file with its signing key",
+                             good2, pw, key=key2, signing=signing2))
+    cases.append(KeyFileCase("v2_wrong_passphrase", "version 2, the passphrase is wrong", good2,
+                             pw + "!", error=errors.WrongPassphrase))
+    broken("v2_too_short", "version 2, 207 bytes: the last byte cut", good2[:-1],
+           errors.KeyFileError)
+    broken("v2_at_version_1_length", "version 2 magic on a version 1 file of 144 bytes",
+           flip(good, 7, 0x03), errors.KeyFileError)
+    other_signing = SigningKey(Drbg("other signing key")(32)).public_key.raw
+    broken("v2_signing_mismatch",
+           "the clear signing key replaced by another valid one; the box opens",
+           good2[:72] + other_signing + good2[104:], errors.KeyFileError)
+    broken("v2_invalid_signing_key",
+           "the clear signing key is the Ed25519 identity point (small order)",
+           good2[:72] + (1).to_bytes(32, "little") + good2[104:], errors.KeyFileError)
+    broken("v2_flipped_box", "version 2, a byte of the secretbox flipped", flip(good2, 207),
+           errors.WrongPassphrase)
     return cases
 
 

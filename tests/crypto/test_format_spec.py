@@ -136,12 +136,14 @@ def test_spec_decrypter_agrees_with_the_vector(path: Path) -> None:
     assert hashlib.sha256(content).hexdigest() == one(fields, "payload")
 
 
-def open_key_file(data: bytes, passphrase: str) -> bytes:
+def open_key_file(data: bytes, passphrase: str) -> tuple[bytes, bytes | None]:
+    """The X25519 secret and, for version 2, the Ed25519 seed."""
     if len(data) < 8 or data[:6] != b"RFGKEY":
         raise Outcome("KeyFileError")
-    if data[6:8] != b"\x00\x01":
+    if data[6:8] not in (b"\x00\x01", b"\x00\x02"):
         raise Outcome("UnsupportedKeyFile")
-    if len(data) != 144:
+    version = data[7]
+    if len(data) != (144 if version == 1 else 208):
         raise Outcome("KeyFileError")
     ops, mem = int.from_bytes(data[8:16], "little"), int.from_bytes(data[16:24], "little")
     if not (1 <= ops <= 10 and 8 << 20 <= mem <= 1 << 30):
@@ -153,26 +155,38 @@ def open_key_file(data: bytes, passphrase: str) -> bytes:
         na.crypto_scalarmult(b"\x42" * 32, public)
     except nacl.exceptions.RuntimeError:
         raise Outcome("KeyFileError") from None
+    signing_public = data[72:104] if version == 2 else b""
+    if version == 2 and not na.crypto_core_ed25519_is_valid_point(signing_public):
+        raise Outcome("KeyFileError")
+    rest = data[104:] if version == 2 else data[72:]
+    nonce, box = rest[:24], rest[24:]
     password = unicodedata.normalize("NFC", passphrase).encode()
     key = na.crypto_pwhash_alg(32, password, data[24:40], ops, mem, na.crypto_pwhash_ALG_ARGON2ID13)
     try:
-        secret = na.crypto_secretbox_open(data[96:144], data[72:96], key)
+        secret = na.crypto_secretbox_open(box, nonce, key)
     except nacl.exceptions.CryptoError:
         raise Outcome("WrongPassphrase") from None
-    if x25519_public(secret) != public:
+    if x25519_public(secret[:32]) != public:
         raise Outcome("KeyFileError")
-    return bytes(secret)
+    if version == 1:
+        return bytes(secret), None
+    seed = bytes(secret[32:])
+    if na.crypto_sign_seed_keypair(seed)[0] != signing_public:
+        raise Outcome("KeyFileError")
+    return bytes(secret[:32]), seed
 
 
 @pytest.mark.parametrize("path", files("keyfile"), ids=lambda p: p.stem)
 def test_spec_key_file_reader_agrees_with_the_vector(path: Path) -> None:
     fields, data = parse(path)
     try:
-        secret = open_key_file(data, one(fields, "passphrase"))
+        secret, seed = open_key_file(data, one(fields, "passphrase"))
     except Outcome as outcome:
         assert str(outcome) == one(fields, "error")
         return
     assert secret.hex() == one(fields, "identity")
+    assert (seed.hex() if seed is not None else None) == (
+        one(fields, "signing seed") if "signing seed" in fields else None)
     text = "refuge-pk1-" + base64.b32encode(x25519_public(secret)).decode().rstrip("=").lower()
     assert text == one(fields, "public key")
 

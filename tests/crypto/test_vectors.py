@@ -139,6 +139,13 @@ def test_keyfile_vector(path: Path) -> None:
         assert key.raw().hex() == one(fields, "identity")
         assert key.public_key.to_text() == one(fields, "public key")
         assert keyfile.read_public_key(data) == PublicKey.from_text(one(fields, "public key"))
+        opened = keyfile.open_key_file(data, passphrase)
+        if "signing seed" in fields:  # version 2: the signing key of team records
+            assert opened.version == 2 and opened.signing is not None
+            assert opened.signing.seed().hex() == one(fields, "signing seed")
+            assert opened.signing.public_key.to_text() == one(fields, "signing public key")
+        else:
+            assert opened.version == 1 and opened.signing is None
         return
     assert one(fields, "expect") == "failure"
     expected = error_class(one(fields, "error"))
