@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ import wcwidth
 
 from bench.server_sim import APPLICATION, Applicant, submit, write_bundle
 from crypto import envelope
-from reviewer.caselist import Casebook, CaseRow, Filters, last_activity
+from reviewer.caselist import Casebook, Filters, last_activity
 from reviewer.cli import LIST_COLUMNS, list_lines
 from reviewer.columns import display_width, fit
 from reviewer.home import Home
@@ -282,18 +281,6 @@ def test_the_narrow_range_is_one_column_wide() -> None:
     assert len(shown) > 600
     assert all(wcwidth.wcwidth(ch) == 1 for ch in shown)
     assert wcwidth.wcwidth(NARROW_BELOW) == 0  # a combining mark: the range ends there
-
-
-def test_rows_are_the_rows_caserow_makes(env: Env, five: dict[str, Applicant]) -> None:
-    # Casebook builds its rows by setting their slots (a speed trick): each must be
-    # the row CaseRow's own __init__ makes from the same fields.
-    rows = book(env).rows()
-    assert len(rows) == 5
-    for row in rows:
-        again = CaseRow(*(getattr(row, f.name) for f in dataclasses.fields(CaseRow)))
-        assert again == row and hash(again) == hash(row) and repr(again) == repr(row)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            row.mark = ""  # type: ignore[misc]
 
 
 def test_an_opening_while_another_command_holds_the_home_is_kept(env: Env,
