@@ -74,14 +74,16 @@ def _class_of(codes: Iterable[int]) -> str:
 
 
 def escaped_bmp_codes() -> list[int]:
-    """Every code point below U+10000 that `_escaped` escapes (the same test, inlined:
-    three times faster than calling it 65,536 times)."""
+    """Every code point below U+10000 that `_escaped` escapes (the same test, inlined,
+    and only on the characters str.isprintable refuses: every character of an invisible
+    category is among them, since isprintable refuses exactly the categories C and Z but
+    the space. About 9 ms instead of 18 ms, in every command that prints applicant text;
+    a test compares the result with `_escaped` over the whole plane)."""
     category = unicodedata.category
     shown = DIRECTION_MARKS | JOINERS
-    return [
-        c for c in range(0x10000)
-        if (c in FILLERS or category(chr(c)) in INVISIBLE_CATEGORIES) and c not in shown
-    ]
+    unprintable = [c for c, ch in enumerate(map(chr, range(0x10000))) if not ch.isprintable()]
+    return sorted({c for c in unprintable if category(chr(c)) in INVISIBLE_CATEGORIES}
+                  .union(FILLERS).difference(shown))
 
 
 @functools.cache
