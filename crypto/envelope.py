@@ -244,8 +244,11 @@ def encrypt_bytes(
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
     """Read up to n bytes, looping over short reads; fewer only at end of file."""
-    parts: list[bytes] = []
-    remaining = n
+    first = src.read(n)
+    if len(first) == n or not first:  # the usual case: one read was enough
+        return first
+    parts: list[bytes] = [first]
+    remaining = n - len(first)
     while remaining:
         part = src.read(remaining)
         if not part:

@@ -119,3 +119,70 @@ def test_cli_refuses_a_low_order_recipient_in_one_line(tmp_path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "low-order" in result.output
     assert not (tmp_path / "out").exists()
+
+
+# --- documents: a lone surrogate is refused wherever it is (documents.may_hold_surrogates
+# lets documents without a surrogate escape skip the walk over their strings) ------------
+
+_SUBMISSION_HEAD = (
+    '{"format":"refuge-intake submission","version":1,"case":"' + "a" * 32
+    + '","submission":"' + "b" * 32 + '","kind":"application","day":"2026-11-20",'
+)
+
+
+@pytest.mark.parametrize("answers", [
+    '{"name":"x\\ud800"}', '{"name":"\\uD800"}', '{"name":"\\uDFFF y"}', '{"name":"\\udc00"}',
+    '{"name":["ok","\\uDbff"]}', '{"name":"\\ud83d"}',
+])
+def test_a_lone_surrogate_escape_is_refused_in_any_case(answers: str) -> None:
+    from crypto import documents
+    from crypto.errors import DocumentError
+
+    data = (_SUBMISSION_HEAD + '"answers":' + answers + ',"attachments":[]}').encode()
+    with pytest.raises(DocumentError, match="lone surrogate"):
+        documents.parse_submission(data)
+
+
+@pytest.mark.parametrize("answers", [
+    '{"name":"\\ud83d\\ude00"}', '{"name":"\\\\ud800"}', '{"name":"\\u00e9\\n"}',
+    '{"name":"Ay\u015fe"}',
+])
+def test_text_without_a_lone_surrogate_is_accepted(answers: str) -> None:
+    from crypto import documents
+
+    data = (_SUBMISSION_HEAD + '"answers":' + answers + ',"attachments":[]}').encode()
+    assert documents.parse_submission(data)["answers"]["name"]
+
+
+def test_every_lone_surrogate_escape_is_refused() -> None:
+    from crypto import documents
+    from crypto.errors import DocumentError
+
+    for code in range(0xD800, 0xE000):
+        for escape in (f"\\u{code:04x}", f"\\u{code:04X}"):
+            data = (_SUBMISSION_HEAD + '"answers":{"name":"' + escape + '"},"attachments":[]}')
+            with pytest.raises(DocumentError, match="lone surrogate"):
+                documents.parse_submission(data.encode())
+
+
+def test_a_lone_surrogate_in_a_field_name_is_refused() -> None:
+    from crypto import documents
+    from crypto.errors import DocumentError
+
+    data = (_SUBMISSION_HEAD + '"answers":{},"attachments":[],"\\uD800":1}').encode()
+    with pytest.raises(DocumentError, match="lone surrogate"):
+        documents.parse_submission(data)
+
+
+# --- manifests: printable ASCII only, every byte value ---------------------------------
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_a_manifest_holds_printable_ascii_only(byte: int) -> None:
+    from crypto.bundle import ManifestError, parse_manifest
+
+    data = b'{"a":"' + bytes([byte]) + b'"}'
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(data)
+    not_printable = "not printable ASCII" in str(caught.value)
+    assert not_printable == (not 0x20 <= byte <= 0x7E)
