@@ -157,7 +157,8 @@ def seal_private_key_v1(
         + nonce
         + boxed
     )
-    assert len(out) == KEYFILE_V1_BYTES
+    if len(out) != KEYFILE_V1_BYTES:  # the layout above is fixed: a length off is a bug here
+        raise RuntimeError(f"a version 1 key file of {len(out)} bytes")
     return out
 
 

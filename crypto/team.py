@@ -518,7 +518,8 @@ def seal_announcement(
         signing_key.public_key.raw + binding, nonce, recipient.raw, sender.raw()
     )
     out = ANNOUNCEMENT_MAGIC + sender.public_key.raw + recipient.raw + nonce + boxed
-    assert len(out) == ANNOUNCEMENT_BYTES
+    if len(out) != ANNOUNCEMENT_BYTES:  # the layout above is fixed: a length off is a bug here
+        raise RuntimeError(f"an announcement of {len(out)} bytes")
     return out
 
 

@@ -86,7 +86,8 @@ def serve(home: Home, keys: Keys, *, port: int = 0, idle_minutes: float = 15,
     """Run the desk until Ctrl-C; the keys are forgotten when it stops."""
     desk = Desk(home, keys, idle_seconds=idle_minutes * 60)
     server = make_server(desk, port)
-    assert desk.token is not None
+    if desk.token is None:  # a new Desk always holds its one-time token
+        raise RuntimeError("the desk has no token to print")
     address = f"http://127.0.0.1:{desk.port}/cases?token={desk.token}"
     say(f"The reviewer's desk is open at {address}")
     say("Open it once, in a private window; it locks after"

@@ -133,7 +133,8 @@ class Desk:
     def state(self) -> State:
         with self.mutex:
             self._sync()
-            assert self._state is not None
+            if self._state is None:  # _sync always reads one
+                raise RuntimeError("the desk holds no state")
             return self._state
 
     def casebook(self) -> Casebook:
