@@ -45,7 +45,9 @@ PAGE_SIZE = 50
 #: What may be asked while the desk is locked.
 OPEN_WHEN_LOCKED = frozenset({"desk.unlock", "desk.lock", "static"})
 _ID = re.compile(r"[0-9a-f]{1,64}")
-_NEXT = re.compile(r"/[a-z0-9/]*")
+#: Where unlocking may return to: a path of this desk. Not "//…", which a
+#: browser reads as another host.
+_NEXT = re.compile(r"/(?!/)[a-z0-9/]*")
 MARKS: dict[str, str] = {"new": "New", "updated": "Updated"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -112,6 +113,15 @@ def test_idle_desk_forgets_the_keys(client: FlaskClient, desk: Desk, world: Worl
              status=303)
     assert r.headers["Location"] == f"/cases/{world.a.case}"
     assert "Ayşe" in page(client, f"/cases/{world.a.case}")
+
+
+@pytest.mark.parametrize("target", ["//evil", "//2130706433/cases", "https://evil.example/",
+                                    "/cases?x=1", "cases"])
+def test_unlocking_returns_only_to_a_path_of_the_desk(client: FlaskClient, desk: Desk,
+                                                      target: str) -> None:
+    desk.lock()
+    r = post(client, "/unlock", {"passphrase": PASSPHRASE, "next": target}, status=303)
+    assert r.headers["Location"] == "/cases"
 
 
 CANARY = "CANARY-ANSWER-d35k"
