@@ -54,6 +54,14 @@ def test_token_becomes_a_cookie_once(anonymous: FlaskClient, app: Flask, desk: D
     assert other.get("/cases", base_url=BASE).status_code == 403
 
 
+def test_the_token_redirect_stays_on_the_desk(anonymous: FlaskClient, desk: Desk) -> None:
+    # The redirect goes to the path asked for; Werkzeug gives "//evil.example/cases"
+    # as "/evil.example/cases", a path of the desk (a 404), never another host.
+    r = anonymous.get("/", base_url=BASE, query_string={"token": desk.token},
+                      environ_overrides={"PATH_INFO": "//evil.example/cases"})
+    assert r.status_code == 303 and r.headers["Location"] == "/evil.example/cases"
+
+
 def test_post_without_csrf_is_refused(client: FlaskClient, desk: Desk) -> None:
     for data in ({}, {"csrf": "0" * 64}, {"csrf": ""}):
         r = client.post("/lock", data=data, base_url=BASE)
