@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -44,6 +43,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as wsgiref_make_server
 
 import pytest
+
+from tests.harness.tools import send_whole_then_read
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -277,26 +278,9 @@ def post_whole_body_first(
         f"Content-Length: {body_bytes}\r\nConnection: close\r\n\r\n"
     ).encode("latin-1")
     chunk = bytes(1024 * 1024)
-    sent_all = True
-    answer = bytearray()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        try:
-            conn.sendall(head)
-            remaining = body_bytes
-            while remaining > 0:
-                conn.sendall(chunk[: min(remaining, len(chunk))])
-                remaining -= len(chunk)
-            # Say "no more": Werkzeug's own draining reads in 10 MB blocks and would
-            # otherwise wait for bytes that never come.
-            conn.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            sent_all = False
-        try:
-            while part := conn.recv(65536):
-                answer += part
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return UploadOutcome(sent_all, bytes(answer))
+    pieces = (chunk[: min(body_bytes - start, len(chunk))]
+              for start in range(0, body_bytes, len(chunk)))
+    return UploadOutcome(*send_whole_then_read(port, head, pieces, timeout=30))
 
 
 # --- pictures -------------------------------------------------------------------------------

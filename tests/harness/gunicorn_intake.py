@@ -34,7 +34,7 @@ from crypto.keys import PrivateKey
 from crypto.params import TEST_LIMITS
 from intake import create_app, db
 from intake.models import Applicant, Blob, Submission
-from tests.harness.tools import missing
+from tests.harness.tools import missing, send_whole_then_read
 from tests.intake.helpers import answers, files, multipart
 
 REPO = Path(__file__).resolve().parents[2]
@@ -417,23 +417,9 @@ def post_whole_body_first(server: IntakeServer, path: str, body: bytes, ctype: s
         f"Content-Length: {len(body)}\r\nConnection: close\r\n"
         + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n"
     ).encode("latin-1")
-    sent_all = True
-    answer = bytearray()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as conn:
-        try:
-            conn.sendall(head)
-            view = memoryview(body)
-            for start in range(0, len(body), 1024 * 1024):
-                conn.sendall(view[start:start + 1024 * 1024])
-            conn.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            sent_all = False
-        try:
-            while part := conn.recv(65536):
-                answer += part
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return Answer(sent_all, bytes(answer))
+    view = memoryview(body)
+    pieces = (view[start:start + 1024 * 1024] for start in range(0, len(body), 1024 * 1024))
+    return Answer(*send_whole_then_read(server.port, head, pieces, timeout=60))
 
 
 def fresh_form(server: IntakeServer) -> tuple[str, str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from collections.abc import Iterable
 from typing import NoReturn
 
 import pytest
@@ -42,3 +44,30 @@ def require_program(name: str) -> str:
     if path is None:
         missing(name)
     return path
+
+
+def send_whole_then_read(port: int, head: bytes, body: Iterable[bytes | memoryview],
+                         timeout: float) -> tuple[bool, bytes]:
+    """Send a request's head and every piece of its body before reading, as Firefox
+    (and so Tor Browser) does; then say "no more" and read the whole answer.
+
+    Returns whether all was sent (False: the server reset the connection first)
+    and what came back. The write side is shut so that a server draining the body
+    (Werkzeug reads it in 10 MB blocks) does not wait for bytes that never come.
+    """
+    sent_all = True
+    answer = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        try:
+            conn.sendall(head)
+            for piece in body:
+                conn.sendall(piece)
+            conn.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            sent_all = False
+        try:
+            while part := conn.recv(65536):
+                answer += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return sent_all, bytes(answer)
