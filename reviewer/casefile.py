@@ -27,7 +27,6 @@ from crypto import answersform
 from crypto.errors import NoMatch
 from reviewer import filetypes, saving
 from reviewer.blobs import BlobStore
-from reviewer.errors import NotFound
 from reviewer.home import Home
 from reviewer.inert import inert
 from reviewer.keyring import Keys
@@ -104,9 +103,7 @@ class CaseFile:
 
 def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
     """Everything of case `case_id` (a full id) these keys open; NotFound for an unknown case."""
-    case = state.cases.get(case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id!r}")
+    case = state.case(case_id)
     store = home.store(state)
     return CaseFile(
         case_id,

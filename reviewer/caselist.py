@@ -32,7 +32,7 @@ from crypto.errors import DecryptError
 from crypto.keys import PublicKey
 from reviewer.blobs import seal_bytes
 from reviewer.collector import collector_paused
-from reviewer.errors import HomeBusy, NotFound
+from reviewer.errors import HomeBusy
 from reviewer.home import Home
 from reviewer.index import parse_texts, search_text
 from reviewer.keyring import Keys
@@ -273,9 +273,7 @@ class Casebook:
         If another command holds the home, the opening is kept in memory and
         written with the next one (or the next refresh).
         """
-        case = self._state.cases.get(case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}")
+        case = self._state.case(case_id)
         opening = Opened(_moment(self._clock()), len(case.submissions))
         self._unsaved[case_id] = opening
         self._write_unsaved()

@@ -371,9 +371,7 @@ class Home:
     @staticmethod
     def _outbox_reply(state: State, case_id: str, reply_id: str) -> Reply:
         """The reply, if it still waits for export (NotFound, ReplyFinal otherwise)."""
-        case = state.cases.get(case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}")
+        case = state.case(case_id)
         reply = next((r for r in case.replies if r.id == reply_id), None)
         if reply is None:
             raise NotFound(f"case {case_id} has no reply {reply_id!r}")

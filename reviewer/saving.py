@@ -122,9 +122,7 @@ def saved_copy(home: Home, state: State, keys: Keys, case_id: str, submission_id
     NotForYourKey when the submission or the file is not sealed to this
     home's keys.
     """
-    case = state.cases.get(case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id!r}")
+    case = state.case(case_id)
     sub = next((s for s in case.submissions if s.id == submission_id), None)
     if sub is None:
         raise NotFound(f"case {case_id} has no submission {submission_id!r}")

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from crypto.bundle import SubmissionRecord, is_id
 from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
+from reviewer.errors import NotFound
 
 STATE_VERSION = 3
 READABLE_STATE_VERSIONS = (1, 2, 3)
@@ -132,6 +133,13 @@ class State:
     predates_trust: bool = False
 
     # --- reading --------------------------------------------------------------
+
+    def case(self, case_id: str) -> Case:
+        """The case with this full id; NotFound if this home has none."""
+        found = self.cases.get(case_id)
+        if found is None:
+            raise NotFound(f"no case {case_id!r}")
+        return found
 
     def named_keys(self) -> list[PublicKey]:
         """The reviewer keys the last imported bundle named (trusted or not)."""
