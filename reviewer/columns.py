@@ -21,16 +21,16 @@ NARROW_BELOW = "\u0300"
 def display_width(text: str) -> int:
     """How many columns inert `text` takes on a terminal."""
     if not text or max(text) < NARROW_BELOW:
-        return len(text)  # a speed trick, see `_char_width`
+        return len(text)  # a speed trick, see `char_width`
     import wcwidth
 
     width: int = wcwidth.wcswidth(text)
     if width >= 0:
         return width
-    return sum(_char_width(ch) for ch in text)
+    return sum(char_width(ch) for ch in text)
 
 
-def _char_width(ch: str) -> int:
+def char_width(ch: str) -> int:
     """Columns of one character; wcwidth is imported only for text that needs it.
 
     Names in Latin scripts (most rows) never need it: `list` of 10,000 such
@@ -54,7 +54,7 @@ def fit(text: str, width: int) -> str:
     kept: list[str] = []
     used = 0
     for ch in safe:
-        w = _char_width(ch)
+        w = char_width(ch)
         if used + w > room:
             break
         kept.append(ch)

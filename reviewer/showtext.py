@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 
-import wcwidth
-
 from reviewer.casefile import Answer, CaseFile, FileView, SubmissionView
+from reviewer.columns import char_width, display_width
 from reviewer.inert import inert
 
 #: Below this many columns lines are wrapped as if the terminal were this wide.
@@ -23,16 +22,6 @@ MIN_WIDTH = 40
 INDENT = "    "
 TAB = "    "
 _TOKENS = re.compile(r"\S+|\s+")
-
-
-def char_width(ch: str) -> int:
-    """Columns one character takes (0 for a combining mark)."""
-    return max(wcwidth.wcwidth(ch), 0)
-
-
-def display_width(text: str) -> int:
-    """Columns `text` (inert, one line) takes on a terminal."""
-    return len(text) if text.isascii() else sum(char_width(ch) for ch in text)
 
 
 def _take(word: str, room: int) -> tuple[str, str]:

@@ -9,7 +9,8 @@ from click.testing import Result
 
 from bench.server_sim import APPLICATION, Applicant, submit, write_bundle
 from reviewer.cli import cli
-from reviewer.showtext import display_width, wrap, wrap_line
+from reviewer.columns import display_width
+from reviewer.showtext import wrap, wrap_line
 
 from .test_cli import ESCAPES, Env, make_env
 
