@@ -254,7 +254,10 @@ def import_replies_command(bundle: Path) -> None:
         raise OperatorError(
             f"cannot store the replies: {e.strerror or e}; nothing was imported") from None
     note = f" ({result.already} already imported)" if result.already else ""
-    team = f" Stored {result.team} team record(s) for the next export." if result.team else ""
+    team = ""
+    if result.team or result.team_already:
+        again = f" ({result.team_already} already stored)" if result.team_already else ""
+        team = f" Stored {result.team} team record(s) for the next export{again}."
     click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.{team}")
 
 

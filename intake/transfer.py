@@ -34,7 +34,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crypto.atomic import OutputExists, atomic_output
-from crypto.bundle import BundleError, BundleWriter, Member, SubmissionRecord, read_bundle
+from crypto.bundle import (
+    BundleError,
+    BundleWriter,
+    Manifest,
+    Member,
+    SubmissionRecord,
+    member_digest,
+    read_bundle,
+)
 from crypto.envelope import recipient_key_ids
 from crypto.errors import DecryptError, InvalidPublicKey
 from crypto.keys import PublicKey
@@ -69,6 +77,7 @@ class ImportResult:
     new: int
     already: int
     team: int = 0
+    team_already: int = 0
 
 
 def _sealed_to(dbs: Session, store: Store, blob_ids: list[str]) -> list[PublicKey]:
@@ -273,6 +282,39 @@ def _team_member(member_id: str, path: Path) -> Path:
     return path
 
 
+def _team_to_store(
+    dbs: Session, store: Store, manifest: Manifest, paths: dict[str, Path]
+) -> tuple[list[tuple[str, Path]], int]:
+    """The bundle's team members to store, each under a fresh id; and how many were here.
+
+    Each is checked (_team_member). One whose bytes this server already holds
+    (a bundle imported twice, a reviewer's whole outbox exported again) is not
+    stored again: nothing is kept to recognise it by but the envelopes
+    themselves, so every stored team envelope is read and hashed, once per
+    import that carries team members. Measured (2 shared cores, warm cache):
+    10,000 envelopes of 4,354 bytes, a year of busy notes at the default
+    retention, hash in 1.0 s (0.7 s CPU).
+    """
+    wanted = [(m, _team_member(m, paths[m])) for m in manifest.team]
+    if not wanted:
+        return [], 0
+    listed = {m.id: m.digest for m in manifest.members}
+    held: set[str] = set()
+    for blob_id in dbs.scalars(select(TeamBlob.id)):
+        try:
+            with store.open(blob_id) as f:
+                held.add(member_digest(f))
+        except OSError:
+            continue  # a missing envelope: `export` names it
+    fresh: list[tuple[str, Path]] = []
+    for member_id, path in wanted:
+        digest = listed[member_id]  # the reader checked the bytes against it
+        if digest not in held:
+            held.add(digest)
+            fresh.append((new_id(), path))
+    return fresh, len(wanted) - len(fresh)
+
+
 def import_replies(
     dbs: Session, store: Store, bundle: Path, *, day: dt.date
 ) -> ImportResult:
@@ -316,8 +358,7 @@ def import_replies(
                     "could not read it; nothing was imported"
                 )
             fresh.append((record, applicant, path))
-        team = [(new_id(), _team_member(member_id, staged.paths[member_id]))
-                for member_id in manifest.team]
+        team, team_already = _team_to_store(dbs, store, manifest, staged.paths)
         planned = [(new_id(), record, applicant, path) for record, applicant, path in fresh]
         try:
             # As for submissions (intake.store): stored and committed, or neither.
@@ -334,6 +375,6 @@ def import_replies(
                 "the database refused the replies (is another import running?); "
                 "nothing was imported"
             ) from None
-        return ImportResult(len(fresh), already, len(team))
+        return ImportResult(len(fresh), already, len(team), team_already)
     finally:
         staged.discard()

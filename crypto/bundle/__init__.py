@@ -28,7 +28,8 @@ The modules, each importable on its own; every name other code uses is here:
 
     format    layout constants, the errors, the manifest's records
     manifest  parse_manifest: the manifest's bytes checked by every rule, typed
-    members   copy_member (the one copy loop of reader and writer), stanza key ids
+    members   copy_member (the one copy loop of reader and writer), member_digest,
+              stanza key ids
     reader    read_bundle, read_manifest, sinks
     writer    BundleWriter
     speed     the speed tricks, each one named function with what it buys
@@ -72,7 +73,7 @@ from crypto.bundle.format import (
     manifest_digest,
 )
 from crypto.bundle.manifest import KeyMap, parse_manifest
-from crypto.bundle.members import stanza_key_ids
+from crypto.bundle.members import member_digest, stanza_key_ids
 from crypto.bundle.reader import Sink, discard, read_bundle, read_manifest
 from crypto.bundle.writer import BundleWriter, Source
 
@@ -117,6 +118,7 @@ __all__ = [
     "is_day",
     "is_id",
     "manifest_digest",
+    "member_digest",
     "parse_manifest",
     "read_bundle",
     "read_manifest",

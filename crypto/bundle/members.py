@@ -76,6 +76,11 @@ def copy_member(
     return Copied(copied, h.digest(), head)
 
 
+def member_digest(src: BinaryIO) -> str:
+    """The digest a manifest lists for a member whose bytes are `src`, to its end (hex)."""
+    return copy_member(src, None).digest.hex()
+
+
 def stanza_key_ids(head: bytes) -> list[bytes] | None:
     """The key ids an envelope's header names, from its first bytes; None if malformed.
 

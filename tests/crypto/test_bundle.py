@@ -428,6 +428,10 @@ def test_team_members_round_trip_in_both_kinds(kind: str) -> None:
     manifest, staged = _read_with_members(out.getvalue(), kind)
     assert manifest.team == (given, drawn)
     assert staged == {given: first, drawn: second}
+    # member_digest gives what the manifest lists (the server recognises a stored copy by it).
+    listed = {m.id: m.digest for m in manifest.members}
+    assert bundle.member_digest(io.BytesIO(first)) == listed[given]
+    assert bundle.member_digest(io.BytesIO(second)) == listed[drawn] != listed[given]
     assert b'"team":["' + given.encode() in out.getvalue()
 
 

@@ -129,6 +129,31 @@ def test_import_stores_team_members_as_bare_envelopes(
     assert staging_files(app) == []
 
 
+def test_an_envelope_already_stored_is_not_stored_again(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        pair: tuple[Colleague, Colleague]) -> None:
+    alice, bob = pair
+    one, two = note(alice, "one", [bob]), note(alice, "two", [bob])
+    path = outbox(tmp_path / "a.bundle", [reviewer_key.public_key], team_members=[one, two])
+    runner.invoke(args=["import-replies", str(path)])
+    stored_ids = {r.id for r in team_rows(app)}
+    again = runner.invoke(args=["import-replies", str(path)])
+    assert again.output == ("Imported 0 new replies. Stored 0 team record(s) for the next "
+                            "export (2 already stored).\n")
+    assert {r.id for r in team_rows(app)} == stored_ids
+    # Exported since, and a whole outbox again with one new envelope, one given twice.
+    assert runner.invoke(args=["export", str(tmp_path / "x.bundle")]).exit_code == 0
+    three = note(bob, "three", [alice])
+    path = outbox(tmp_path / "b.bundle", [reviewer_key.public_key],
+                  team_members=[one, two, three, three])
+    result = runner.invoke(args=["import-replies", str(path)])
+    assert "Stored 1 team record(s) for the next export (3 already stored)." in result.output
+    rows = team_rows(app)
+    assert len(rows) == 3 and len(store_files(app)) == 3
+    (new,) = [r for r in rows if r.id not in stored_ids]
+    assert stored(app, new.id) == three and new.exported_day is None
+
+
 def test_a_bundle_of_team_members_only_is_imported(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
