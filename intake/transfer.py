@@ -7,7 +7,8 @@ checks a whole "replies" bundle, then stores its replies for the applicants.
 
 Team records (docs/team.md) ride along blind: `import_replies` stores each
 team member of a replies bundle as an envelope under a fresh random id, with
-the day it arrived and nothing else (intake.models.TeamBlob), and
+the day it arrived and nothing else (intake.models.TeamBlob; one it already
+holds, byte for byte, is not stored again), and
 `export_submissions` puts every one not yet exported (or, with `everything`,
 every one) into the next bundle's `team` field, for every reviewer.
 
@@ -319,7 +320,7 @@ def import_replies(
     dbs: Session, store: Store, bundle: Path, *, day: dt.date
 ) -> ImportResult:
     """Check the whole bundle, then store every reply not seen before and every team
-    member, all or nothing."""
+    member this server does not already hold, all or nothing."""
     staged = _Staging(store.staging)
     try:
         try:
