@@ -45,14 +45,14 @@ import contextlib
 import fcntl
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from crypto import documents
+from crypto import documents, envelope
 from crypto.atomic import atomic_output
 from crypto.bundle import (
     KIND_SUBMISSIONS,
@@ -67,10 +67,20 @@ from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import DocumentError
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
+from crypto.signing import SigningKey
+from crypto.team import KIND_FIELDS, STATES, new_record, seal_announcement, seal_record, sign_record
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id
 from reviewer.checks import Checker, Task
-from reviewer.errors import BadInput, HomeBusy, NotFound, ReplyFinal, ReviewerError
+from reviewer.errors import (
+    BadInput,
+    BlankText,
+    HomeBusy,
+    KeyProblem,
+    NotFound,
+    ReplyFinal,
+    ReviewerError,
+)
 from reviewer.index import UNVERIFIED, Index
 from reviewer.keyring import KeyRing, Keys
 from reviewer.packs import PackWriter, sweep
@@ -84,6 +94,9 @@ from reviewer.state import (
     UnknownVersion,
     Verification,
 )
+from reviewer.team import Book, CaseView, fold
+from reviewer.teamstore import Received, TeamRead, read_team, receive
+from reviewer.teamview import EMPTY, CaseTeam, named_view
 from reviewer.trust import unconfirmed
 
 __all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
@@ -133,6 +146,7 @@ class Home:
         self.state_path = path / "state.json"
         self.tmp = path / "tmp"
         self.lock_path = path / "lock"
+        self._team_cache: tuple[object, Keys, TeamRead] | None = None
 
     # --- keys ---------------------------------------------------------------
 
@@ -240,7 +254,7 @@ class Home:
 
     def trusted_keys(self, state: State) -> list[PublicKey]:
         """The home's own keys (newest first), then the confirmed colleague keys."""
-        return [*self.own_public_keys(), *(c.key for c in state.reviewers)]
+        return [*self.own_public_keys(), *(c.key for c in state.active_reviewers())]
 
     def unconfirmed_named(self, state: State) -> list[PublicKey]:
         """Keys the last imported bundle named that this home does not trust."""
@@ -258,31 +272,51 @@ class Home:
         # only matters for a home with more own keys than an envelope holds.
         return keys[:MAX_RECIPIENTS]
 
-    def confirm_key(self, key: PublicKey, name: str) -> ConfirmedKey:
-        """Record a colleague's key as confirmed (the caller had a person compare it)."""
+    def confirm_key(self, key: PublicKey, name: str, keys: Keys | None = None) -> ConfirmedKey:
+        """Record a colleague's key as confirmed (the caller had a person compare it).
+
+        With `keys`, this home's signing key is announced to her (docs/team.md,
+        "Binding the signing key"): the announcement, in an envelope to her key
+        alone, waits in the outbox for the next `export-replies`.
+        """
         with self.lock():
             state = self.load_state()
             confirmed = state.reviewers
             if any(key == own for own in self.own_public_keys()):
                 raise ReviewerError("that is one of this home's own keys; it is always trusted")
             for c in confirmed:
+                if c.key == key and c.removed:
+                    raise ReviewerError(
+                        f"that key was confirmed as '{c.name}' and removed on {c.removed};"
+                        " a removed key is not trusted again (its holder makes a new key)"
+                    )
                 if c.key == key:
                     raise ReviewerError(f"that key is already confirmed as '{c.name}'")
                 if c.name == name:
                     raise ReviewerError(
                         f"a confirmed key is already named '{name}'; choose another name"
                     )
-            if len(self.own_public_keys()) + len(confirmed) >= MAX_RECIPIENTS:
+            if len(self.own_public_keys()) + len(state.active_reviewers()) >= MAX_RECIPIENTS:
                 raise ReviewerError(
                     f"an envelope holds at most {MAX_RECIPIENTS} keys, this home's own"
                     " included; remove a confirmed key first"
                 )
             added = ConfirmedKey(name, key, today())
-            self.save_state(state.with_reviewers([*confirmed, added]))
+            state = state.with_reviewers([*confirmed, added])
+            if keys is not None and keys.signing:
+                announcement = seal_announcement(keys.private[0], keys.signing[0], key)
+                sealed = envelope.encrypt_bytes(announcement, [key])
+                state = state.with_outbox([self._write_loose(state, sealed)])
+            self.save_state(state)
             return added
 
     def unconfirm_key(self, wanted: str) -> list[ConfirmedKey]:
-        """Stop trusting the confirmed keys with this name or fingerprint; those removed."""
+        """Stop trusting the confirmed keys with this name or fingerprint; those removed.
+
+        The colleague stays in the state with the day of removal: her team
+        records received before that day stay in the history, later ones are
+        refused, and nothing more is sealed to her.
+        """
         wanted = wanted.strip()
         compact = wanted.replace(" ", "").lower()
         with self.lock():
@@ -290,14 +324,19 @@ class Home:
             confirmed = state.reviewers
             gone = [
                 c for c in confirmed
-                if c.name == wanted or c.key.fingerprint.replace(" ", "") == compact
+                if c.active and (c.name == wanted
+                                 or c.key.fingerprint.replace(" ", "") == compact)
             ]
             if not gone:
                 if any(k.fingerprint.replace(" ", "") == compact for k in self.own_public_keys()):
                     raise ReviewerError("that is one of this home's own keys; it cannot be removed")
                 raise NotFound(f"no confirmed key is named or has the fingerprint {wanted!r}")
-            self.save_state(state.with_reviewers(c for c in confirmed if c not in gone))
-            return gone
+            day = today()
+            removed = [replace(c, removed=day) for c in gone]
+            self.save_state(state.with_reviewers(
+                removed[gone.index(c)] if c in gone else c for c in confirmed
+            ))
+            return removed
 
     # --- verification records and replies -----------------------------------
 
@@ -310,6 +349,9 @@ class Home:
             state = self.load_state()
             blob = self.store(state).seal_json(record, self.reviewer_recipients(state))
             state = state.with_verification(case_id, Verification(blob, str(record["day"])))
+            # The same decision as a team record, for the colleagues (docs/team.md).
+            body = {name: str(record[name]) for name in KIND_FIELDS["verification"]}
+            state = self._new_records(state, keys, case_id, [("verification", body)])
             self.save_state(state)
         self.fresh_index(state, keys)
         return state
@@ -407,6 +449,166 @@ class Home:
                 writer.close()
             self.save_state(state.with_exported((reply.id for _, reply in pending), today()))
             return len(pending)
+
+    # --- team records (docs/team.md; reviewer.teamstore, reviewer.teamview) ----
+
+    def _write_loose(self, state: State, sealed: bytes, blob: str | None = None) -> str:
+        """Write one envelope's bytes as a loose blob (synced); its id."""
+        blob = blob or new_id()
+        store = self.store(state)
+        self.blobs_dir.mkdir(mode=0o700, exist_ok=True)
+        with atomic_output(store.loose_path(blob)) as out:
+            out.write(sealed)
+        return blob
+
+    def team(self, state: State, keys: Keys) -> TeamRead:
+        """Every team envelope of `state`, decrypted, read and verified (kept for this
+        state and these keys: a command or a desk request reads them once)."""
+        # Cases are only ever added: their number says whether a case arrived.
+        cache_key = (tuple(state.team.items()), state.reviewers, len(state.cases), today())
+        cached = self._team_cache
+        if cached is not None and cached[0] == cache_key and cached[1] is keys:
+            return cached[2]
+        read = read_team(state, self.store(state), keys.private,
+                         [k.public_key for k in keys.signing], today())
+        self._team_cache = (cache_key, keys, read)
+        return read
+
+    def _views(self, state: State, keys: Keys) -> tuple[TeamRead, dict[str, CaseView]]:
+        if not state.team:
+            return TeamRead(Book((), (), ())), {}
+        read = self.team(state, keys)
+        return read, {case: fold(case, records) for case, records in read.records.items()}
+
+    def team_views_of(self, state: State, keys: Keys) -> dict[str, CaseTeam]:
+        """Every case with team records, named (nothing decrypted if the home has none)."""
+        read, views = self._views(state, keys)
+        return {case: named_view(view, read.name) for case, view in views.items()}
+
+    def team_views(self, keys: Keys) -> Mapping[str, CaseTeam]:
+        """Every case with team records, as the case list and the desk show them."""
+        return self.team_views_of(self.load_state(), keys)
+
+    def case_team(self, case_id: str, keys: Keys) -> CaseTeam:
+        """One case's state, assignee, conflicts and history (NotFound for no such case)."""
+        state = self.load_state()
+        state.case(case_id)
+        return self.team_views_of(state, keys).get(case_id, EMPTY)
+
+    def colleague_names(self) -> list[str]:
+        """The confirmed colleagues (not removed), for menus."""
+        return [c.name for c in self.load_state().active_reviewers()]
+
+    def add_note(self, case_id: str, text: str, keys: Keys) -> None:
+        """A note (an internal comment, multi-line) on a case, for the colleagues."""
+        if not text.strip():
+            raise BlankText("the note is empty; nothing was saved")
+        self.add_records(case_id, [("note", {"text": text})], keys)
+
+    def set_state(self, case_id: str, state: str, reason: str, keys: Keys) -> None:
+        """A decision on the case's state, with its reason (it resolves a state conflict)."""
+        if state not in STATES:
+            raise ReviewerError("the state is one of " + ", ".join(STATES))
+        if not reason.strip():
+            raise BlankText("the reason is empty: say why; nothing was saved")
+        self.add_records(case_id, [("state", {"state": state, "reason": reason})], keys)
+
+    def assign(self, case_id: str, who: str | None, keys: Keys) -> None:
+        """Assign the case: to a confirmed colleague by name, to "me", or to nobody (None)."""
+        if who is None:
+            assignee: str | None = None
+        elif who == "me":
+            assignee = self._signing(keys).public_key.to_text()
+        else:
+            state = self.load_state()
+            names = [c.name for c in state.active_reviewers()]
+            if who not in names:
+                choices = ", ".join(["me", *names]) + ", or nobody"
+                raise NotFound(f"no confirmed colleague is named {who!r}; the choices: {choices}")
+            read = self.team(state, keys) if state.team else None
+            known = [k for k in (read.book.known if read else ()) if k.name == who]
+            if not known:
+                raise ReviewerError(
+                    f"{who}'s signing key has not reached this home yet (it comes with the"
+                    " announcement in her next outbox bundle); assign her after importing it"
+                )
+            assignee = known[-1].key.to_text()
+        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys)
+
+    def add_records(self, case_id: str, made: Sequence[tuple[str, Mapping[str, Any]]],
+                    keys: Keys) -> State:
+        """Make team records on a case, each after the one before; the state saved."""
+        with self.lock():
+            state = self.load_state()
+            state.case(case_id)
+            state = self._new_records(state, keys, case_id, made)
+            self.save_state(state)
+        return state
+
+    @staticmethod
+    def _signing(keys: Keys) -> SigningKey:
+        if not keys.signing:
+            raise KeyProblem("this home's key file holds no signing key; unlock it again")
+        return keys.signing[0]
+
+    def _new_records(self, state: State, keys: Keys, case_id: str,
+                     made: Sequence[tuple[str, Mapping[str, Any]]]) -> State:
+        """`state` with new records (signed, sealed, stored, in the outbox); not saved.
+
+        Each names as parents the heads of the case as this home folds it, the
+        next one the record before it. Signed with the current signing key,
+        sealed to this home's keys and every confirmed colleague's.
+        """
+        signing = self._signing(keys)
+        _read, views = self._views(state, keys)
+        view = views.get(case_id)
+        parents: list[str] = list(view.heads) if view is not None else []
+        recipients = self.reviewer_recipients(state)
+        blobs: dict[str, str] = {}
+        for kind, body in made:
+            doc = new_record(kind=kind, case=case_id, author=signing.public_key,
+                             parents=parents, body=body,
+                             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            frame = sign_record(doc, signing, recipients)
+            blobs[self._write_loose(state, seal_record(frame, recipients))] = today()
+            parents = [str(doc["id"])]
+        return state.with_team(blobs, outbox=blobs)
+
+    def receive_team(self, members: Iterable[tuple[str, bytes]], keys: Keys) -> Received:
+        """Keep a bundle's team members that are for this home (envelopes as they came)."""
+        with self.lock():
+            state = self.load_state()
+            state, received = self._receive_team(state, members, keys)
+            self.save_state(state)
+        return received
+
+    def _receive_team(self, state: State, members: Iterable[tuple[str, bytes]],
+                      keys: Keys) -> tuple[State, Received]:
+        """`state` with the team members kept (stored, not saved), and what each was."""
+        members = list(members)
+        if not members:
+            return state, Received()
+        day = today()
+        own = [k.public_key for k in keys.signing]
+        read = self.team(state, keys) if state.team else TeamRead(Book((), (), ()))
+        received = receive(members, read, state, keys.private, own, day)
+        stored = self.store(state).stored_ids()
+        kept: dict[str, str] = {}
+        for member_id, data in received.keep.items():
+            # A member id already stored (another bundle's, or a submission's) gets a new one.
+            blob = self._write_loose(state, data, None if member_id in stored else member_id)
+            stored.add(blob)
+            kept[blob] = day
+        state = state.with_team(kept)
+        if received.valid:
+            _read, views = self._views(state, keys)
+            for case, record_id in received.valid:
+                view = views.get(case)
+                if view is not None and any(h.record.id == record_id for h in view.held):
+                    received.held += 1
+                elif view is not None and any(r.id == record_id for r in view.history):
+                    received.applied += 1
+        return state, received
 
     # --- import -------------------------------------------------------------
 
