@@ -144,6 +144,8 @@ class Manifest:
     members: tuple[Member, ...]
     cases: tuple[CaseRecord, ...] = ()
     replies: tuple[ReplyRecord, ...] = ()
+    #: The member ids of the team members (docs/team.md), in manifest order.
+    team: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -179,6 +181,8 @@ class Manifest:
                 {"reply": r.reply, "case": r.case, "day": r.day, "blob": r.blob}
                 for r in self.replies
             ]
+        if self.team:  # absent when empty: one encoding, and older bundles unchanged
+            obj["team"] = list(self.team)
         return obj
 
 

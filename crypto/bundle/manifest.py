@@ -68,7 +68,9 @@ def parse_manifest(
     obj = _json_object(data)
     found_kind = _kind(obj, kind)
     extra = "cases" if found_kind == KIND_SUBMISSIONS else "replies"
-    _obj(obj, _TOP_KEYS | {extra}, "the manifest")
+    # `team` is the one optional field: absent means no team members.
+    optional = {"team"} & set(obj)
+    _obj(obj, _TOP_KEYS | {extra} | optional, "the manifest")
     created = _day(obj["created"], "created")
     recipients = _recipients(obj["recipients"])
     reply_keys: list[PublicKey] = []
@@ -86,9 +88,10 @@ def parse_manifest(
         replies = _replies(obj["replies"], referenced)
     if len(set(referenced)) != len(referenced):
         raise manifest_error("a member is referenced twice")
-    if set(referenced) != {m.id for m in members}:
+    team = _team(obj["team"], members, referenced) if "team" in obj else ()
+    if set(referenced) | set(team) != {m.id for m in members}:
         raise manifest_error("the members and the records that name them do not match")
-    manifest = Manifest(found_kind, created, recipients, members, cases, replies)
+    manifest = Manifest(found_kind, created, recipients, members, cases, replies, team)
     try:
         if meanwhile is not None:
             meanwhile(manifest)
@@ -260,6 +263,28 @@ def _replies(value: object, referenced: list[str]) -> tuple[ReplyRecord, ...]:
         case = _id(r["case"], f"reply {i} case")
         replies.append(ReplyRecord(rid, case, _day(r["day"], f"reply {i} day"), blob))
     return tuple(replies)
+
+
+def _team(value: object, members: Sequence[Member], referenced: list[str]) -> tuple[str, ...]:
+    """The team members' ids: listed members, none twice, named by no other record.
+
+    Present only when there is one: an empty list is refused, so that a manifest
+    without team members has one encoding (the one from before the field).
+    """
+    entries = _list(value, "team")
+    if not entries:
+        raise manifest_error("team is an empty list, which a manifest without team members leaves out")
+    team = tuple(_id(v, f"team entry {i}") for i, v in enumerate(entries))
+    listed = {m.id for m in members}
+    for i, member_id in enumerate(team):
+        if member_id not in listed:
+            raise manifest_error(f"team entry {i} is not a member")
+    if len(set(team)) != len(team):
+        raise manifest_error("a team member is listed twice")
+    if set(team) & set(referenced):
+        raise manifest_error("a team member is also named by a submission or reply")
+    return team
+
 
 # --- the rules, field by field ----------------------------------------------------
 

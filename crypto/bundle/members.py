@@ -114,13 +114,21 @@ class Recipients:
         self._listed = {k.key_id: k for k in recipients}
         self._named: set[bytes] = set()
 
-    def member(self, member_id: str, head: bytes) -> str | None:
-        """What is wrong with this member's stanzas, or None."""
-        if not self.active:
+    def member(self, member_id: str, head: bytes, *, team: bool = False) -> str | None:
+        """What is wrong with this member's stanzas, or None.
+
+        A team member, in either kind of bundle, must begin with a well-formed
+        envelope header, but its stanzas name colleagues' keys, which are not
+        compared with `recipients` (docs/bundle.md).
+        """
+        if not self.active and not team:
             return None
         ids = stanza_key_ids(head)
         if ids is None:
-            return f"member {member_id} does not begin with a well-formed envelope header"
+            what = "team member" if team else "member"
+            return f"{what} {member_id} does not begin with a well-formed envelope header"
+        if team:
+            return None
         if any(i not in self._listed for i in ids):
             return f"member {member_id} is sealed to a key the manifest does not list"
         self._named.update(ids)
@@ -129,7 +137,8 @@ class Recipients:
     def unnamed(self) -> str | None:
         """A listed recipient no member's stanza names, as a sentence, or None.
 
-        A bundle with no members has nothing sealed to compare with: not checked.
+        A bundle with no members but team members has nothing sealed to the
+        listed keys to compare with: not checked.
         """
         if not self.active or not self._named:
             return None

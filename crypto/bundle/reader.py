@@ -138,8 +138,10 @@ def _read_members(
     if progress is not None:
         progress(head_bytes)
     recipients = Recipients(manifest.kind, manifest.recipients)
-    keep = MAX_ENVELOPE_HEADER if recipients.active else len(ENVELOPE_MAGIC)
+    team = set(manifest.team)
     for member in manifest.members:
+        is_team = member.id in team
+        keep = MAX_ENVELOPE_HEADER if recipients.active or is_team else len(ENVELOPE_MAGIC)
 
         def not_an_envelope(member: Member = member) -> MemberError:
             return MemberError(f"member {member.id} is not an envelope; nothing was imported")
@@ -157,7 +159,7 @@ def _read_members(
             raise MemberError(
                 f"member {member.id} is damaged or has been tampered with; nothing was imported"
             )
-        problem = recipients.member(member.id, copied.head)
+        problem = recipients.member(member.id, copied.head, team=is_team)
         if problem is not None:
             raise MemberError(f"{problem}; nothing was imported")
     if src.read(1):

@@ -31,6 +31,7 @@ from crypto.bundle.format import (
 )
 from crypto.bundle.manifest import parse_manifest
 from crypto.bundle.members import Copied, Recipients, copy_member
+from crypto.ids import new_id
 from crypto.keys import PublicKey
 
 #: A member source: a path, or a callable returning a fresh binary file each time.
@@ -61,6 +62,7 @@ class BundleWriter:
             w = BundleWriter(out, "submissions", created="2026-11-23", recipients=keys)
             w.add_member(blob_id, path_of_blob)
             w.add_case(case_id, reply_key, [SubmissionRecord(...)])
+            w.add_team(path_of_team_envelope)      # either kind; returns its member id
             w.close()
     """
 
@@ -83,15 +85,30 @@ class BundleWriter:
         self._recipients = Recipients(kind, self.recipients)
         self._cases: list[CaseRecord] = []
         self._replies: list[ReplyRecord] = []
+        self._team: list[str] = []
         self._closed = False
 
     def add_member(self, member_id: str, source: Source) -> Member:
         """Hash one member now; its bytes are copied at close()."""
+        return self._add(member_id, source, team=False)
+
+    def add_team(self, source: Source, *, member_id: str | None = None) -> str:
+        """Add one team member (an envelope for colleagues, docs/team.md); returns its id.
+
+        The id is random unless given. Its envelope header must be well formed;
+        its stanzas are not compared with `recipients` (docs/bundle.md).
+        """
+        member_id = new_id() if member_id is None else member_id
+        self._add(member_id, source, team=True)
+        self._team.append(member_id)
+        return member_id
+
+    def _add(self, member_id: str, source: Source, *, team: bool) -> Member:
         if member_id in self._sources:
             raise BundleWriteError(f"cannot write the bundle: member {member_id} added twice")
         hashed = _hash_source(source)
         member = Member(member_id, hashed.length, hashed.digest.hex())
-        problem = self._recipients.member(member_id, hashed.head)
+        problem = self._recipients.member(member_id, hashed.head, team=team)
         if problem is not None:
             raise BundleWriteError(f"cannot write the bundle: {problem}")
         self._members.append(member)
@@ -121,6 +138,7 @@ class BundleWriter:
             tuple(self._members),
             tuple(self._cases),
             tuple(self._replies),
+            tuple(self._team),
         )
 
     def close(self) -> Manifest:

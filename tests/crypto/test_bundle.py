@@ -390,3 +390,130 @@ def test_writer_refuses_recipients_the_envelopes_do_not_name() -> None:
     with pytest.raises(BundleWriteError, match="sealed to a key the manifest does not list"):
         w.add_member("a" * 32, functools.partial(io.BytesIO, blob))
 
+
+
+# --- team members: the optional `team` field ---------------------------------------
+
+COLLEAGUE = PrivateKey.generate()
+
+
+def _team_envelope(text: bytes) -> bytes:
+    # Sealed to a colleague the manifest's recipients do not list, as team records may be.
+    return encrypt_bytes(text, [COLLEAGUE.public_key, REVIEWER.public_key])
+
+
+def _read_with_members(data: bytes, kind: str) -> tuple[bundle.Manifest, dict[str, bytes]]:
+    staged: dict[str, bytes] = {}
+
+    @contextlib.contextmanager
+    def sink(member: Member) -> Iterator[BinaryIO]:
+        out = io.BytesIO()
+        yield out
+        staged[member.id] = out.getvalue()
+
+    return read_bundle(io.BytesIO(data), kind=kind, sink=sink), staged
+
+
+@pytest.mark.parametrize("kind", ["submissions", "replies"])
+def test_team_members_round_trip_in_both_kinds(kind: str) -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, kind, created="2026-11-23", recipients=[REVIEWER.public_key])
+    first, second = _team_envelope(b"record one"), _team_envelope(b"record two")
+    given = w.add_team(functools.partial(io.BytesIO, first), member_id="ab" * 16)
+    drawn = w.add_team(functools.partial(io.BytesIO, second))
+    assert given == "ab" * 16
+    assert bundle.is_id(drawn) and drawn != given
+    written = w.close()
+    assert written.team == (given, drawn)
+    manifest, staged = _read_with_members(out.getvalue(), kind)
+    assert manifest.team == (given, drawn)
+    assert staged == {given: first, drawn: second}
+    assert b'"team":["' + given.encode() in out.getvalue()
+
+
+def test_team_members_beside_submissions_are_not_compared_with_recipients() -> None:
+    data, members = make_submissions(n_cases=1, attach=1)
+    manifest, _ = _read_with_members(data, "submissions")
+    out = io.BytesIO()
+    w = BundleWriter(out, "submissions", created="2026-11-23", recipients=[REVIEWER.public_key])
+    for member_id, envelope in members.items():
+        w.add_member(member_id, functools.partial(io.BytesIO, envelope))
+    for case in manifest.cases:
+        w.add_case(case.case, case.reply_key, case.submissions)
+    only_colleague = encrypt_bytes(b"announcement", [COLLEAGUE.public_key])
+    team_id = w.add_team(functools.partial(io.BytesIO, only_colleague))
+    w.close()
+    read, staged = _read_with_members(out.getvalue(), "submissions")
+    assert read.team == (team_id,)
+    assert staged[team_id] == only_colleague
+    assert read.cases == manifest.cases
+
+
+def test_a_bundle_without_team_members_has_no_team_field() -> None:
+    # Byte-identical to before the field: the writer leaves it out when empty.
+    data, _ = make_submissions(n_cases=1, attach=0)
+    assert b'"team"' not in data
+    manifest, _ = _read_with_members(data, "submissions")
+    assert manifest.team == ()
+    assert "team" not in manifest.to_json()
+
+
+@pytest.mark.parametrize(
+    "member",
+    [b"RFGENV\x00\x01" + bytes(200), b"not an envelope at all, a note in plaintext" * 5],
+    ids=["no-stanza", "plaintext"],
+)
+def test_writer_refuses_a_team_member_that_is_not_a_well_formed_envelope(member: bytes) -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    with pytest.raises(BundleWriteError, match=r"team member .* well-formed envelope header"):
+        w.add_team(lambda: io.BytesIO(member))
+    assert w.manifest().team == ()
+
+
+def test_writer_refuses_a_team_member_id_given_twice() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    env = _team_envelope(b"x")
+    w.add_team(lambda: io.BytesIO(env), member_id="ab" * 16)
+    with pytest.raises(BundleWriteError, match="added twice"):
+        w.add_team(lambda: io.BytesIO(env), member_id="ab" * 16)
+
+
+@pytest.mark.parametrize(
+    ("team", "detail"),
+    [
+        ([], "team is an empty list"),
+        ("x", "team is not a list"),
+        (["AB" * 16], "team entry 0 is not 32 lowercase hex"),
+        (["cd" * 16], "team entry 0 is not a member"),
+        (["ab" * 16, "ab" * 16], "a team member is listed twice"),
+    ],
+)
+def test_team_field_rules_are_named(team: object, detail: str) -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    env = _team_envelope(b"x")
+    w.add_team(lambda: io.BytesIO(env), member_id="ab" * 16)
+    w.close()
+
+    def change(m: dict[str, object]) -> None:
+        m["team"] = team
+
+    with pytest.raises(ManifestError, match=detail):
+        read_bundle(io.BytesIO(_with_manifest(out.getvalue(), change)), kind="replies")
+
+
+def test_a_team_member_named_as_a_reply_too_is_refused() -> None:
+    out = io.BytesIO()
+    w = BundleWriter(out, "replies", created="2026-11-23", recipients=[REVIEWER.public_key])
+    env = _team_envelope(b"x")
+    w.add_member("ab" * 16, lambda: io.BytesIO(env))
+    w.add_reply("cd" * 16, "ef" * 16, "2026-11-23", "ab" * 16)
+    w.close()
+
+    def change(m: dict[str, object]) -> None:
+        m["team"] = ["ab" * 16]
+
+    with pytest.raises(ManifestError, match="also named by a submission or reply"):
+        read_bundle(io.BytesIO(_with_manifest(out.getvalue(), change)), kind="replies")

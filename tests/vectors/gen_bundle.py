@@ -172,6 +172,7 @@ def cases() -> dict[str, tuple[dict[str, str], bytes]]:
         members="0")
 
     add_recipient_cases(add, man, mem, rman, rmem)
+    add_team_cases(add, man, mem, rman, rmem)
 
     add("empty_file", "not a bundle", "submissions", "zero bytes", b"")
     add("envelope_not_bundle", "not a bundle", "submissions", "an envelope given as a bundle",
@@ -411,6 +412,73 @@ def add_recipient_cases(add: Any, man: dict[str, Any], mem: list[bytes],
     variant("member_duplicate_stanza", "a member envelope header naming one key id twice",
             lambda m: None, expect="member failure",
             members=[member_bytes(0, to=(REVIEWER, REVIEWER)), *mem[1:]])
+
+
+def with_team(base: tuple[dict[str, Any], list[bytes]], team: list[bytes]
+              ) -> tuple[dict[str, Any], list[bytes]]:
+    """The bundle `base` with `team` appended as team members (ids hexid(400 + i))."""
+    m0, mm = base
+    m = copy.deepcopy(m0)
+    ids = [hexid(400 + i) for i in range(len(team))]
+    m["members"] += [
+        {"id": i, "length": len(b), "blake2b": digest(b)} for i, b in zip(ids, team, strict=True)
+    ]
+    m["team"] = ids
+    return m, [*mm, *team]
+
+
+def add_team_cases(add: Any, man: dict[str, Any], mem: list[bytes],
+                   rman: dict[str, Any], rmem: list[bytes]) -> None:
+    """The optional `team` field: member ids of envelopes for colleagues (docs/team.md)."""
+    team = [member_bytes(40, to=(REVIEWER, OTHER)), member_bytes(41, to=(OTHER,))]
+    sman, smem = with_team((man, mem), team)
+    add("success_submissions_team", "success", "submissions",
+        "one case and two team members, one sealed to a key the manifest does not list",
+        raw(canon(sman), smem), members="6")
+    tman, tmem = with_team((rman, rmem), team[:1])
+    add("success_replies_team", "success", "replies", "two replies and a team member",
+        raw(canon(tman), tmem), members="3")
+    only = copy.deepcopy(man)
+    only["members"], only["cases"] = [], []
+    oman, omem = with_team((only, []), team)
+    add("success_team_only", "success", "submissions",
+        "no submission, two team members: recipients are compared with nothing",
+        raw(canon(oman), omem), members="2")
+
+    def bad(name: str, comment: str, fn: Any, kind: str = "submissions") -> None:
+        m = copy.deepcopy(sman if kind == "submissions" else tman)
+        fn(m)
+        add(name, "manifest failure", kind, comment,
+            raw(canon(m), smem if kind == "submissions" else tmem))
+
+    def drop_team(m: Any) -> None:
+        del m["team"]
+
+    def set_team(value: Any) -> Any:
+        def fn(m: Any) -> None:
+            m["team"] = value
+        return fn
+
+    bad("team_empty", "team present but empty: a manifest without team members omits it",
+        set_team([]))
+    bad("team_not_a_list", "team is a string, not a list", set_team(hexid(400)))
+    bad("team_uppercase_id", "a team entry in uppercase hex",
+        lambda m: m["team"].__setitem__(0, hexid(400).upper()))
+    bad("team_unknown_member", "a team entry that is not a member",
+        lambda m: m["team"].__setitem__(1, hexid(499)))
+    bad("team_listed_twice", "one team member listed twice",
+        set_team([hexid(400), hexid(401), hexid(400)]))
+    bad("team_also_answers", "a team entry that is also a submission's answers",
+        set_team([hexid(400), hexid(401), hexid(0)]))
+    bad("team_also_reply", "a team entry that is also a reply's blob",
+        set_team([hexid(400), hexid(10)]), kind="replies")
+    bad("team_member_unnamed", "team members not listed in team: named by no record",
+        drop_team)
+    odd = [member_bytes(40, count=0)]
+    cman, cmem = with_team((rman, rmem), odd)
+    add("team_member_header_malformed", "member failure", "replies",
+        "a team member whose envelope header has a recipient count of 0 (in a replies bundle)",
+        raw(canon(cman), cmem))
 
 
 def check(name: str, fields: dict[str, str], data: bytes) -> None:
