@@ -285,7 +285,8 @@ def pubkey(home_dir: Path) -> None:
 @passphrase_option
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
-    """Verify a submissions bundle completely, then store what is new."""
+    """Verify a submissions bundle (or a colleague's outbox) completely, then store what
+    is new: submissions, and team records for this home."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     size = bundle.stat().st_size
