@@ -21,6 +21,10 @@ Layout (docs/reviewer.md, "What is kept on disk"):
     seen.env              one envelope sealed to the reviewer's own keys:
                           which cases this reviewer opened, and when
                           (reviewer.caselist: the new/updated marks)
+    team.env              one envelope sealed to the reviewer's own keys: every
+                          case's team state, assignee, conflicts and history as
+                          last folded, with a digest of what they were made from
+                          (reviewer.teamview; made again when that changes)
     tmp/                  the pack of an import in progress (ciphertext only)
     lock                  empty; held by commands that change state.json
 
@@ -78,7 +82,7 @@ from crypto.team import (
     sign_record,
 )
 from reviewer import state as state_json
-from reviewer.blobs import BlobStore, new_id
+from reviewer.blobs import BlobStore, new_id, seal_bytes
 from reviewer.checks import Checker, Task
 from reviewer.errors import (
     BadInput,
@@ -104,7 +108,7 @@ from reviewer.state import (
 )
 from reviewer.team import Book, CaseView, fold
 from reviewer.teamstore import Received, TeamRead, read_team, receive
-from reviewer.teamview import EMPTY, CaseTeam, named_view
+from reviewer.teamview import EMPTY, CaseTeam, dump_views, load_views, named_view, views_key
 from reviewer.trust import unconfirmed
 
 __all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
@@ -554,9 +558,29 @@ class Home:
         return read, {case: fold(case, records) for case, records in read.records.items()}
 
     def team_views_of(self, state: State, keys: Keys) -> dict[str, CaseTeam]:
-        """Every case with team records, named (nothing decrypted if the home has none)."""
+        """Every case with team records, named (nothing decrypted if the home has none).
+
+        Kept in team.env (reviewer.teamview): when nothing they depend on has
+        changed, one envelope is decrypted instead of every team record.
+        """
+        if not state.team:
+            return {}
+        key = views_key([
+            sorted(state.team.items()),
+            [(c.name, c.key.to_text(), c.removed) for c in state.reviewers],
+            len(state.cases), today(), sorted(k.public_key.to_text() for k in keys.signing),
+        ])
+        path = self.path / "team.env"
+        with contextlib.suppress(OSError, CryptoError):
+            cached = load_views(envelope.decrypt_bytes(path.read_bytes(), keys.private), key)
+            if cached is not None:
+                return cached
         read, views = self._views(state, keys)
-        return {case: named_view(view, read.name) for case, view in views.items()}
+        named = {case: named_view(view, read.name) for case, view in views.items()}
+        # A cache: if it cannot be written, the next command makes it again.
+        with contextlib.suppress(OSError), atomic_output(path, overwrite=True) as out:
+            seal_bytes(out, dump_views(key, named), self.own_public_keys()[:MAX_RECIPIENTS])
+        return named
 
     def team_views(self, keys: Keys) -> Mapping[str, CaseTeam]:
         """Every case with team records, as the case list and the desk show them."""
@@ -790,7 +814,7 @@ class Home:
             result.problems += [f"team envelope {line}" for line in read.unreadable]
             result.problems += [f"team record {line}" for line in read.refused]
             result.aside = list(read.aside)
-        for path in (self.index.path, self.path / "seen.env"):
+        for path in (self.index.path, self.path / "seen.env", self.path / "team.env"):
             if path.exists():
                 result.opened += 1
                 try:

@@ -9,12 +9,19 @@ line of English. Nothing here decides anything the fold did not.
 `CONFLICT` ("conflict") while the state heads disagree (`state_conflict`
 then names each: who, and what she set); `assignee` is None for nobody and
 while assignments disagree (`assignee_conflict`).
+
+The named views of every case are kept in `team.env`, sealed to the home's
+own keys like the index, with a digest of everything they were made from
+(`views_key`): a command that finds them current decrypts one envelope
+instead of every team record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 from crypto.team import UNVERIFIED, TeamRecord
 from reviewer.team import STATE_FIELDS, CaseView
@@ -112,3 +119,41 @@ def named_view(view: CaseView, name: Namer) -> CaseTeam:
         history=history,
         held=len(view.held),
     )
+
+
+# --- team.env: the named views, sealed to the home's own keys --------------------------
+
+#: Bumped whenever what the views hold, or how they are made, changes.
+VIEWS_VERSION = 1
+
+
+def views_key(parts: Sequence[object]) -> str:
+    """What the views were made from, as one digest (the cache is used only if it matches)."""
+    data = json.dumps([VIEWS_VERSION, *parts], sort_keys=True, default=str).encode("utf-8")
+    return hashlib.blake2b(data, digest_size=32, person=b"refuge-teamviews").hexdigest()
+
+
+def dump_views(key: str, views: Mapping[str, CaseTeam]) -> bytes:
+    return json.dumps({"key": key, "cases": {c: asdict(v) for c, v in views.items()}},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def load_views(data: bytes, key: str) -> dict[str, CaseTeam] | None:
+    """The views in `data` if they were made from `key`; None otherwise (made again)."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+        if doc["key"] != key:
+            return None
+        return {
+            case: CaseTeam(
+                state=str(v["state"]),
+                state_conflict=tuple(Conflict(**c) for c in v["state_conflict"]),
+                assignee=v["assignee"],
+                assignee_conflict=tuple(Conflict(**c) for c in v["assignee_conflict"]),
+                history=tuple(Entry(**e) for e in v["history"]),
+                held=int(v["held"]),
+            )
+            for case, v in doc["cases"].items()
+        }
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return None

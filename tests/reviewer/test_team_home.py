@@ -213,3 +213,25 @@ def test_a_home_without_team_records_decrypts_nothing_more(
     listed = a.env.run("list")
     assert listed.exit_code == 0 and "assignee" not in listed.output
     assert json.loads((a.env.home / "state.json").read_bytes())["version"] == 3
+
+
+def test_the_folded_views_are_kept_sealed_and_made_again_on_change(
+        pair: tuple[Member, Member, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, _, case = pair
+    a.home.add_note(case, CANARY_NOTE, a.keys)
+    first = Home(a.env.home).team_views(a.keys)
+    assert first[case].history[0].text == CANARY_NOTE
+    assert CANARY_NOTE.encode() not in (a.env.home / "team.env").read_bytes()
+    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    calls: list[int] = []
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr("reviewer.home.read_team", counted)
+    assert Home(a.env.home).team_views(a.keys) == first  # from team.env: nothing else read
+    assert calls == []
+    a.home.set_state(case, "refer", "a better fit elsewhere", a.keys)
+    assert Home(a.env.home).team_views(a.keys)[case].state == "refer"  # made again
+    assert calls
