@@ -107,7 +107,7 @@ from reviewer.state import (
     Verification,
 )
 from reviewer.team import Book, CaseView, fold
-from reviewer.teamstore import Received, TeamRead, read_team, receive
+from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
 from reviewer.teamview import EMPTY, CaseTeam, dump_views, load_views, named_view, views_key
 from reviewer.trust import unconfirmed
 
@@ -883,13 +883,18 @@ class Home:
                                               docs)
                 # The team members, after the new cases (a record about one applies).
                 team_new = [m for m in manifest.team if m not in stored_ids]
+                # Larger than any record: refused unread (never read into memory).
+                too_large = [m for m in team_new if pack.entries[m][1] > MAX_TEAM_ENVELOPE]
                 pack.flush()
                 state, result.team = self._receive_team(
                     state,
-                    ((m, read_range(pack.staged_path, *pack.entries[m])) for m in team_new),
+                    ((m, read_range(pack.staged_path, *pack.entries[m]))
+                     for m in team_new if m not in too_large),
                     keys, loose=False,
                 )
                 result.team.copies += len(manifest.team) - len(team_new)
+                result.team.refused += ["a team envelope larger than any record, refused unread"
+                                        for _ in too_large]
                 # Only what the state names stays in the pack: the new submissions'
                 # envelopes and the team members kept (a refused one, or a reply
                 # for the applicant in an outbox bundle, is never named).
