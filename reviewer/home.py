@@ -75,11 +75,15 @@ from crypto.signing import SigningKey
 from crypto.team import (
     KIND_FIELDS,
     STATES,
+    KnownAuthor,
+    TeamRecord,
     new_record,
+    read_record,
     rotation_binding,
     seal_announcement,
     seal_record,
     sign_record,
+    verify_record,
 )
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id, seal_bytes
@@ -108,7 +112,16 @@ from reviewer.state import (
 )
 from reviewer.team import Book, CaseView, fold
 from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
-from reviewer.teamview import EMPTY, CaseTeam, dump_views, load_views, named_view, views_key
+from reviewer.teamview import (
+    EMPTY,
+    CaseTeam,
+    Views,
+    after_own,
+    dump_views,
+    load_views,
+    named_view,
+    views_key,
+)
 from reviewer.trust import unconfirmed
 
 __all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
@@ -565,22 +578,37 @@ class Home:
         """
         if not state.team:
             return {}
-        key = views_key([
+        return self._named_views(state, keys).cases
+
+    def _views_key(self, state: State, keys: Keys) -> str:
+        return views_key([
             sorted(state.team.items()),
             [(c.name, c.key.to_text(), c.removed) for c in state.reviewers],
             len(state.cases), today(), sorted(k.public_key.to_text() for k in keys.signing),
         ])
-        path = self.path / "team.env"
+
+    def _cached_views(self, state: State, keys: Keys) -> Views | None:
         with contextlib.suppress(OSError, CryptoError):
-            cached = load_views(envelope.decrypt_bytes(path.read_bytes(), keys.private), key)
-            if cached is not None:
-                return cached
-        read, views = self._views(state, keys)
-        named = {case: named_view(view, read.name) for case, view in views.items()}
+            data = envelope.decrypt_bytes((self.path / "team.env").read_bytes(), keys.private)
+            return load_views(data, self._views_key(state, keys))
+        return None
+
+    def _save_views(self, state: State, keys: Keys, views: Views) -> None:
         # A cache: if it cannot be written, the next command makes it again.
-        with contextlib.suppress(OSError), atomic_output(path, overwrite=True) as out:
-            seal_bytes(out, dump_views(key, named), self.own_public_keys()[:MAX_RECIPIENTS])
-        return named
+        with contextlib.suppress(OSError), atomic_output(self.path / "team.env",
+                                                         overwrite=True) as out:
+            seal_bytes(out, dump_views(self._views_key(state, keys), views),
+                       self.own_public_keys()[:MAX_RECIPIENTS])
+
+    def _named_views(self, state: State, keys: Keys) -> Views:
+        cached = self._cached_views(state, keys)
+        if cached is not None:
+            return cached
+        read, folded = self._views(state, keys)
+        views = Views({case: named_view(view, read.name) for case, view in folded.items()},
+                      {case: list(view.heads) for case, view in folded.items()})
+        self._save_views(state, keys, views)
+        return views
 
     def team_views(self, keys: Keys) -> Mapping[str, CaseTeam]:
         """Every case with team records, as the case list and the desk show them."""
@@ -630,15 +658,16 @@ class Home:
                     " announcement in her next outbox bundle); assign her after importing it"
                 )
             assignee = known[-1].key.to_text()
-        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys)
+        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys,
+                         names={assignee: who} if who not in (None, "me") and assignee else None)
 
     def add_records(self, case_id: str, made: Sequence[tuple[str, Mapping[str, Any]]],
-                    keys: Keys) -> State:
+                    keys: Keys, names: Mapping[str, str] | None = None) -> State:
         """Make team records on a case, each after the one before; the state saved."""
         with self.lock():
             state = self.load_state()
             state.case(case_id)
-            state = self._new_records(state, keys, case_id, made)
+            state = self._new_records(state, keys, case_id, made, names)
             self.save_state(state)
         return state
 
@@ -649,27 +678,55 @@ class Home:
         return keys.signing[0]
 
     def _new_records(self, state: State, keys: Keys, case_id: str,
-                     made: Sequence[tuple[str, Mapping[str, Any]]]) -> State:
+                     made: Sequence[tuple[str, Mapping[str, Any]]],
+                     names: Mapping[str, str] | None = None) -> State:
         """`state` with new records (signed, sealed, stored, in the outbox); not saved.
 
         Each names as parents the heads of the case as this home folds it, the
         next one the record before it. Signed with the current signing key,
-        sealed to this home's keys and every confirmed colleague's.
+        sealed to this home's keys and every confirmed colleague's. `names`:
+        signing key text -> name, for an assignment's assignee in the views.
+
+        When team.env is current it gives the heads, and is brought up to date
+        with the new records (`after_own`) instead of being made again.
         """
         signing = self._signing(keys)
-        _read, views = self._views(state, keys)
-        view = views.get(case_id)
-        parents: list[str] = list(view.heads) if view is not None else []
+        cached = self._cached_views(state, keys) if state.team else None
+        if cached is not None:
+            parents: list[str] = list(cached.heads.get(case_id, []))
+        else:
+            _read, views = self._views(state, keys)
+            view = views.get(case_id)
+            parents = list(view.heads) if view is not None else []
+        own = {k.public_key.to_text() for k in keys.signing}
+        known = dict(names or {})
+
+        def name(key: str | None) -> str:
+            if key is None:
+                return "nobody"
+            return "you" if key in own else known.get(key, "a colleague")
+
         recipients = self.reviewer_recipients(state)
         blobs: dict[str, str] = {}
+        made_records: list[TeamRecord] = []
         for kind, body in made:
             doc = new_record(kind=kind, case=case_id, author=signing.public_key,
                              parents=parents, body=body,
                              time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             frame = sign_record(doc, signing, recipients)
             blobs[self._write_loose(state, seal_record(frame, recipients))] = today()
+            made_records.append(verify_record(
+                read_record(frame), [KnownAuthor("you", signing.public_key)], day=today()))
             parents = [str(doc["id"])]
-        return state.with_team(blobs, outbox=blobs)
+        new_state = state.with_team(blobs, outbox=blobs)
+        if cached is not None and made_records:
+            named = cached.cases.get(case_id, EMPTY)
+            for record in made_records:
+                named = after_own(named, record, name)
+            cached.cases[case_id] = named
+            cached.heads[case_id] = [made_records[-1].id]
+            self._save_views(new_state, keys, cached)
+        return new_state
 
     def receive_team(self, members: Iterable[tuple[str, bytes]], keys: Keys) -> Received:
         """Keep a bundle's team members that are for this home (envelopes as they came)."""
