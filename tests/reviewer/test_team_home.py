@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from reviewer import home as home_module
 from reviewer.caselist import Casebook, Filters
 from reviewer.errors import BlankText, NotFound, ReviewerError
 from reviewer.home import Home, Keys
@@ -223,7 +224,7 @@ def test_the_folded_views_are_kept_sealed_and_made_again_on_change(
     first = Home(a.env.home).team_views(a.keys)
     assert first[case].history[0].text == CANARY_NOTE
     assert CANARY_NOTE.encode() not in (a.env.home / "team.env").read_bytes()
-    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    real = home_module.read_team
     calls: list[int] = []
 
     def counted(*args: object, **kw: object) -> object:
@@ -251,7 +252,7 @@ def test_own_records_update_the_kept_views_as_a_full_fold_would(
     a.home.set_state(case, "refer", "maybe", a.keys)
     carry(b, a)  # a conflict, in team.env once listed
     assert Home(a.env.home).team_views(a.keys)[case].state == "conflict"
-    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    real = home_module.read_team
     calls: list[int] = []
 
     def counted(*args: object, **kw: object) -> object:
