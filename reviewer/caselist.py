@@ -37,6 +37,7 @@ from reviewer.home import Home
 from reviewer.index import parse_texts, search_text
 from reviewer.keyring import Keys
 from reviewer.state import Case, State
+from reviewer.teamview import CaseTeam
 
 Mark = Literal["new", "updated", ""]
 MARKS: tuple[Mark, ...] = ("new", "updated")
@@ -68,7 +69,10 @@ class CaseRow:
     urgency: str  # the applicant's choice (the form's value), "" if unknown
     urgency_label: str  # the form's English label for it ("I am in danger now (days)")
     urgency_rank: int  # 0 = most urgent; unknown sorts last
-    state: str  # "unverified" or the latest recommendation ("?" if not ours to read)
+    #: From the fold of the case's team records (reviewer.teamview: "conflict" while
+    #: state changes disagree); for a case without any, the index's: "unverified"
+    #: or the latest recommendation.
+    state: str
     received: str  # day of the application
     last_activity: str  # latest day of any submission, verification or reply
     files: int
@@ -76,6 +80,8 @@ class CaseRow:
     readable: bool
     mark: Mark  # new: never opened by this reviewer; updated: a submission
     # arrived since this reviewer last opened it
+    assignee: str = ""  # "" nobody (or assignments in conflict), "you", or a colleague's name
+    conflict: bool = False  # the state or the assignee is in conflict (reviewer.teamview)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,12 @@ class Filters:
     #: Searched over every answer of every readable submission (follow-ups too):
     #: each word, casefolded (reviewer.index.search_text), must appear.
     text: str = ""
+    #: Only cases assigned to this ("you", a colleague's name; "" for nobody).
+    assignee: str | None = None
+    #: Only cases in conflict.
+    conflict: bool = False
+    #: Only the cases assigned to this reviewer (as assignee="you").
+    mine: bool = False
 
 
 def _folded(value: str) -> str:
@@ -205,6 +217,8 @@ class Casebook:
     _text_part: bytes  # the index's answers' text, still JSON (parsed on the first search)
     _search: dict[str, str] | None  # case -> its answers' text as the search compares it
     _rows: list[CaseRow]  # every case, sorted
+    #: The cases with team records, folded (reviewer.teamview), for the same state.
+    teams: Mapping[str, CaseTeam]
 
     def __init__(self, home: Home, keys: Keys, *, state: State | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -239,6 +253,12 @@ class Casebook:
             rows = [r for r in rows if _folded(r.profession) == profession]
         if f.mark is not None:
             rows = [r for r in rows if r.mark == f.mark]
+        if f.assignee is not None:
+            rows = [r for r in rows if r.assignee == f.assignee]
+        if f.mine:
+            rows = [r for r in rows if r.assignee == "you"]
+        if f.conflict:
+            rows = [r for r in rows if r.conflict]
         terms = search_text(f.text).split()
         if terms:
             text = self._searchable()
@@ -255,6 +275,7 @@ class Casebook:
             "country": _distinct(r.country for r in rows),
             "profession": _distinct(r.profession for r in rows),
             "mark": [m for m in MARKS if any(r.mark == m for r in rows)],
+            "assignee": sorted({r.assignee for r in rows if r.assignee}),
         }
 
     def _searchable(self) -> dict[str, str]:
@@ -303,12 +324,16 @@ class Casebook:
         opened.update(self._unsaved)
         self._state = state
         self._opened = opened
+        # Nothing is decrypted for this when the home holds no team envelope.
+        teams = self.home.team_views_of(state, self.keys)
+        self.teams = teams
         rows: list[CaseRow] = []
         unknown = ("", UNKNOWN_RANK, "")
         for case_id, case in state.cases.items():
             entry: dict[str, Any] = index[case_id]
             urgency, rank, label = _URGENCIES.get(entry["urgency"], unknown)
             seen = opened.get(case_id)
+            team = teams.get(case_id)
             rows.append(CaseRow(
                 case_id,
                 entry["name"],
@@ -317,13 +342,14 @@ class Casebook:
                 urgency,
                 label,
                 rank,
-                entry["state"],
+                entry["state"] if team is None else team.state,
                 case.received,
                 last_activity(case),
                 entry["attachments"],
                 case.followups,
                 entry["readable"],
                 "new" if seen is None else mark_of(case, seen),
+                *((team.assignee or "", team.conflict) if team is not None else ()),
             ))
         self._text_part = self.home.index.text_part
         self._search = None

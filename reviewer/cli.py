@@ -32,6 +32,7 @@ from crypto.errors import (
 )
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
+from crypto.team import STATES as TEAM_STATES
 from reviewer.caselist import MARKS, URGENCY, Casebook, CaseRow, Filters, Mark, note_opened
 from reviewer.collector import collector_paused
 from reviewer.columns import fit
@@ -55,9 +56,11 @@ from reviewer.home import (
 )
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.outcome import team_lines as team_lines_of
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
+from reviewer.teamview import CONFLICT, CaseTeam
 from reviewer.trust import MAX_NAME
 
 if TYPE_CHECKING:
@@ -263,6 +266,18 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
         "Your keys are trusted in this home. Records and replies are sealed to them and to"
         " the colleagues' keys you confirm by fingerprint with `reviewer keys add`."
     )
+    if rotate and home.load_state().active_reviewers():
+        told = home.announce_rotation(home.unlock(passphrase))
+        if told:
+            click.echo(
+                f"Your new signing key is announced to your {told} confirmed colleague"
+                f"{'s' * (told != 1)} (a rotation record signed by your previous key); it"
+                " goes with the next `export`. Each of them still compares the new"
+                " fingerprint with you and runs `reviewer keys add` for the new key."
+            )
+        else:
+            click.echo("The new key's passphrase does not open your previous key: your"
+                       " colleagues learn the new signing key when they confirm the new key.")
 
 
 @cli.command()
@@ -282,7 +297,8 @@ def pubkey(home_dir: Path) -> None:
 @passphrase_option
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
-    """Verify a submissions bundle completely, then store what is new."""
+    """Verify a submissions bundle (or a colleague's outbox) completely, then store what
+    is new: submissions, and team records for this home."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     size = bundle.stat().st_size
@@ -300,6 +316,8 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     click.echo(import_sentence(result))
     if result.cases:
         click.echo("\n".join(imported_lines(result.cases)))
+    for line in team_lines_of(result):
+        click.echo(inert(line, multiline=False))
     note = unreadable_note(result)
     if note:
         click.echo(note)
@@ -333,8 +351,9 @@ MARK_SIGNS = {"new": "N", "updated": "U", "": " "}
 @cli.command("list")
 @home_option
 @passphrase_option
-@click.option("--state", "state_filter", type=click.Choice([UNVERIFIED, *RECOMMENDATIONS]),
-              help="Only cases whose latest recommendation is this.")
+@click.option("--state", "state_filter",
+              type=click.Choice([UNVERIFIED, *RECOMMENDATIONS, CONFLICT]),
+              help="Only cases in this state (the team's, or your latest recommendation).")
 @click.option("--urgency", type=click.Choice([value for value, _ in URGENCY]),
               help="Only cases whose applicant chose this urgency.")
 @click.option("--country", help="Only cases from this country (any letter case).")
@@ -343,16 +362,24 @@ MARK_SIGNS = {"new": "N", "updated": "U", "": " "}
               help="Only cases new to you (never opened) or updated since you opened them.")
 @click.option("--search", "text", default="",
               help="Only cases whose answers contain every word of TEXT (any letter case).")
+@click.option("--assignee", help="Only cases assigned to NAME (a colleague, `me` or `nobody`).")
+@click.option("--conflict", is_flag=True,
+              help="Only cases whose state or assignee is in conflict.")
+@click.option("--mine", is_flag=True, help="Only the cases assigned to you.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None,
           urgency: str | None, country: str | None, profession: str | None,
-          mark: Mark | None, text: str, as_json: bool) -> None:
+          mark: Mark | None, text: str, assignee: str | None, conflict: bool, mine: bool,
+          as_json: bool) -> None:
     """The cases: the most urgent first, then the latest activity."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     book = Casebook(home, keys, state=load_state(home))
+    if assignee is not None:
+        assignee = {"me": "you", "nobody": ""}.get(assignee, assignee)
     filters = Filters(state=state_filter, urgency=urgency, country=country,
-                      profession=profession, mark=mark, text=text)
+                      profession=profession, mark=mark, text=text, assignee=assignee,
+                      conflict=conflict, mine=mine)
     rows = book.rows(filters)
     if as_json:
         # ensure_ascii: every control or bidi character arrives escaped, never raw.
@@ -362,7 +389,7 @@ def list_(home_dir: Path, passphrase_file: Path | None, state_filter: str | None
         click.echo("No cases." if filters == Filters() else "No cases match.")
         return
     # One write: click.echo per line cost more than building the table.
-    click.echo("\n".join(list_lines(rows)))
+    click.echo("\n".join(list_lines(rows, team=bool(book.teams))))
 
 
 def _json_row(r: CaseRow) -> dict[str, Any]:
@@ -380,23 +407,30 @@ def _json_row(r: CaseRow) -> dict[str, Any]:
         "urgency_label": r.urgency_label,
         "last_activity": r.last_activity,
         "mark": r.mark,
+        "assignee": r.assignee,
+        "conflict": r.conflict,
     }
 
 
-def list_lines(rows: list[CaseRow]) -> list[str]:
+def list_lines(rows: list[CaseRow], *, team: bool = False) -> list[str]:
     """The table `list` prints: every cell of applicant text inert, cut and padded to its
-    width in terminal columns."""
+    width in terminal columns. `team`: the home holds team records, and the table has an
+    assignee column (a case in conflict has the state "conflict")."""
     widths = dict(LIST_COLUMNS)  # case: an id's first 8 hex digits (reviewer.state checks ids)
-    lines = [" " + " ".join(fit(title, w) for title, w in LIST_COLUMNS).rstrip()]
+    columns = (*LIST_COLUMNS, ("assignee", 10)) if team else LIST_COLUMNS
+    lines = [" " + " ".join(fit(title, w) for title, w in columns).rstrip()]
     cells = repeated_cells()
     for r in rows:
         name = r.name if r.readable or r.name else "(not your key)"
-        lines.append(
+        line = (
             f"{MARK_SIGNS[r.mark]} {r.case[:8]} {fit(name, widths['name'])}"
             f" {cells(r.country, widths['country'])} {cells(r.profession, widths['profession'])}"
             f" {cells(r.urgency, widths['urgency'])} {cells(r.state, widths['state'])}"
             f" {cells(r.last_activity, widths['last'])}"
         )
+        if team:
+            line += f" {cells(r.assignee or '-', 10)}".rstrip()
+        lines.append(line)
     lines.append(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
     if any(r.mark for r in rows):
         lines.append("N: new, never opened by you. U: updated since you last opened it.")
@@ -444,7 +478,13 @@ def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
     state = load_state(home)
     case_id = home.resolve_case(state, case)
     width = shutil.get_terminal_size().columns
-    click.echo("\n".join(case_lines(case_file(home, state, keys, case_id), width)))
+    lines = case_lines(case_file(home, state, keys, case_id), width)
+    if state.team:
+        team = home.case_team(case_id, keys)
+        if team.history or team.held:
+            lines += ["", "== Team (`reviewer history` for who did what)",
+                      *team_lines(case_id, team, width, history=False)]
+    click.echo("\n".join(lines))
     note_opened(home, keys, case_id, len(state.cases[case_id].submissions))
 
 
@@ -476,6 +516,7 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     submissions = state.cases[case_id].submissions
     written = 0
+    saved: list[tuple[str, dict[str, Any]]] = []
     for sub, folder_name in zip(submissions, saving.submission_folders(submissions), strict=True):
         try:
             if not sub.readable:
@@ -498,7 +539,14 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
                 click.echo(f"{inert(str(entry['name']), multiline=False)}: not addressed to your"
                            " key; skipped")
                 continue
-            written += _write_copy(copy, folder, taken, strip_metadata)
+            names: list[str] = []
+            written += _write_copy(copy, folder, taken, strip_metadata, names)
+            blob = str(entry.get("blob", ""))  # the attachment's id (checked on import)
+            if blob in sub.attachments:
+                saved.extend(("file-saved", {"blob": blob, "name": f"{folder_name}/{name}"})
+                             for name in names)
+    if saved:  # who saved which file of the case: a team record each (docs/team.md)
+        home.add_records(case_id, saved, keys)
     click.echo(f"{written} file{'s' * (written != 1)} written to {directory}. Nothing was opened.")
 
 
@@ -510,8 +558,10 @@ def _folder(folder: Path) -> Path:
     return folder
 
 
-def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bool) -> int:
-    """Write one attachment (and its copy without metadata) and say what it is."""
+def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bool,
+                names: list[str]) -> int:
+    """Write one attachment (and its copy without metadata) and say what it is; the
+    names written are appended to `names`."""
     from reviewer import filetypes, saving
     from reviewer.metadata import read_metadata
 
@@ -519,6 +569,7 @@ def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bo
     name = unique_name(folder, copy.safe_name, taken)
     with atomic_output(folder / name) as out:
         out.write(copy.data)
+    names.append(name)
     original, claimed, detected = copy.original_name, copy.claimed_type, copy.detected_type
     line = (f"{name}  {len(copy.data):,} bytes  content: {detected}  claimed:"
             f" {inert(claimed, multiline=False) or 'none'}")
@@ -551,6 +602,7 @@ def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bo
     bare_name = unique_name(folder, bare.safe_name, taken)
     with atomic_output(folder / bare_name) as out:
         out.write(bare.data)
+    names.append(bare_name)
     click.echo(f"  stripped copy: {bare_name}")
     return 2
 
@@ -630,19 +682,202 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     sealed_to(home, state)
 
 
-@cli.command("export-replies")
-@home_option
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--all", "everything", is_flag=True, help="Include replies already exported.")
-def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
-    """Write every reply not yet exported into a replies bundle for the operator."""
+def _export(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+            everything: bool) -> None:
     home = Home(home_dir)
+    keys = unlock(home, passphrase_file)  # each reply sent becomes a signed team record
     load_state(home)  # a home made before confirmed keys says what it saw first
-    count = home.export_replies(bundle, everything=everything)
-    if not count:
-        click.echo("No replies to export; no bundle written.")
+    out = home.export_outbox(bundle, everything=everything, keys=keys)
+    if not out.replies and not out.team:
+        click.echo("Nothing to send: no replies and no team records waiting; no bundle"
+                   " written.")
         return
-    click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+    click.echo(f"Wrote {out.replies} repl{'ies' if out.replies != 1 else 'y'} and"
+               f" {out.team} team envelope{'s' * (out.team != 1)} to {bundle}.")
+
+
+EXPORT_HELP = """Write the outbox: every reply not yet exported (for the applicants, through
+the server) and every team record and announcement not yet sent (for your
+colleagues), in one replies bundle for the operator, or a stick."""
+
+
+@cli.command("export-replies", help=EXPORT_HELP)
+@home_option
+@passphrase_option
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True,
+              help="Include replies already exported and every team record kept here.")
+def export_replies(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+                   everything: bool) -> None:
+    _export(home_dir, passphrase_file, bundle, everything)
+
+
+@cli.command("export", help=EXPORT_HELP + "\n\nThe same as `export-replies`.")
+@home_option
+@passphrase_option
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True,
+              help="Include replies already exported and every team record kept here.")
+def export(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+           everything: bool) -> None:
+    _export(home_dir, passphrase_file, bundle, everything)
+
+# --- team records (docs/team.md) -------------------------------------------------
+
+
+def read_text(text_file: TextIO | None, what: str) -> str:
+    """A text from --file or standard input: never an editor, never a temporary file."""
+    if text_file is not None:
+        return text_file.read()
+    if stdin_is_terminal():
+        click.echo(f"Type the {what}, then press Ctrl-D on an empty line to end it"
+                   " (Ctrl-C to stop without saving):", err=True)
+    return sys.stdin.read()
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
+              help="Read the note from this file of yours ('-' for standard input).")
+def note(home_dir: Path, passphrase_file: Path | None, case: str,
+         text_file: TextIO | None) -> None:
+    """Add a note (an internal comment for your colleagues) to a case.
+
+    The text comes from --file or standard input; it is never written to a
+    file by this command (no editor, no temporary file).
+    """
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    case_id = home.resolve_case(load_state(home), case)
+    home.add_note(case_id, read_text(text_file, "note"), keys)
+    click.echo(f"Note saved for case {case_id}; it goes to your colleagues with the next"
+               " `export-replies`.")
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.argument("name")
+def assign(home_dir: Path, passphrase_file: Path | None, case: str, name: str) -> None:
+    """Say who is on a case: a confirmed colleague's NAME, `me`, or `nobody`."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    case_id = home.resolve_case(load_state(home), case)
+    home.assign(case_id, None if name == "nobody" else name, keys)
+    who = {"me": "you", "nobody": "nobody"}.get(name, inert(name, multiline=False))
+    click.echo(f"Case {case_id} assigned to {who}.")
+
+
+@cli.command("state")
+@home_option
+@passphrase_option
+@click.argument("case")
+@click.argument("new_state", metavar="STATE", type=click.Choice(TEAM_STATES))
+@click.option("--reason", required=True, help="Why (your colleagues see it).")
+def state_(home_dir: Path, passphrase_file: Path | None, case: str, new_state: str,
+           reason: str) -> None:
+    """Decide a case's state, with a reason (this also resolves a state conflict)."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    case_id = home.resolve_case(load_state(home), case)
+    home.set_state(case_id, new_state, reason, keys)
+    click.echo(f"Case {case_id} is now {new_state}.")
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.argument("case")
+def history(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
+    """Who did what on a case, and when (the authors' clocks), oldest first."""
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    case_id = home.resolve_case(load_state(home), case)
+    team = home.case_team(case_id, keys)
+    width = shutil.get_terminal_size().columns
+    click.echo("\n".join(team_lines(case_id, team, width, history=True)))
+
+
+def team_lines(case_id: str, team: CaseTeam, width: int, *, history: bool) -> list[str]:
+    """A case's team state (and its history): everything a colleague wrote made inert."""
+    from reviewer.showtext import wrap, wrap_line
+
+    def one(text: str) -> str:
+        return inert(text, multiline=False)
+
+    lines = [f"Case {case_id}: state {team.state},"
+             f" assigned to {one(team.assignee) if team.assignee else 'nobody'}"]
+    if team.state_conflict:
+        heads = "; ".join(f"{one(c.author)} set {c.value}" for c in team.state_conflict)
+        lines += wrap_line(f"CONFLICT on the state: {heads}. Neither had seen the other;"
+                           " decide with `reviewer state`.", width)
+    if team.assignee_conflict:
+        heads = "; ".join(f"{one(c.author)} assigned {one(c.value)}"
+                          for c in team.assignee_conflict)
+        lines += wrap_line(f"CONFLICT on the assignee: {heads}.", width)
+    if history:
+        if not team.history:
+            lines.append("No team records yet.")
+        for e in team.history:
+            lines += wrap_line(f"{e.time}  {one(e.author)}  {one(e.summary)}", width)
+            if e.text:
+                lines += wrap(inert(e.text), width, "    ")
+    if team.held:
+        lines.append(f"{team.held} record{'s' * (team.held != 1)} held: waiting for earlier"
+                     " records of this case not received yet.")
+    return lines
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--with", "name", required=True, help="The confirmed colleague to share with.")
+@click.argument("cases", nargs=-1)
+def share(home_dir: Path, passphrase_file: Path | None, name: str,
+          cases: tuple[str, ...]) -> None:
+    """Give a colleague the history of CASES (every case's, with none given).
+
+    Each team record is sealed again, to her key alone, unchanged: she checks
+    each signature under its author's key. They go with the next `export`.
+    """
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = load_state(home)
+    case_ids = [home.resolve_case(state, c) for c in cases]
+    count = home.share(name, case_ids, keys)
+    click.echo(f"{count} team record{'s' * (count != 1)} sealed to"
+               f" {inert(name, multiline=False)}; they go with the next `export-replies`.")
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--keys-from", "keys_from", type=click.Path(file_okay=False, path_type=Path),
+              help="Unlock the key files of this home instead (to check a backup kept"
+                   " without its key file).")
+def check(home_dir: Path, passphrase_file: Path | None, keys_from: Path | None) -> None:
+    """Open every envelope of a home (or a backup copy of one); report what cannot be read."""
+    home = Home(home_dir)
+    key_home = Home(keys_from) if keys_from is not None else home
+    keys = unlock(key_home, passphrase_file)
+    if keys_from is not None:
+        home.keys = key_home.keys  # the backup's own keys/ may be absent: kept apart
+    result = home.check(keys)
+    for line in result.problems:
+        click.echo(f"Cannot read: {inert(line, multiline=False)}")
+    for line in result.aside:
+        click.echo(f"Kept aside: {inert(line, multiline=False)}")
+    for line in result.notes:
+        click.echo(f"Note: {inert(line, multiline=False)}")
+    click.echo(f"Opened {result.opened} envelope{'s' * (result.opened != 1)}:"
+               f" {len(result.problems)} cannot be read"
+               + (f"; {result.not_ours} sealed to other reviewers only" if result.not_ours
+                  else "") + ".")
+    if result.problems:
+        raise ReviewerError(f"{len(result.problems)} envelope(s) in {home_dir} cannot be read")
 
 
 # --- the desk ------------------------------------------------------------------
@@ -704,11 +939,13 @@ def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: st
         err=True,
     ):
         raise ReviewerError("not confirmed; nothing was added")
-    unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
+    keys = unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
     load_state(home)  # a home made before confirmed keys says what it saw first
-    home.confirm_key(key, name)
+    home.confirm_key(key, name, keys)
     click.echo(f"Confirmed '{name}' ({key.fingerprint}): records and replies from now on are"
                " sealed to this key too.")
+    click.echo(f"Your signing key's announcement to {name} waits in the outbox: it goes with"
+               " the next `export-replies`.")
 
 
 @keys_group.command("list")
@@ -721,7 +958,8 @@ def keys_list(home_dir: Path) -> None:
     lines = [f"(your key)\t{key.fingerprint}\t-\t{'own' if i == 0 else 'own, older'}"
              for i, key in enumerate(own)]
     # Names were checked when added; state.json is only bookkeeping, so escape anyway.
-    lines += [f"{inert(c.name, multiline=False)}\t{c.key.fingerprint}\t{inert(c.added)}\tconfirmed"
+    lines += [f"{inert(c.name, multiline=False)}\t{c.key.fingerprint}\t{inert(c.added)}\t"
+              + (f"removed {inert(c.removed)}" if c.removed else "confirmed")
               for c in state.reviewers]
     lines += [f"(unconfirmed)\t{key.fingerprint}\t-\tnamed by the last bundle, not trusted:"
               f" {key.to_text()}" for key in home.unconfirmed_named(state)]
@@ -741,7 +979,8 @@ def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprin
     names = ", ".join(f"'{inert(c.name, multiline=False)}'" for c in gone)
     click.echo(f"Removed {names}: nothing new is sealed to"
                f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"
-               " readable with it.")
+               " readable with it. Team records from it received before today stay in the"
+               " history; later ones are refused.")
 
 
 def main() -> None:

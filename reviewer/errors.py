@@ -39,6 +39,10 @@ class ReplyFinal(ReviewerError):
         self.exported_on = exported_on
 
 
+class BlankText(ReviewerError):
+    """A note or a reason with nothing in it: nothing saved (exit code EXIT_ERROR)."""
+
+
 class KeyProblem(ReviewerError):
     """No usable key: wrong passphrase, damaged key file (exit code EXIT_KEY)."""
 

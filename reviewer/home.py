@@ -21,6 +21,10 @@ Layout (docs/reviewer.md, "What is kept on disk"):
     seen.env              one envelope sealed to the reviewer's own keys:
                           which cases this reviewer opened, and when
                           (reviewer.caselist: the new/updated marks)
+    team.env              one envelope sealed to the reviewer's own keys: every
+                          case's team state, assignee, conflicts and history as
+                          last folded, with a digest of what they were made from
+                          (reviewer.teamview; made again when that changes)
     tmp/                  the pack of an import in progress (ciphertext only)
     lock                  empty; held by commands that change state.json
 
@@ -45,14 +49,14 @@ import contextlib
 import fcntl
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from crypto import documents
+from crypto import documents, envelope
 from crypto.atomic import atomic_output
 from crypto.bundle import (
     KIND_SUBMISSIONS,
@@ -64,16 +68,38 @@ from crypto.bundle import (
     read_bundle,
 )
 from crypto.envelope import MAX_RECIPIENTS
-from crypto.errors import DocumentError
+from crypto.errors import CryptoError, DocumentError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
+from crypto.signing import SigningKey
+from crypto.team import (
+    KIND_FIELDS,
+    STATES,
+    KnownAuthor,
+    TeamRecord,
+    new_record,
+    read_record,
+    rotation_binding,
+    seal_announcement,
+    seal_record,
+    sign_record,
+    verify_record,
+)
 from reviewer import state as state_json
-from reviewer.blobs import BlobStore, new_id
+from reviewer.blobs import BlobStore, new_id, seal_bytes
 from reviewer.checks import Checker, Task
-from reviewer.errors import BadInput, HomeBusy, NotFound, ReplyFinal, ReviewerError
+from reviewer.errors import (
+    BadInput,
+    BlankText,
+    HomeBusy,
+    KeyProblem,
+    NotFound,
+    ReplyFinal,
+    ReviewerError,
+)
 from reviewer.index import UNVERIFIED, Index
 from reviewer.keyring import KeyRing, Keys
-from reviewer.packs import PackWriter, sweep
+from reviewer.packs import PackWriter, read_range, sweep
 from reviewer.state import (
     Case,
     ConfirmedKey,
@@ -83,6 +109,18 @@ from reviewer.state import (
     Submission,
     UnknownVersion,
     Verification,
+)
+from reviewer.team import Book, CaseView, fold
+from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
+from reviewer.teamview import (
+    EMPTY,
+    CaseTeam,
+    Views,
+    after_own,
+    dump_views,
+    load_views,
+    named_view,
+    views_key,
 )
 from reviewer.trust import unconfirmed
 
@@ -121,6 +159,31 @@ class ImportResult:
     earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
     #: The new and updated cases, in the bundle's order.
     cases: list[ImportedCase] = field(default_factory=list)
+    #: What the bundle's team members were (reviewer.teamstore.Received).
+    team: Received = field(default_factory=Received)
+    #: A colleague's outbox (a replies bundle): its replies are for applicants, ignored.
+    replies_bundle: bool = False
+    replies_ignored: int = 0
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What an outbox bundle held: replies for applicants, team envelopes for colleagues."""
+
+    replies: int
+    team: int
+
+
+@dataclass
+class Checked:
+    """What `Home.check` found: envelopes opened, and one line per one that cannot be read."""
+
+    opened: int = 0
+    not_ours: int = 0  # submissions sealed to other reviewers' keys only (expected)
+    problems: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
 
 
 class Home:
@@ -133,6 +196,7 @@ class Home:
         self.state_path = path / "state.json"
         self.tmp = path / "tmp"
         self.lock_path = path / "lock"
+        self._team_cache: tuple[object, Keys, TeamRead] | None = None
 
     # --- keys ---------------------------------------------------------------
 
@@ -240,7 +304,7 @@ class Home:
 
     def trusted_keys(self, state: State) -> list[PublicKey]:
         """The home's own keys (newest first), then the confirmed colleague keys."""
-        return [*self.own_public_keys(), *(c.key for c in state.reviewers)]
+        return [*self.own_public_keys(), *(c.key for c in state.active_reviewers())]
 
     def unconfirmed_named(self, state: State) -> list[PublicKey]:
         """Keys the last imported bundle named that this home does not trust."""
@@ -258,31 +322,51 @@ class Home:
         # only matters for a home with more own keys than an envelope holds.
         return keys[:MAX_RECIPIENTS]
 
-    def confirm_key(self, key: PublicKey, name: str) -> ConfirmedKey:
-        """Record a colleague's key as confirmed (the caller had a person compare it)."""
+    def confirm_key(self, key: PublicKey, name: str, keys: Keys | None = None) -> ConfirmedKey:
+        """Record a colleague's key as confirmed (the caller had a person compare it).
+
+        With `keys`, this home's signing key is announced to her (docs/team.md,
+        "Binding the signing key"): the announcement, in an envelope to her key
+        alone, waits in the outbox for the next `export-replies`.
+        """
         with self.lock():
             state = self.load_state()
             confirmed = state.reviewers
             if any(key == own for own in self.own_public_keys()):
                 raise ReviewerError("that is one of this home's own keys; it is always trusted")
             for c in confirmed:
+                if c.key == key and c.removed:
+                    raise ReviewerError(
+                        f"that key was confirmed as '{c.name}' and removed on {c.removed};"
+                        " a removed key is not trusted again (its holder makes a new key)"
+                    )
                 if c.key == key:
                     raise ReviewerError(f"that key is already confirmed as '{c.name}'")
                 if c.name == name:
                     raise ReviewerError(
                         f"a confirmed key is already named '{name}'; choose another name"
                     )
-            if len(self.own_public_keys()) + len(confirmed) >= MAX_RECIPIENTS:
+            if len(self.own_public_keys()) + len(state.active_reviewers()) >= MAX_RECIPIENTS:
                 raise ReviewerError(
                     f"an envelope holds at most {MAX_RECIPIENTS} keys, this home's own"
                     " included; remove a confirmed key first"
                 )
             added = ConfirmedKey(name, key, today())
-            self.save_state(state.with_reviewers([*confirmed, added]))
+            state = state.with_reviewers([*confirmed, added])
+            if keys is not None and keys.signing:
+                announcement = seal_announcement(keys.private[0], keys.signing[0], key)
+                sealed = envelope.encrypt_bytes(announcement, [key])
+                state = state.with_outbox([self._write_loose(state, sealed)])
+            self.save_state(state)
             return added
 
     def unconfirm_key(self, wanted: str) -> list[ConfirmedKey]:
-        """Stop trusting the confirmed keys with this name or fingerprint; those removed."""
+        """Stop trusting the confirmed keys with this name or fingerprint; those removed.
+
+        The colleague stays in the state with the day of removal: her team
+        records received before that day stay in the history, later ones are
+        refused, and nothing more is sealed to her.
+        """
         wanted = wanted.strip()
         compact = wanted.replace(" ", "").lower()
         with self.lock():
@@ -290,14 +374,19 @@ class Home:
             confirmed = state.reviewers
             gone = [
                 c for c in confirmed
-                if c.name == wanted or c.key.fingerprint.replace(" ", "") == compact
+                if c.active and (c.name == wanted
+                                 or c.key.fingerprint.replace(" ", "") == compact)
             ]
             if not gone:
                 if any(k.fingerprint.replace(" ", "") == compact for k in self.own_public_keys()):
                     raise ReviewerError("that is one of this home's own keys; it cannot be removed")
                 raise NotFound(f"no confirmed key is named or has the fingerprint {wanted!r}")
-            self.save_state(state.with_reviewers(c for c in confirmed if c not in gone))
-            return gone
+            day = today()
+            removed = [replace(c, removed=day) for c in gone]
+            self.save_state(state.with_reviewers(
+                removed[gone.index(c)] if c in gone else c for c in confirmed
+            ))
+            return removed
 
     # --- verification records and replies -----------------------------------
 
@@ -310,6 +399,9 @@ class Home:
             state = self.load_state()
             blob = self.store(state).seal_json(record, self.reviewer_recipients(state))
             state = state.with_verification(case_id, Verification(blob, str(record["day"])))
+            # The same decision as a team record, for the colleagues (docs/team.md).
+            body = {name: str(record[name]) for name in KIND_FIELDS["verification"]}
+            state = self._new_records(state, keys, case_id, [("verification", body)])
             self.save_state(state)
         self.fresh_index(state, keys)
         return state
@@ -385,7 +477,23 @@ class Home:
         reviewers = [k for k in self.reviewer_recipients(state) if k.key_id != applicant.key_id]
         return [applicant, *reviewers][:MAX_RECIPIENTS]
 
-    def export_replies(self, path: Path, *, everything: bool) -> int:
+    def export_replies(self, path: Path, *, everything: bool, keys: Keys | None = None) -> int:
+        """Write the outbox bundle (`export_outbox`); the number of replies in it."""
+        return self.export_outbox(path, everything=everything, keys=keys).replies
+
+    def export_outbox(self, path: Path, *, everything: bool,
+                      keys: Keys | None = None) -> Outbox:
+        """Write one replies bundle: the replies not yet exported, for the applicants, and
+        every team envelope not yet sent, for the colleagues (its `team` members).
+
+        A reply becomes final here, so here (with `keys`) its `reply` team record
+        is made: colleagues see the text the applicant was told, never a draft
+        that was edited or withdrawn. Without `keys` the replies go out without
+        one (a caller that has the keys passes them). `everything`: replies
+        already exported too, every team envelope stored, and (with `keys`) a
+        fresh announcement to every confirmed colleague. Nothing is written
+        (and nothing marked) when there is nothing to send.
+        """
         with self.lock():
             state = self.load_state()
             pending = [
@@ -394,8 +502,26 @@ class Home:
                 for reply in case.replies
                 if everything or not reply.exported
             ]
-            if not pending:
-                return 0
+            store = self.store(state)
+            if keys is not None:
+                for case_id, reply in pending:
+                    if reply.exported:
+                        continue
+                    try:
+                        text = str(store.open_json(reply.blob, keys).get("text", ""))
+                    except (CryptoError, BadInput):
+                        continue  # not readable with these keys: it goes out without a record
+                    if text.strip():
+                        state = self._new_records(state, keys, case_id, [
+                            ("reply", {"reply": reply.id, "text": text})])
+                if everything and keys.signing:
+                    state = state.with_outbox(self._write_loose(state, envelope.encrypt_bytes(
+                        seal_announcement(keys.private[0], keys.signing[0], c.key), [c.key]))
+                        for c in state.active_reviewers())
+            team = list(dict.fromkeys(
+                [*state.team_outbox, *(state.team if everything else ())]))
+            if not pending and not team:
+                return Outbox(0, 0)
             store = self.store(state)
             with atomic_output(path) as out:
                 writer = BundleWriter(
@@ -404,9 +530,355 @@ class Home:
                 for case_id, reply in pending:
                     writer.add_member(reply.blob, functools.partial(store.open_blob, reply.blob))
                     writer.add_reply(reply.id, case_id, reply.day, reply.blob)
+                for blob in team:  # a random member id: nothing links two bundles' members
+                    writer.add_team(functools.partial(store.open_blob, blob))
                 writer.close()
-            self.save_state(state.with_exported((reply.id for _, reply in pending), today()))
-            return len(pending)
+            sent = set(state.team_outbox)
+            state = state.with_exported((reply.id for _, reply in pending), today())
+            self.save_state(state.with_sent(sent))
+            for blob in sent - set(state.team):  # announcements, shares: sent, not kept
+                store.remove_loose(blob)
+            return Outbox(len(pending), len(team))
+
+    # --- team records (docs/team.md; reviewer.teamstore, reviewer.teamview) ----
+
+    def _write_loose(self, state: State, sealed: bytes, blob: str | None = None) -> str:
+        """Write one envelope's bytes as a loose blob (synced); its id."""
+        blob = blob or new_id()
+        store = self.store(state)
+        self.blobs_dir.mkdir(mode=0o700, exist_ok=True)
+        with atomic_output(store.loose_path(blob)) as out:
+            out.write(sealed)
+        return blob
+
+    def team(self, state: State, keys: Keys) -> TeamRead:
+        """Every team envelope of `state`, decrypted, read and verified (kept for this
+        state and these keys: a command or a desk request reads them once)."""
+        # Cases are only ever added: their number says whether a case arrived.
+        cache_key = (tuple(state.team.items()), state.reviewers, len(state.cases), today())
+        cached = self._team_cache
+        if cached is not None and cached[0] == cache_key and cached[1] is keys:
+            return cached[2]
+        read = read_team(state, self.store(state), keys.private,
+                         [k.public_key for k in keys.signing], today())
+        self._team_cache = (cache_key, keys, read)
+        return read
+
+    def _views(self, state: State, keys: Keys) -> tuple[TeamRead, dict[str, CaseView]]:
+        if not state.team:
+            return TeamRead(Book((), (), ())), {}
+        read = self.team(state, keys)
+        return read, {case: fold(case, records) for case, records in read.records.items()}
+
+    def team_views_of(self, state: State, keys: Keys) -> dict[str, CaseTeam]:
+        """Every case with team records, named (nothing decrypted if the home has none).
+
+        Kept in team.env (reviewer.teamview): when nothing they depend on has
+        changed, one envelope is decrypted instead of every team record.
+        """
+        if not state.team:
+            return {}
+        return self._named_views(state, keys).cases
+
+    def _views_key(self, state: State, keys: Keys) -> str:
+        return views_key([
+            sorted(state.team.items()),
+            [(c.name, c.key.to_text(), c.removed) for c in state.reviewers],
+            len(state.cases), today(), sorted(k.public_key.to_text() for k in keys.signing),
+        ])
+
+    def _cached_views(self, state: State, keys: Keys) -> Views | None:
+        with contextlib.suppress(OSError, CryptoError):
+            data = envelope.decrypt_bytes((self.path / "team.env").read_bytes(), keys.private)
+            return load_views(data, self._views_key(state, keys))
+        return None
+
+    def _save_views(self, state: State, keys: Keys, views: Views) -> None:
+        # A cache: if it cannot be written, the next command makes it again.
+        with contextlib.suppress(OSError), atomic_output(self.path / "team.env",
+                                                         overwrite=True) as out:
+            seal_bytes(out, dump_views(self._views_key(state, keys), views),
+                       self.own_public_keys()[:MAX_RECIPIENTS])
+
+    def _named_views(self, state: State, keys: Keys) -> Views:
+        cached = self._cached_views(state, keys)
+        if cached is not None:
+            return cached
+        read, folded = self._views(state, keys)
+        views = Views({case: named_view(view, read.name) for case, view in folded.items()},
+                      {case: list(view.heads) for case, view in folded.items()})
+        self._save_views(state, keys, views)
+        return views
+
+    def team_views(self, keys: Keys) -> Mapping[str, CaseTeam]:
+        """Every case with team records, as the case list and the desk show them."""
+        return self.team_views_of(self.load_state(), keys)
+
+    def case_team(self, case_id: str, keys: Keys) -> CaseTeam:
+        """One case's state, assignee, conflicts and history (NotFound for no such case)."""
+        state = self.load_state()
+        state.case(case_id)
+        return self.team_views_of(state, keys).get(case_id, EMPTY)
+
+    def colleague_names(self) -> list[str]:
+        """The confirmed colleagues (not removed), for menus."""
+        return [c.name for c in self.load_state().active_reviewers()]
+
+    def add_note(self, case_id: str, text: str, keys: Keys) -> None:
+        """A note (an internal comment, multi-line) on a case, for the colleagues."""
+        if not text.strip():
+            raise BlankText("the note is empty; nothing was saved")
+        self.add_records(case_id, [("note", {"text": text})], keys)
+
+    def set_state(self, case_id: str, state: str, reason: str, keys: Keys) -> None:
+        """A decision on the case's state, with its reason (it resolves a state conflict)."""
+        if state not in STATES:
+            raise ReviewerError("the state is one of " + ", ".join(STATES))
+        if not reason.strip():
+            raise BlankText("the reason is empty: say why; nothing was saved")
+        self.add_records(case_id, [("state", {"state": state, "reason": reason})], keys)
+
+    def assign(self, case_id: str, who: str | None, keys: Keys) -> None:
+        """Assign the case: to a confirmed colleague by name, to "me", or to nobody (None)."""
+        if who is None:
+            assignee: str | None = None
+        elif who == "me":
+            assignee = self._signing(keys).public_key.to_text()
+        else:
+            state = self.load_state()
+            names = [c.name for c in state.active_reviewers()]
+            if who not in names:
+                choices = ", ".join(["me", *names]) + ", or nobody"
+                raise NotFound(f"no confirmed colleague is named {who!r}; the choices: {choices}")
+            read = self.team(state, keys) if state.team else None
+            known = [k for k in (read.book.known if read else ()) if k.name == who]
+            if not known:
+                raise ReviewerError(
+                    f"{who}'s signing key has not reached this home yet (it comes with the"
+                    " announcement in her next outbox bundle); assign her after importing it"
+                )
+            assignee = known[-1].key.to_text()
+        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys,
+                         names={assignee: who} if who not in (None, "me") and assignee else None)
+
+    def add_records(self, case_id: str, made: Sequence[tuple[str, Mapping[str, Any]]],
+                    keys: Keys, names: Mapping[str, str] | None = None) -> State:
+        """Make team records on a case, each after the one before; the state saved."""
+        with self.lock():
+            state = self.load_state()
+            state.case(case_id)
+            state = self._new_records(state, keys, case_id, made, names)
+            self.save_state(state)
+        return state
+
+    @staticmethod
+    def _signing(keys: Keys) -> SigningKey:
+        if not keys.signing:
+            raise KeyProblem("this home's key file holds no signing key; unlock it again")
+        return keys.signing[0]
+
+    def _new_records(self, state: State, keys: Keys, case_id: str,
+                     made: Sequence[tuple[str, Mapping[str, Any]]],
+                     names: Mapping[str, str] | None = None) -> State:
+        """`state` with new records (signed, sealed, stored, in the outbox); not saved.
+
+        Each names as parents the heads of the case as this home folds it, the
+        next one the record before it. Signed with the current signing key,
+        sealed to this home's keys and every confirmed colleague's. `names`:
+        signing key text -> name, for an assignment's assignee in the views.
+
+        When team.env is current it gives the heads, and is brought up to date
+        with the new records (`after_own`) instead of being made again.
+        """
+        signing = self._signing(keys)
+        cached = self._cached_views(state, keys) if state.team else None
+        if cached is not None:
+            parents: list[str] = list(cached.heads.get(case_id, []))
+        else:
+            _read, views = self._views(state, keys)
+            view = views.get(case_id)
+            parents = list(view.heads) if view is not None else []
+        own = {k.public_key.to_text() for k in keys.signing}
+        known = dict(names or {})
+
+        def name(key: str | None) -> str:
+            if key is None:
+                return "nobody"
+            return "you" if key in own else known.get(key, "a colleague")
+
+        recipients = self.reviewer_recipients(state)
+        blobs: dict[str, str] = {}
+        made_records: list[TeamRecord] = []
+        for kind, body in made:
+            doc = new_record(kind=kind, case=case_id, author=signing.public_key,
+                             parents=parents, body=body,
+                             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            frame = sign_record(doc, signing, recipients)
+            blobs[self._write_loose(state, seal_record(frame, recipients))] = today()
+            made_records.append(verify_record(
+                read_record(frame), [KnownAuthor("you", signing.public_key)], day=today()))
+            parents = [str(doc["id"])]
+        new_state = state.with_team(blobs, outbox=blobs)
+        if cached is not None and made_records:
+            named = cached.cases.get(case_id, EMPTY)
+            for record in made_records:
+                named = after_own(named, record, name)
+            cached.cases[case_id] = named
+            cached.heads[case_id] = [made_records[-1].id]
+            self._save_views(new_state, keys, cached)
+        return new_state
+
+    def receive_team(self, members: Iterable[tuple[str, bytes]], keys: Keys) -> Received:
+        """Keep a bundle's team members that are for this home (envelopes as they came)."""
+        with self.lock():
+            state = self.load_state()
+            state, received = self._receive_team(state, members, keys)
+            self.save_state(state)
+        return received
+
+    def _receive_team(self, state: State, members: Iterable[tuple[str, bytes]], keys: Keys,
+                      *, loose: bool = True) -> tuple[State, Received]:
+        """`state` with the team members kept (not saved), and what each was.
+
+        `loose`: write the kept envelopes as loose blobs; otherwise the caller
+        keeps them where they already are (the import's pack, by member id).
+        """
+        members = list(members)
+        if not members:
+            return state, Received()
+        day = today()
+        own = [k.public_key for k in keys.signing]
+        read = self.team(state, keys) if state.team else TeamRead(Book((), (), ()))
+        received = receive(members, read, state, keys.private, own, day)
+        kept: dict[str, str] = {}
+        if loose:
+            stored = self.store(state).stored_ids()
+            for member_id, data in received.keep.items():
+                # A member id already stored (another bundle's) gets a new one.
+                blob = self._write_loose(state, data, None if member_id in stored else member_id)
+                stored.add(blob)
+                kept[blob] = day
+        else:
+            kept = dict.fromkeys(received.keep, day)
+        state = state.with_team(kept)
+        # Folded with what was here (the new envelopes may not be readable from the
+        # store yet: an import's pack is named by the state only once it is saved).
+        for case in {r.case for r in received.valid if r.case is not None}:
+            new = [r for r in received.valid if r.case == case]
+            view = fold(case, [*read.records.get(case, []), *new])
+            held = {h.record.id for h in view.held}
+            applied = {r.id for r in view.history}
+            received.held += sum(r.id in held for r in new)
+            received.applied += sum(r.id in applied for r in new)
+        return state, received
+
+    def announce_rotation(self, keys: Keys) -> int:
+        """After `init --rotate`: tell the colleagues this home's new signing key.
+
+        A `rotation` record signed by the previous signing key names the new one
+        and the new X25519 key (with the new key's binding), sealed to this home
+        and every confirmed colleague; and an announcement from the new key to
+        each colleague. Both wait in the outbox. The colleagues still confirm the
+        new X25519 key by fingerprint before anything is sealed to it. The number
+        of colleagues told (0 when the passphrase opens only one key file).
+        """
+        if len(keys.signing) < 2 or len(keys.private) < 2:
+            return 0
+        new_signing, old_signing = keys.signing[0], keys.signing[1]
+        new_key = keys.private[0]
+        with self.lock():
+            state = self.load_state()
+            colleagues = state.active_reviewers()
+            if not colleagues:
+                return 0
+            recipients = self.reviewer_recipients(state)
+            doc = new_record(
+                kind="rotation", case=None, author=old_signing.public_key, parents=[],
+                body={"new_author": new_signing.public_key.to_text(),
+                      "new_key": new_key.public_key.to_text(),
+                      "binding": rotation_binding(new_signing, new_key.public_key).hex()},
+                time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            frame = sign_record(doc, old_signing, recipients)
+            blob = self._write_loose(state, seal_record(frame, recipients))
+            state = state.with_team({blob: today()}, outbox=[blob])
+            state = state.with_outbox(
+                self._write_loose(state, envelope.encrypt_bytes(
+                    seal_announcement(new_key, new_signing, c.key), [c.key]))
+                for c in colleagues)
+            self.save_state(state)
+            return len(colleagues)
+
+    def share(self, name: str, case_ids: Sequence[str], keys: Keys) -> int:
+        """Re-seal the chosen cases' team records (every case's, with none chosen) to one
+        confirmed colleague's key, into the outbox: frames and signatures unchanged, so
+        she verifies each under its author's key. The number of records shared."""
+        with self.lock():
+            state = self.load_state()
+            colleague = next((c for c in state.active_reviewers() if c.name == name), None)
+            if colleague is None:
+                names = ", ".join(c.name for c in state.active_reviewers()) or "none yet"
+                raise NotFound(f"no confirmed colleague is named {name!r} (confirmed: {names})")
+            for case_id in case_ids:
+                state.case(case_id)
+            read, views = self._views(state, keys)
+            shared: list[str] = []
+            for case_id in case_ids or sorted(views):
+                view = views.get(case_id)
+                if view is None:
+                    continue
+                for record in [*view.history, *(h.record for h in view.held)]:
+                    sealed = seal_record(read.frames[record.digest], [colleague.key])
+                    shared.append(self._write_loose(state, sealed))
+            self.save_state(state.with_outbox(shared))
+            return len(shared)
+
+    def check(self, keys: Keys) -> Checked:
+        """Open every envelope this home names (a backup copy too): what cannot be read.
+
+        Submissions sealed to other reviewers' keys only are counted, not
+        reported as damage; attachments are decrypted and thrown away.
+        """
+        state = self.load_state()
+        store = self.store(state)
+        result = Checked()
+
+        def try_open(blob: str, what: str, expected: bool = True) -> None:
+            result.opened += 1
+            try:
+                with store.open_blob(blob) as src:
+                    for _chunk in envelope.decrypt_stream(src, keys.private):
+                        pass  # thrown away: only whether every chunk authenticates counts
+            except NoMatch:
+                if expected:
+                    result.problems.append(f"{what} {blob}: not addressed to this home's keys")
+                else:
+                    result.not_ours += 1
+            except (CryptoError, OSError) as e:
+                result.problems.append(f"{what} {blob}: {e}")
+
+        for case_id, case in state.cases.items():
+            for sub in case.submissions:
+                for blob in (sub.answers, *sub.attachments):
+                    try_open(blob, f"case {case_id}: submission {sub.id}:", sub.readable)
+            for v in case.verifications:
+                try_open(v.blob, f"case {case_id}: verification record")
+            for r in case.replies:
+                try_open(r.blob, f"case {case_id}: reply {r.id}:")
+        if state.team:
+            read = read_team(state, store, keys.private,
+                             [k.public_key for k in keys.signing], today())
+            result.opened += len(state.team)
+            result.problems += [f"team envelope {line}" for line in read.unreadable]
+            result.problems += [f"team record {line}" for line in read.refused]
+            result.aside = list(read.aside)
+        for path in (self.index.path, self.path / "seen.env", self.path / "team.env"):
+            if path.exists():
+                result.opened += 1
+                try:
+                    envelope.decrypt_bytes(path.read_bytes(), keys.private)
+                except CryptoError as e:  # rebuilt by the next command: a note, not damage
+                    result.notes.append(f"{path.name}: {e} (it is rebuilt when needed)")
+        return result
 
     # --- import -------------------------------------------------------------
 
@@ -449,10 +921,14 @@ class Home:
                     # reusing a stored id is refused below.
                     return discard(member) if member.id in stored_ids else pack.member(member)
 
+                # A server's submissions bundle, or a colleague's outbox (replies)
+                # carried on a stick: from that, only the team members are for us.
                 manifest = read_bundle(
-                    src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
-                    key_map=checker.key_map,
+                    src, sink=sink, progress=progress, key_map=checker.key_map,
                 )
+                replies = manifest.kind != KIND_SUBMISSIONS
+                result.replies_bundle = replies
+                result.replies_ignored = len(manifest.replies)
                 new, tasks = _compare(state, manifest.cases, stored_ids, pack, result)
                 if new:
                     pack.flush()  # the checks read the pack by its name
@@ -462,9 +938,30 @@ class Home:
                     # import before anything is saved.
                     state, changed = _add_new(state, zip(new, checked, strict=True), result,
                                               docs)
-                    # Bookkeeping only: reported if unconfirmed, never sealed to.
-                    state = state.with_server_keys(manifest.recipients)
-                    state = state.with_pack(pack.id, pack.entries)
+                # The team members, after the new cases (a record about one applies).
+                team_new = [m for m in manifest.team if m not in stored_ids]
+                # Larger than any record: refused unread (never read into memory).
+                too_large = [m for m in team_new if pack.entries[m][1] > MAX_TEAM_ENVELOPE]
+                pack.flush()
+                state, result.team = self._receive_team(
+                    state,
+                    ((m, read_range(pack.staged_path, *pack.entries[m]))
+                     for m in team_new if m not in too_large),
+                    keys, loose=False,
+                )
+                result.team.copies += len(manifest.team) - len(team_new)
+                result.team.refused += ["a team envelope larger than any record, refused unread"
+                                        for _ in too_large]
+                # Only what the state names stays in the pack: the new submissions'
+                # envelopes and the team members kept (a refused one, or a reply
+                # for the applicant in an outbox bundle, is never named).
+                unnamed = {*team_new, *(r.blob for r in manifest.replies)} - set(result.team.keep)
+                entries = {m: where for m, where in pack.entries.items() if m not in unnamed}
+                if new or result.team.keep:
+                    if not replies:
+                        # Bookkeeping only: reported if unconfirmed, never sealed to.
+                        state = state.with_server_keys(manifest.recipients)
+                    state = state.with_pack(pack.id, entries)
                     pack.commit()
                     self.save_state(state)
                     pack.keep()
@@ -474,7 +971,8 @@ class Home:
             index = self.fresh_index(state, keys, docs)
             result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
                             for case, is_new in changed]
-            result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
+            if not result.replies_bundle:
+                result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
 

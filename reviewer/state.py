@@ -21,6 +21,15 @@ which an older tool refuses (it would seal to every key a bundle names).
 A reply's optional "exported_on" (the day of its first export) came later
 within version 3: a reply without it reads as one whose export day is unknown,
 and a version 3 tool that predates it ignores it (and drops it when it writes).
+4 added team records (docs/team.md): "team", each stored team envelope's id
+and the day this home received (or made) it, and "team_outbox", the ids of
+team envelopes not yet sent; and a confirmed key's optional "removed" day
+(`keys remove` keeps the colleague, so her records received before that day
+stay and later ones are refused). Nothing about a record's author, kind or
+case is here: that is inside the envelopes. A state that uses none of these
+is still written as version 3 (byte-identical, and an older tool reads it); one
+that does is written as version 4, which a version 3 tool refuses (it would
+take a removed colleague for a confirmed one).
 """
 
 from __future__ import annotations
@@ -36,8 +45,10 @@ from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
 from reviewer.errors import NotFound
 
-STATE_VERSION = 3
-READABLE_STATE_VERSIONS = (1, 2, 3)
+STATE_VERSION = 4
+READABLE_STATE_VERSIONS = (1, 2, 3, 4)
+#: What a state that holds no team records and no removed colleague is written as.
+PLAIN_STATE_VERSION = 3
 
 Kind = Literal["application", "followup"]
 KINDS: tuple[Kind, ...] = ("application", "followup")
@@ -115,6 +126,12 @@ class ConfirmedKey:
     name: str
     key: PublicKey
     added: str
+    #: The day `keys remove` stopped trusting the key; "" while it is trusted.
+    removed: str = ""
+
+    @property
+    def active(self) -> bool:
+        return not self.removed
 
 
 #: Where packed blobs lie: pack id -> blob id -> (offset, length) in that pack.
@@ -131,6 +148,11 @@ class State:
     packs: Packs = field(default_factory=dict)
     #: Read from a version before confirmed keys (written back as the current one).
     predates_trust: bool = False
+    #: Team envelopes stored (reviewer.teamstore): blob id -> the day this home
+    #: received or made it (the day a record's author check uses).
+    team: Mapping[str, str] = field(default_factory=dict)
+    #: Team envelopes waiting for the next outbox bundle, in the order made.
+    team_outbox: tuple[str, ...] = ()
 
     # --- reading --------------------------------------------------------------
 
@@ -196,6 +218,29 @@ class State:
     def with_server_keys(self, keys: Iterable[PublicKey]) -> State:
         return replace(self, server_keys=tuple(k.to_text() for k in keys))
 
+    def active_reviewers(self) -> tuple[ConfirmedKey, ...]:
+        """The confirmed colleagues not removed: the only ones anything is sealed to."""
+        return tuple(c for c in self.reviewers if c.active)
+
+    def with_team(self, blobs: Mapping[str, str], *, outbox: Iterable[str] = ()) -> State:
+        """With these team envelopes stored (blob -> day), and `outbox` waiting to be sent."""
+        return replace(self, team={**self.team, **blobs},
+                       team_outbox=(*self.team_outbox, *outbox))
+
+    def with_outbox(self, blobs: Iterable[str]) -> State:
+        """With envelopes waiting to be sent that this home does not read (announcements,
+        records shared to one colleague)."""
+        return replace(self, team_outbox=(*self.team_outbox, *blobs))
+
+    def with_sent(self, blobs: Iterable[str]) -> State:
+        done = set(blobs)
+        return replace(self, team_outbox=tuple(b for b in self.team_outbox if b not in done))
+
+    @property
+    def uses_team(self) -> bool:
+        """Whether this state needs version 4 (team envelopes, or a removed colleague)."""
+        return bool(self.team or self.team_outbox or any(c.removed for c in self.reviewers))
+
 
 # --- the JSON mapping ---------------------------------------------------------------
 
@@ -218,6 +263,8 @@ def parse(data: bytes) -> State:
             reviewers=_reviewers(doc.get("reviewers", [])),
             packs=_packs(doc.get("packs", {})),
             predates_trust=doc["version"] < 3,
+            team=_team(doc.get("team", {})),
+            team_outbox=_outbox(doc.get("team_outbox", [])),
         )
     except StateError:
         raise
@@ -231,11 +278,14 @@ class UnknownVersion(StateError):
 
 def dump(state: State) -> bytes:
     """The bytes of state.json for `state` (always the current version)."""
-    doc = {
-        "version": STATE_VERSION,
+    team = state.uses_team
+    doc: dict[str, Any] = {
+        "version": STATE_VERSION if team else PLAIN_STATE_VERSION,
         "server_keys": state.server_keys,
         "reviewers": [
-            {"name": c.name, "key": c.key.to_text(), "added": c.added} for c in state.reviewers
+            {"name": c.name, "key": c.key.to_text(), "added": c.added,
+             **({"removed": c.removed} if c.removed else {})}
+            for c in state.reviewers
         ],
         "cases": {case_id: _case_json(case) for case_id, case in state.cases.items()},
         "packs": {
@@ -243,6 +293,9 @@ def dump(state: State) -> bytes:
             for pack, entries in state.packs.items()
         },
     }
+    if team:
+        doc["team"] = dict(state.team)
+        doc["team_outbox"] = list(state.team_outbox)
     # Compact: with `indent`, json falls back to its pure-Python encoder,
     # which took most of a second for 10,000 cases.
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -366,16 +419,35 @@ def _reviewers(entries: object) -> tuple[ConfirmedKey, ...]:
     for entry in entries:
         if not (
             isinstance(entry, dict)
-            and set(entry) == {"name", "key", "added"}
+            and set(entry) - {"removed"} == {"name", "key", "added"}
             and all(isinstance(v, str) for v in entry.values())
+            and entry.get("removed", "x") != ""
         ):
             raise StateError("a confirmed reviewer key entry is malformed")
         try:
             key = PublicKey.from_text(entry["key"])
         except InvalidPublicKey:
             raise StateError("a confirmed reviewer key is not a valid public key") from None
-        keys.append(ConfirmedKey(entry["name"], key, entry["added"]))
+        keys.append(ConfirmedKey(entry["name"], key, entry["added"], entry.get("removed", "")))
     return tuple(keys)
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _team(entries: object) -> dict[str, str]:
+    """The stored team envelopes: blob id -> day received."""
+    if not isinstance(entries, dict) or not _all_ids(entries):
+        raise StateError("its team envelopes are not a table of ids")
+    if not all(type(d) is str and _DAY.fullmatch(d) for d in entries.values()):
+        raise StateError("a team envelope's day is malformed")
+    return dict(entries)
+
+
+def _outbox(entries: object) -> tuple[str, ...]:
+    if type(entries) is not list or not _all_ids(entries):
+        raise StateError("its team outbox is not a list of ids")
+    return tuple(entries)
 
 
 def _packs(packs: object) -> dict[str, dict[str, tuple[int, int]]]:

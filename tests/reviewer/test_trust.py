@@ -21,6 +21,7 @@ from crypto.errors import NoMatch
 from crypto.keys import PrivateKey, PublicKey
 from reviewer.cli import cli
 from reviewer.errors import EXIT_ERROR, EXIT_KEY, EXIT_NOT_FOUND, EXIT_USAGE
+from reviewer.home import Home, today
 from tests.harness.bundles import read_members
 from tests.reviewer.test_cli import CANARY_NOTE, CANARY_REPLY, Env, home_files, make_env
 from tests.vectors import gen_bundle
@@ -101,7 +102,7 @@ def test_a_key_a_bundle_adds_is_reported_and_never_sealed_to(env: Env, tmp_path:
     (line,) = unconfirmed_lines(replied.output)
     assert attacker.public_key.fingerprint in line
     bundle = tmp_path / "replies.bundle"
-    assert env.run("export-replies", str(bundle), key=False).exit_code == 0
+    assert env.run("export-replies", str(bundle)).exit_code == 0
 
     own = env.public.key_id
     for data in sealed_blobs(env).values():
@@ -110,10 +111,13 @@ def test_a_key_a_bundle_adds_is_reported_and_never_sealed_to(env: Env, tmp_path:
             envelope.decrypt_bytes(data, [attacker])
     recipients, members = replies_bundle_members(bundle)
     assert recipients == [env.public]
-    for data in members.values():
+    manifest, _ = read_members(bundle, "replies")
+    assert len(manifest.team) == 2  # the verification and the reply, as team records
+    for member_id, data in members.items():
         with pytest.raises(NoMatch):
             envelope.decrypt_bytes(data, [attacker])
-        assert CANARY_REPLY in envelope.decrypt_bytes(data, [a.reply_key]).decode()
+        if member_id not in manifest.team:
+            assert CANARY_REPLY in envelope.decrypt_bytes(data, [a.reply_key]).decode()
     # Importing the same bundle again reports the key again.
     again = env.run("import", str(path))
     assert "Nothing new" in again.output and len(unconfirmed_lines(again.output)) == 1
@@ -151,7 +155,13 @@ def test_a_confirmed_colleague_gets_records_and_replies(env: Env, tmp_path: Path
     assert "Sealed to your key and 1 confirmed colleague key." in verified.output
     assert unconfirmed_lines(verified.output) == []
     assert env.run("reply", a.case, input="hello\n").exit_code == 0
-    for data in sealed_blobs(env).values():
+    state = Home(env.home).load_state()
+    # The announcement of this home's signing key, to Sara alone, waits in the outbox.
+    (announcement,) = set(state.team_outbox) - set(state.team)
+    assert recipients_of(sealed_blobs(env)[announcement]) == {colleague.public_key.key_id}
+    for blob, data in sealed_blobs(env).items():
+        if blob == announcement:
+            continue
         assert {env.public.key_id, colleague.public_key.key_id} <= recipients_of(data)
         envelope.decrypt_bytes(data, [colleague])
     assert unconfirmed_lines(env.run("import", str(path)).output) == []
@@ -162,8 +172,10 @@ def test_a_confirmed_colleague_gets_records_and_replies(env: Env, tmp_path: Path
     before = set(sealed_blobs(env))
     verified = env.run("verify", a.case, *VERIFY)
     assert len(unconfirmed_lines(verified.output)) == 1
-    (record,) = set(sealed_blobs(env)) - before
-    assert recipients_of(sealed_blobs(env)[record]) == {env.public.key_id}
+    records = set(sealed_blobs(env)) - before  # the verification and its team record
+    assert len(records) == 2
+    for record in records:
+        assert recipients_of(sealed_blobs(env)[record]) == {env.public.key_id}
 
 
 def test_keys_add_refuses_with_one_line(env: Env, tmp_path: Path) -> None:
@@ -192,13 +204,19 @@ def test_keys_add_refuses_with_one_line(env: Env, tmp_path: Path) -> None:
     own = env.run("keys", "remove", env.public.fingerprint)
     assert own.exit_code == EXIT_ERROR and "cannot be removed" in own.output
     assert env.run("keys", "remove", "Sara").exit_code == 0
-    assert len(env.run("keys", "list", key=False).output.splitlines()) == 1
+    # Kept with the day of removal (her team records received before it stay).
+    listed = env.run("keys", "list", key=False).output.splitlines()
+    assert len(listed) == 2 and listed[1].endswith("\tremoved " + today())
+    again = env.run("keys", "remove", "Sara")
+    assert again.exit_code == EXIT_NOT_FOUND
+    readd = env.run("keys", "add", colleague.to_text(), "--name", "Sara2", "--yes")
+    assert readd.exit_code == EXIT_ERROR and "removed on" in readd.output
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase at all\n")
     refused = env.runner.invoke(cli, ["keys", "add", "--home", str(env.home), "--passphrase-file",
                                       str(wrong), other.to_text(), "--name", "Omid", "--yes"])
     assert refused.exit_code == EXIT_KEY and "wrong passphrase" in refused.output
-    assert len(env.run("keys", "list", key=False).output.splitlines()) == 1
+    assert len(env.run("keys", "list", key=False).output.splitlines()) == 2
 
 
 @pytest.mark.parametrize("first", ["list", "import", "verify", "export-replies"])
@@ -227,16 +245,18 @@ def test_home_made_before_confirmed_keys_trusts_only_its_own(env: Env, tmp_path:
     elif first == "verify":
         result = env.run("verify", a.case, *VERIFY)
     else:
-        result = env.run("export-replies", str(tmp_path / "r.bundle"), key=False)
+        result = env.run("export-replies", str(tmp_path / "r.bundle"))
     assert result.exit_code == 0, result.output
     (line,) = unconfirmed_lines(result.stderr)
     assert colleague.public_key.fingerprint in line and "earlier bundle" in line
     migrated = json.loads(state_path.read_text())
-    assert migrated["version"] == 3 and migrated["reviewers"] == []
+    assert migrated["version"] == (4 if first == "verify" else 3)
+    assert migrated["reviewers"] == []
     assert unconfirmed_lines(env.run("list", "--json").stderr) == []  # said once
 
     env.run("verify", a.case, *VERIFY)
-    assert len(set(sealed_blobs(env)) - before) == 1 + (first == "verify")
+    # Each verification is an envelope, and the same decision as a team record.
+    assert len(set(sealed_blobs(env)) - before) == 2 * (1 + (first == "verify"))
     for data in sealed_blobs(env).values():
         assert recipients_of(data) == {env.public.key_id}
 
