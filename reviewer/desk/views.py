@@ -30,7 +30,7 @@ from werkzeug.exceptions import NotFound
 from crypto import replytext
 from crypto.errors import CryptoError
 from reviewer.casefile import case_file
-from reviewer.caselist import CaseRow, Filters, Mark
+from reviewer.caselist import Casebook, CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
 from reviewer.errors import KeyProblem, ReplyFinal, ReviewerError
 from reviewer.errors import NotFound as ReviewerNotFound
@@ -38,6 +38,7 @@ from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
+from reviewer.teamview import CaseTeam, Conflict
 
 bp = Blueprint("desk", __name__)
 
@@ -112,8 +113,20 @@ def index() -> Any:
 
 
 #: Filters whose values came from applicants: their URLs carry the value's position in
-#: the menu, never the value (a free-text profession can say who someone is).
-BY_POSITION = ("country", "profession")
+#: the menu, never the value (a free-text profession can say who someone is). The
+#: assignee (a colleague's name) travels the same way.
+BY_POSITION = ("country", "profession", "assignee")
+#: The assignee filter's one fixed value besides the positions of colleagues' names.
+NOBODY = "nobody"
+
+
+def _choices(book: Casebook) -> dict[str, list[str]]:
+    """The menus: the Casebook's, and the assignees (colleagues' names, and any name a
+    case is assigned to), sorted."""
+    choices = book.choices()
+    names = {r.assignee for r in book.rows()} | set(desk().home.colleague_names())
+    choices["assignee"] = sorted(names - {"", "you"}, key=str.casefold)
+    return choices
 
 
 def _filters(values: Any, choices: dict[str, list[str]], text: str = "") -> Filters:
@@ -127,17 +140,26 @@ def _filters(values: Any, choices: dict[str, list[str]], text: str = "") -> Filt
     mark_value = values.get("mark", "")
     mark: Mark | None = "new" if mark_value == "new" else (
         "updated" if mark_value == "updated" else None)
+    assignee = "" if values.get("assignee", "") == NOBODY else one("assignee")
     return Filters(state=one("state"), urgency=one("urgency"), country=one("country"),
-                   profession=one("profession"), mark=mark, text=text)
+                   profession=one("profession"), mark=mark, text=text, assignee=assignee,
+                   conflict=values.get("conflict", "") == "1",
+                   mine=values.get("mine", "") == "1")
 
 
 def _query(filters: Filters, choices: dict[str, list[str]]) -> dict[str, str]:
-    """The filters as they go into a URL (positions for applicants' values)."""
+    """The filters as they go into a URL (positions for applicants' values and names)."""
     query: dict[str, str] = {}
-    for name in ("state", "urgency", "country", "profession", "mark"):
+    for name in ("state", "urgency", "country", "profession", "mark", "assignee"):
         value = getattr(filters, name)
         if value:
             query[name] = str(choices[name].index(value)) if name in BY_POSITION else value
+    if filters.assignee == "":
+        query["assignee"] = NOBODY
+    if filters.conflict:
+        query["conflict"] = "1"
+    if filters.mine:
+        query["mine"] = "1"
     return query
 
 
@@ -161,12 +183,12 @@ def _number(value: str | None) -> int:
 
 def _cases_page(values: Any, text: str, number: int) -> str:
     book = desk().casebook()
-    choices = book.choices()
+    choices = _choices(book)
     filters = _filters(values, choices, text)
     page = _page(book.rows(filters), number)
     return render_template("cases.html", page=page, filters=filters, choices=choices,
                            query=_query(filters, choices), marks=MARKS,
-                           by_position=BY_POSITION)
+                           by_position=BY_POSITION, nobody=NOBODY)
 
 
 @bp.get("/cases")
@@ -183,16 +205,20 @@ def search() -> str:
 # --- one case ------------------------------------------------------------------------
 
 
-def _case_page(case_id: str, **extra: Any) -> str:
+def _case_page(case_id: str, *, status: int = 200, **extra: Any) -> tuple[str, int]:
     d = desk()
     view = case_file(d.home, d.state(), d.keys, case_id)
+    team = d.home.case_team(case_id, d.keys)
     d.casebook().opened(case_id)
-    return render_template("case.html", case=view, reply_html=reply_html, **extra)
+    return render_template("case.html", case=view, reply_html=reply_html, team=team,
+                           colleagues=d.home.colleague_names(), states=TEAM_STATES,
+                           conflicts=conflict_sentences(team), **extra), status
 
 
 @bp.get("/cases/<case_id>")
-def case(case_id: str) -> str:
-    return _case_page(_case_id(case_id))
+def case(case_id: str) -> Any:
+    done = DONE.get(request.args.get("done", ""))
+    return _case_page(_case_id(case_id), notice=done)
 
 
 @bp.post("/cases/<case_id>/files/<submission_id>/<int:number>")
@@ -212,6 +238,114 @@ def save_file(case_id: str, submission_id: str, number: int) -> Any:
     return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
                      as_attachment=True, download_name=saved.safe_name, conditional=False,
                      etag=False, max_age=0)
+
+
+# --- team: notes, assignment, state ------------------------------------------------------
+
+#: What a team form did, by the fixed word its redirect carries (never what was written).
+DONE: dict[str, str] = {
+    "note": "Note added; it goes to your colleagues with the next export.",
+    "assigned": "Assignment recorded; it goes to your colleagues with the next export.",
+    "state": "State change recorded; it goes to your colleagues with the next export.",
+}
+#: The states a state change may set (docs/team.md, kind `state`).
+TEAM_STATES = (UNVERIFIED, *RECOMMENDATIONS)
+
+
+def _names(values: list[str]) -> str:
+    if len(values) <= 2:
+        return " and ".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def conflict_sentences(team: CaseTeam) -> list[str]:
+    """The conflicts of a case, as sentences: who set what, and how to resolve it."""
+    def sentence(heads: tuple[Conflict, ...], verb: str, resolve: str) -> str:
+        said = ", ".join(f"{c.author} {verb} {c.value}" for c in heads)
+        nobody = ("neither had seen the other" if len(heads) == 2
+                  else "none had seen the others")
+        return f"{said[:1].upper()}{said[1:]}, {nobody}; {resolve}."
+
+    found = []
+    if team.state_conflict:
+        found.append(sentence(team.state_conflict, "set",
+                              "record a decision to resolve"))
+    if team.assignee_conflict:
+        found.append(sentence(team.assignee_conflict, "assigned",
+                              "assign the case again to resolve"))
+    return found
+
+
+def _sentence(error: ReviewerError) -> str:
+    """The home's sentence for a refusal, as a sentence of the page."""
+    said = str(error)
+    return f"{said[:1].upper()}{said[1:]}."
+
+
+def _after(case_id: str, done: str) -> Any:
+    """Post/redirect/get: a reload does not make the record twice."""
+    desk().changed()
+    return redirect(url_for("desk.case", case_id=case_id, done=done), code=303)
+
+
+@bp.post("/cases/<case_id>/notes")
+def add_note(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    text = request.form.get("text", "")
+    if not text.strip():
+        return _case_page(case_id, status=400, note_text=text,
+                          note_error="Nothing was saved: the note is empty.")
+    try:
+        d.home.add_note(case_id, text, d.keys)
+    except ReviewerError as e:
+        return _case_page(case_id, status=400, note_text=text, note_error=_sentence(e))
+    return _after(case_id, "note")
+
+
+@bp.post("/cases/<case_id>/assign")
+def assign(case_id: str) -> Any:
+    """`who`: "me", "nobody", or "colleague" with `colleague` a confirmed colleague's name."""
+    d = desk()
+    case_id = _case_id(case_id)
+    who = request.form.get("who", "")
+    target: str | None
+    if who == "me":
+        target = "me"
+    elif who == "nobody":
+        target = None
+    elif who.startswith("colleague:") and who[len("colleague:"):] in d.home.colleague_names():
+        target = who[len("colleague:"):]
+    else:
+        return _case_page(case_id, status=400,
+                          assign_error="Nothing was saved: choose who is on this case.")
+    try:
+        d.home.assign(case_id, target, d.keys)
+    except ReviewerError as e:
+        return _case_page(case_id, status=400, assign_error=_sentence(e))
+    return _after(case_id, "assigned")
+
+
+@bp.post("/cases/<case_id>/state")
+def set_state(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    state = request.form.get("state", "")
+    reason = request.form.get("reason", "")
+    error = ""
+    if state not in TEAM_STATES:
+        error = "Nothing was saved: choose a state."
+    elif not reason.strip():
+        error = "Nothing was saved: say why (the reason is empty)."
+    if not error:
+        try:
+            d.home.set_state(case_id, state, reason, d.keys)
+        except ReviewerError as e:
+            error = _sentence(e)
+    if error:
+        return _case_page(case_id, status=400, state_value=state, reason_text=reason,
+                          state_error=error)
+    return _after(case_id, "state")
 
 
 # --- verification -----------------------------------------------------------------------

@@ -26,7 +26,9 @@ from tests.reviewer.desk.conftest import (
     CANARY_CONTENT,
     CANARY_FILE,
     CANARY_NOTE,
+    CANARY_REASON,
     CANARY_REPLY,
+    CANARY_TEAM_NOTE,
     PASSPHRASE,
     PORT,
     World,
@@ -253,10 +255,15 @@ def test_no_plaintext_on_disk_after_a_session(empty: tuple[World, FlaskClient], 
                                            "risk": "low", "recommendation": "refer",
                                            "notes": CANARY_NOTE})
     post(client, f"/cases/{case}/replies", {"text": CANARY_REPLY, "reply": ""})
+    post(client, f"/cases/{case}/notes", {"text": CANARY_TEAM_NOTE}, status=303)
+    post(client, f"/cases/{case}/state", {"state": "refer", "reason": CANARY_REASON},
+         status=303)
+    post(client, f"/cases/{case}/assign", {"who": "me"}, status=303)
+    page(client, f"/cases/{case}")
     post(client, "/replies/export", {}).close()
     post(client, "/lock", {}, status=303)
     canaries = [CANARY_ANSWER, CANARY_FILE, CANARY_NOTE, CANARY_REPLY, CANARY_CONTENT.decode(),
-                ARABIC_NAME, "Ayşe", "cartoonist"]
+                CANARY_TEAM_NOTE, CANARY_REASON, ARABIC_NAME, "Ayşe", "cartoonist"]
     for root in (world.home_dir, tmpdir):
         for p in root.rglob("*"):
             if p.is_file():
