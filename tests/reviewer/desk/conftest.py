@@ -115,6 +115,20 @@ def make_team(tmp_path: Path) -> tuple[World, World]:
     return a, b
 
 
+def carry(src: World, dst: World, *, last: int = 0) -> None:
+    """SRC's outbox of team envelopes (announcements, records) received by DST, as a
+    bundle carried on a stick would bring them (LAST: only the last so many)."""
+    home = Home(src.home_dir)
+    state = home.load_state()
+    store = home.store(state)
+    members = []
+    for blob in state.team_outbox[-last:]:
+        with store.open_blob(blob) as f:
+            members.append((blob, f.read()))
+    other = Home(dst.home_dir)
+    other.receive_team(members, other.unlock(PASSPHRASE))
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return make_home(tmp_path)

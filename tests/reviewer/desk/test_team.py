@@ -21,6 +21,7 @@ from tests.reviewer.desk.conftest import (
     PASSPHRASE,
     PORT,
     World,
+    carry,
     make_team,
     page,
     post,
@@ -186,3 +187,112 @@ def client_for(world: World) -> FlaskClient:
     c = app.test_client()
     assert c.get(f"/cases?token={app.extensions['desk'].token}", base_url=BASE).status_code == 303
     return c
+
+
+def conflict_of(html: str) -> list[str]:
+    return re.findall(r'<p class="notice problem conflict" role="note"><strong>Conflict:</strong>'
+                      r" (.*?)</p>", html)
+
+
+def test_a_state_conflict_is_named_until_a_decision(team: tuple[World, World]) -> None:
+    ana, bea = team
+    case = ana.a.case
+    a, b = client_for(ana), client_for(bea)
+    # Neither has seen the other's decision.
+    post(a, f"/cases/{case}/state", {"state": "proceed", "reason": "documents check out"},
+         status=303)
+    post(b, f"/cases/{case}/state", {"state": "decline", "reason": "no link to the work"},
+         status=303)
+    carry(ana, bea)
+    carry(bea, ana)
+    html = page(a, f"/cases/{case}")
+    assert "<dt>State</dt>\n  <dd><strong>in conflict</strong></dd>" in html
+    assert conflict_of(html) in (
+        ["You set proceed, Bea set decline, neither had seen the other;"
+         " record a decision to resolve."],
+        ["Bea set decline, you set proceed, neither had seen the other;"
+         " record a decision to resolve."])
+    (said,) = conflict_of(page(b, f"/cases/{case}"))
+    assert "Ana set proceed" in said and "ou set decline" in said
+    # The list says so, and its filter finds it.
+    only = page(a, "/cases?conflict=1")
+    assert case in only and ana.b.case not in only and ana.c.case not in only
+    assert '<strong class="mark">conflict</strong>' in only
+    assert ana.b.case in page(a, "/cases") and case in page(a, "/cases")
+    # A note that has seen both is not a decision.
+    post(b, f"/cases/{case}/notes", {"text": "Let us talk."}, status=303)
+    assert conflict_of(page(b, f"/cases/{case}"))
+    # A decision that has seen both resolves it, at both desks once carried.
+    post(a, f"/cases/{case}/state", {"state": "refer", "reason": "agreed by phone"},
+         status=303)
+    html = page(a, f"/cases/{case}")
+    assert conflict_of(html) == [] and "<dt>State</dt>\n  <dd>refer</dd>" in html
+    assert case not in page(a, "/cases?conflict=1")
+    carry(ana, bea)
+    html = page(b, f"/cases/{case}")
+    assert conflict_of(html) == [] and "<dt>State</dt>\n  <dd>refer</dd>" in html
+    history = section(html, "history")
+    for said in ("documents check out", "no link to the work", "Let us talk.",
+                 "agreed by phone"):
+        assert f'<div dir="auto" class="value">{said}</div>' in history
+    assert "by Ana’s clock" in history and "by your clock" in history
+
+
+def test_assign_a_colleague_and_filter_by_assignee(team: tuple[World, World]) -> None:
+    ana, bea = team
+    a, b = client_for(ana), client_for(bea)
+    # Bea's signing key has not reached A yet: the desk says so, nothing is made.
+    r = post(a, f"/cases/{ana.a.case}/assign", {"who": "colleague:Bea"}, status=400)
+    assert "Bea&#39;s signing key has not reached this home yet" in r.get_data(as_text=True)
+    assert team_of(ana, ana.a.case).history == ()
+    carry(bea, ana)  # her announcement
+    html = page(a, f"/cases/{ana.a.case}")
+    assert '<option value="colleague:Bea" dir="auto">Bea</option>' in html
+    post(a, f"/cases/{ana.a.case}/assign", {"who": "colleague:Bea"}, status=303)
+    assert "<dt>Assigned to</dt>\n  <dd>Bea</dd>" in page(a, f"/cases/{ana.a.case}")
+    # The assignee filter carries Bea's position in the menu, never her name.
+    html = page(a, "/cases")
+    menu = html[html.index('id="f-assignee"'):]
+    menu = menu[:menu.index("</select>")]
+    options = dict(re.findall(r'<option value="(\w+)"[^>]*>([^<]+)</option>', menu))
+    assert options == {"nobody": "Nobody", "0": "Bea"}
+    only_bea = page(a, "/cases?assignee=0")
+    assert ana.a.case in only_bea and ana.b.case not in only_bea
+    assert not any("Bea" in u for u in urls(only_bea))
+    nobody = page(a, "/cases?assignee=nobody")
+    assert ana.a.case not in nobody and ana.b.case in nobody
+    # At Bea's desk, once carried, the case is hers: "Mine".
+    carry(ana, bea)
+    assert "<dt>Assigned to</dt>\n  <dd>you</dd>" in page(b, f"/cases/{ana.a.case}")
+    mine = page(b, "/cases?mine=1")
+    assert ana.a.case in mine and ana.b.case not in mine
+    assert ana.a.case not in page(a, "/cases?mine=1")
+    # Both take case c, neither having seen the other: an assignment conflict.
+    post(a, f"/cases/{ana.c.case}/assign", {"who": "me"}, status=303)
+    post(b, f"/cases/{ana.c.case}/assign", {"who": "me"}, status=303)
+    carry(ana, bea)
+    carry(bea, ana)
+    html = page(a, f"/cases/{ana.c.case}")
+    assert "<dt>Assigned to</dt>\n  <dd><strong>in conflict</strong></dd>" in html
+    (said,) = conflict_of(html)
+    assert "ou assigned you" in said and "Bea assigned Bea" in said
+    assert said.endswith("neither had seen the other; assign the case again to resolve.")
+    assert "Take this case" in html
+    assert ana.c.case in page(a, "/cases?conflict=1")
+
+
+def test_records_waiting_for_an_earlier_one_are_counted(team: tuple[World, World]) -> None:
+    ana, bea = team
+    a, b = client_for(ana), client_for(bea)
+    carry(ana, bea)  # Ana's announcement
+    post(a, f"/cases/{ana.b.case}/notes", {"text": "first"}, status=303)
+    post(a, f"/cases/{ana.b.case}/notes", {"text": "second, after the first"}, status=303)
+    carry(ana, bea, last=1)  # the second note only
+    html = page(b, f"/cases/{ana.b.case}")
+    assert ("1 record of this case waits for an earlier record not yet received;"
+            " it is shown once that arrives.") in html
+    assert "second, after the first" not in html
+    carry(ana, bea)
+    html = page(b, f"/cases/{ana.b.case}")
+    assert "waits for an earlier record" not in html
+    assert html.index(">first</div>") < html.index(">second, after the first</div>")
