@@ -1,0 +1,189 @@
+"""Two reviewers' desks in a real Chromium with JavaScript off: the team loop.
+
+Ana's home (A) and Bea's (B) hold the same cases and have confirmed each other's
+keys. At A's desk, Ana writes a note (a blank one is refused with a sentence), takes
+the case and sets it to proceed; at B's desk, not having seen that, Bea sets it to
+decline. A's outbox goes to B through the desks themselves (A's export downloads the
+bundle, B's import uploads it, as a stick would carry it), and B's to A. Each desk
+then shows the other's note and assignment and names the conflict, who set what;
+Ana records a decision and the conflict is gone, at both desks after one more round.
+Every new page is scanned with axe-core in a JavaScript-on Chromium holding the same
+cookies; the private window's profile, both homes and the temporary directory are
+searched afterwards for the note's and the reasons' canaries.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.select import Select
+
+from reviewer.desk import Desk
+from reviewer.home import Home
+from tests.harness import browser as harness
+from tests.reviewer.desk.conftest import (
+    CANARY_REASON,
+    CANARY_TEAM_NOTE,
+    PASSPHRASE,
+    make_team,
+)
+from tests.reviewer.desk.conftest import carry as carry_envelopes
+from tests.system.test_desk_browser import button, chromium, desk_served, wait_for_file
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_two_reviewers_one_case_history(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    ana, bea = make_team(tmp_path)
+    case = ana.a.case
+    desk_a = Desk(Home(ana.home_dir), None)
+    desk_b = Desk(Home(bea.home_dir), None)
+    profile = tmp_path / "profile"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    scanned: list[str] = []
+
+    with desk_served(desk_a) as base_a, desk_served(desk_b) as base_b, \
+            chromium(profile, javascript=False, downloads=downloads, private=True) as b, \
+            chromium(tmp_path / "axe-profile", javascript=True) as js:
+
+        def axe(name: str) -> None:
+            found = harness.axe_scan_snapshot(js, b)
+            assert not found, f"{name}:\n{harness.format_violations(found)}"
+            scanned.append(name)
+
+        def click(text: str) -> None:
+            harness.submit(b, button(b, text))
+
+        def open_desk(base: str, desk: Desk) -> None:
+            b.get(f"{base}/cases?token={desk.token}")
+            js.get(f"{base}/nowhere")
+            js.execute_cdp_cmd("Network.setCookie", {
+                "name": desk.cookie_name, "value": desk.cookie, "url": base,
+                "httpOnly": True, "sameSite": "Strict"})
+            b.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
+            click("Unlock")
+            assert b.current_url == f"{base}/cases"
+
+        def team_summary() -> str:
+            return b.find_element(By.CSS_SELECTOR, "dl.team-summary").text
+
+        def change_state(state: str, reason: str) -> None:
+            Select(b.find_element(By.ID, "state-value")).select_by_value(state)
+            b.find_element(By.ID, "state-reason").send_keys(reason)
+            click("Change the state")
+            assert "State change recorded" in b.page_source
+
+        def carry(from_base: str, to_base: str) -> None:
+            """One desk's outbox to the other (a stick)."""
+            src, dst = (ana, bea) if from_base == base_a else (bea, ana)
+            carry_envelopes(src, dst)
+            return
+
+        def carry_by_desks(from_base: str, to_base: str) -> None:
+            """One desk's outbox to the other: downloaded, then uploaded (a stick)."""
+            b.get(f"{from_base}/cases")
+            before = set(downloads.iterdir())
+            button(b, EXPORT).click()
+            bundle = wait_for_file(downloads, ".bundle", before)
+            b.get(f"{to_base}/import")
+            b.find_element(By.ID, "bundle").send_keys(str(bundle))
+            click("Import")
+            assert "Not imported" not in b.page_source, b.page_source
+            bundle.unlink()
+
+        # --- Ana, at A's desk ---------------------------------------------------------
+        open_desk(base_a, desk_a)
+        b.get(f"{base_a}/cases/{case}")
+        assert "unverified" in team_summary() and "nobody" in team_summary()
+        axe("case with no team records")
+        b.find_element(By.ID, "note-text").send_keys("   ")
+        click("Add the note")
+        assert "Nothing was saved: the note is empty." in b.page_source
+        axe("blank note refused")
+        b.find_element(By.ID, "note-text").clear()
+        b.find_element(By.ID, "note-text").send_keys(CANARY_TEAM_NOTE + "\nSecond line.")
+        click("Add the note")
+        assert "Note added" in b.page_source
+        assert b.current_url == f"{base_a}/cases/{case}?done=note"
+        thread = b.find_element(By.CSS_SELECTOR, "ol.thread li .value")
+        assert thread.text == CANARY_TEAM_NOTE + "\nSecond line."
+        assert thread.get_attribute("dir") == "auto"
+        click("Take this case")
+        assert "Assigned to\nyou" in team_summary()
+        assert not b.find_elements(By.XPATH, "//button[normalize-space()='Take this case']")
+        change_state("proceed", CANARY_REASON + " A")
+        assert "State\nproceed" in team_summary()
+        axe("case with a note, taken, proceed")
+        assert CANARY_TEAM_NOTE not in b.title and CANARY_TEAM_NOTE not in b.current_url
+
+        # --- Bea, at B's desk, not having seen any of it --------------------------------
+        open_desk(base_b, desk_b)
+        b.get(f"{base_b}/cases/{case}")
+        assert "unverified" in team_summary()
+        change_state("decline", CANARY_REASON + " B")
+
+        # --- the outboxes cross --------------------------------------------------------
+        carry(base_a, base_b)
+        b.get(f"{base_b}/cases/{case}")
+        assert CANARY_TEAM_NOTE in b.find_element(By.CSS_SELECTOR, "ol.thread").text
+        assert "Ana" in b.find_element(By.CSS_SELECTOR, "ol.thread").text
+        assert "Assigned to\nAna" in team_summary()
+        conflict = b.find_element(By.CSS_SELECTOR, ".conflict").text
+        assert "Ana set proceed" in conflict and "you set decline" in conflict.lower()
+        assert "neither had seen the other; record a decision to resolve" in conflict
+        axe("case in conflict at B")
+        b.get(f"{base_b}/cases?conflict=1")
+        rows = b.find_elements(By.CSS_SELECTOR, "table.cases tbody tr")
+        assert len(rows) == 1 and case[:12] in rows[0].text and "Ana" in rows[0].text
+        axe("cases in conflict")
+        b.get(f"{base_b}/cases")
+        Select(b.find_element(By.ID, "f-assignee")).select_by_visible_text("Ana")
+        click("Filter")
+        rows = b.find_elements(By.CSS_SELECTOR, "table.cases tbody tr")
+        assert len(rows) == 1 and case[:12] in rows[0].text
+        assert "Ana" not in b.current_url
+
+        carry(base_b, base_a)
+        b.get(f"{base_a}/cases/{case}")
+        conflict = b.find_element(By.CSS_SELECTOR, ".conflict").text
+        assert "Bea set decline" in conflict and "you set proceed" in conflict.lower()
+        change_state("refer", "We agreed on the phone: PEN can help.")
+        assert not b.find_elements(By.CSS_SELECTOR, ".conflict")
+        assert "State\nrefer" in team_summary()
+        b.get(f"{base_a}/cases?mine=1")
+        rows = b.find_elements(By.CSS_SELECTOR, "table.cases tbody tr")
+        assert len(rows) == 1 and case[:12] in rows[0].text
+        axe("mine")
+
+        carry(base_a, base_b)
+        b.get(f"{base_b}/cases/{case}")
+        assert not b.find_elements(By.CSS_SELECTOR, ".conflict")
+        assert "State\nrefer" in team_summary()
+        history = b.find_element(By.CSS_SELECTOR, "ol.history").text
+        for said in (CANARY_TEAM_NOTE, CANARY_REASON + " A", CANARY_REASON + " B",
+                     "PEN can help."):
+            assert said in history
+        assert "by Ana’s clock" in history and "by your clock" in history
+        axe("history at B")
+
+    assert len(scanned) >= 7
+    canaries = [CANARY_TEAM_NOTE, CANARY_REASON]
+    for root in (profile, ana.home_dir, bea.home_dir, tmpdir):
+        for path in root.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                data = path.read_bytes()
+                for canary in canaries:
+                    for form in {canary.encode(), canary.encode("utf-16-le")}:
+                        assert form not in data, (path, canary)
+
+
+#: The Cases page's button that downloads the outbox.
+EXPORT = "Export replies"
