@@ -56,6 +56,7 @@ from reviewer.home import (
 )
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.outcome import team_lines as team_lines_of
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
@@ -302,6 +303,8 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     click.echo(import_sentence(result))
     if result.cases:
         click.echo("\n".join(imported_lines(result.cases)))
+    for line in team_lines_of(result):
+        click.echo(inert(line, multiline=False))
     note = unreadable_note(result)
     if note:
         click.echo(note)
@@ -654,20 +657,45 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     sealed_to(home, state)
 
 
-@cli.command("export-replies")
-@home_option
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--all", "everything", is_flag=True, help="Include replies already exported.")
-def export_replies(home_dir: Path, bundle: Path, everything: bool) -> None:
-    """Write every reply not yet exported into a replies bundle for the operator."""
+def _export(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+            everything: bool) -> None:
     home = Home(home_dir)
+    keys = unlock(home, passphrase_file)  # each reply sent becomes a signed team record
     load_state(home)  # a home made before confirmed keys says what it saw first
-    count = home.export_replies(bundle, everything=everything)
-    if not count:
-        click.echo("No replies to export; no bundle written.")
+    out = home.export_outbox(bundle, everything=everything, keys=keys)
+    if not out.replies and not out.team:
+        click.echo("Nothing to send: no replies and no team records waiting; no bundle"
+                   " written.")
         return
-    click.echo(f"Wrote {count} repl{'ies' if count != 1 else 'y'} to {bundle}.")
+    click.echo(f"Wrote {out.replies} repl{'ies' if out.replies != 1 else 'y'} and"
+               f" {out.team} team envelope{'s' * (out.team != 1)} to {bundle}.")
 
+
+EXPORT_HELP = """Write the outbox: every reply not yet exported (for the applicants, through
+the server) and every team record and announcement not yet sent (for your
+colleagues), in one replies bundle for the operator, or a stick."""
+
+
+@cli.command("export-replies", help=EXPORT_HELP)
+@home_option
+@passphrase_option
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True,
+              help="Include replies already exported and every team record kept here.")
+def export_replies(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+                   everything: bool) -> None:
+    _export(home_dir, passphrase_file, bundle, everything)
+
+
+@cli.command("export", help=EXPORT_HELP + "\n\nThe same as `export-replies`.")
+@home_option
+@passphrase_option
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True,
+              help="Include replies already exported and every team record kept here.")
+def export(home_dir: Path, passphrase_file: Path | None, bundle: Path,
+           everything: bool) -> None:
+    _export(home_dir, passphrase_file, bundle, everything)
 
 # --- team records (docs/team.md) -------------------------------------------------
 

@@ -83,7 +83,7 @@ from reviewer.errors import (
 )
 from reviewer.index import UNVERIFIED, Index
 from reviewer.keyring import KeyRing, Keys
-from reviewer.packs import PackWriter, sweep
+from reviewer.packs import PackWriter, read_range, sweep
 from reviewer.state import (
     Case,
     ConfirmedKey,
@@ -134,6 +134,19 @@ class ImportResult:
     earlier_unconfirmed: list[PublicKey] = field(default_factory=list)
     #: The new and updated cases, in the bundle's order.
     cases: list[ImportedCase] = field(default_factory=list)
+    #: What the bundle's team members were (reviewer.teamstore.Received).
+    team: Received = field(default_factory=Received)
+    #: A colleague's outbox (a replies bundle): its replies are for applicants, ignored.
+    replies_bundle: bool = False
+    replies_ignored: int = 0
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What an outbox bundle held: replies for applicants, team envelopes for colleagues."""
+
+    replies: int
+    team: int
 
 
 class Home:
@@ -427,7 +440,23 @@ class Home:
         reviewers = [k for k in self.reviewer_recipients(state) if k.key_id != applicant.key_id]
         return [applicant, *reviewers][:MAX_RECIPIENTS]
 
-    def export_replies(self, path: Path, *, everything: bool) -> int:
+    def export_replies(self, path: Path, *, everything: bool, keys: Keys | None = None) -> int:
+        """Write the outbox bundle (`export_outbox`); the number of replies in it."""
+        return self.export_outbox(path, everything=everything, keys=keys).replies
+
+    def export_outbox(self, path: Path, *, everything: bool,
+                      keys: Keys | None = None) -> Outbox:
+        """Write one replies bundle: the replies not yet exported, for the applicants, and
+        every team envelope not yet sent, for the colleagues (its `team` members).
+
+        A reply becomes final here, so here (with `keys`) its `reply` team record
+        is made: colleagues see the text the applicant was told, never a draft
+        that was edited or withdrawn. Without `keys` the replies go out without
+        one (a caller that has the keys passes them). `everything`: replies
+        already exported too, every team envelope stored, and (with `keys`) a
+        fresh announcement to every confirmed colleague. Nothing is written
+        (and nothing marked) when there is nothing to send.
+        """
         with self.lock():
             state = self.load_state()
             pending = [
@@ -436,8 +465,22 @@ class Home:
                 for reply in case.replies
                 if everything or not reply.exported
             ]
-            if not pending:
-                return 0
+            store = self.store(state)
+            if keys is not None:
+                for case_id, reply in pending:
+                    if reply.exported:
+                        continue
+                    text = str(store.open_json(reply.blob, keys).get("text", ""))
+                    state = self._new_records(state, keys, case_id, [
+                        ("reply", {"reply": reply.id, "text": text})])
+                if everything and keys.signing:
+                    state = state.with_outbox(self._write_loose(state, envelope.encrypt_bytes(
+                        seal_announcement(keys.private[0], keys.signing[0], c.key), [c.key]))
+                        for c in state.active_reviewers())
+            team = list(dict.fromkeys(
+                [*state.team_outbox, *(state.team if everything else ())]))
+            if not pending and not team:
+                return Outbox(0, 0)
             store = self.store(state)
             with atomic_output(path) as out:
                 writer = BundleWriter(
@@ -446,9 +489,15 @@ class Home:
                 for case_id, reply in pending:
                     writer.add_member(reply.blob, functools.partial(store.open_blob, reply.blob))
                     writer.add_reply(reply.id, case_id, reply.day, reply.blob)
+                for blob in team:  # a random member id: nothing links two bundles' members
+                    writer.add_team(functools.partial(store.open_blob, blob))
                 writer.close()
-            self.save_state(state.with_exported((reply.id for _, reply in pending), today()))
-            return len(pending)
+            sent = set(state.team_outbox)
+            state = state.with_exported((reply.id for _, reply in pending), today())
+            self.save_state(state.with_sent(sent))
+            for blob in sent - set(state.team):  # announcements, shares: sent, not kept
+                store.remove_loose(blob)
+            return Outbox(len(pending), len(team))
 
     # --- team records (docs/team.md; reviewer.teamstore, reviewer.teamview) ----
 
@@ -582,9 +631,13 @@ class Home:
             self.save_state(state)
         return received
 
-    def _receive_team(self, state: State, members: Iterable[tuple[str, bytes]],
-                      keys: Keys) -> tuple[State, Received]:
-        """`state` with the team members kept (stored, not saved), and what each was."""
+    def _receive_team(self, state: State, members: Iterable[tuple[str, bytes]], keys: Keys,
+                      *, loose: bool = True) -> tuple[State, Received]:
+        """`state` with the team members kept (not saved), and what each was.
+
+        `loose`: write the kept envelopes as loose blobs; otherwise the caller
+        keeps them where they already are (the import's pack, by member id).
+        """
         members = list(members)
         if not members:
             return state, Received()
@@ -592,13 +645,16 @@ class Home:
         own = [k.public_key for k in keys.signing]
         read = self.team(state, keys) if state.team else TeamRead(Book((), (), ()))
         received = receive(members, read, state, keys.private, own, day)
-        stored = self.store(state).stored_ids()
         kept: dict[str, str] = {}
-        for member_id, data in received.keep.items():
-            # A member id already stored (another bundle's, or a submission's) gets a new one.
-            blob = self._write_loose(state, data, None if member_id in stored else member_id)
-            stored.add(blob)
-            kept[blob] = day
+        if loose:
+            stored = self.store(state).stored_ids()
+            for member_id, data in received.keep.items():
+                # A member id already stored (another bundle's) gets a new one.
+                blob = self._write_loose(state, data, None if member_id in stored else member_id)
+                stored.add(blob)
+                kept[blob] = day
+        else:
+            kept = dict.fromkeys(received.keep, day)
         state = state.with_team(kept)
         if received.valid:
             _read, views = self._views(state, keys)
@@ -651,10 +707,14 @@ class Home:
                     # reusing a stored id is refused below.
                     return discard(member) if member.id in stored_ids else pack.member(member)
 
+                # A server's submissions bundle, or a colleague's outbox (replies)
+                # carried on a stick: from that, only the team members are for us.
                 manifest = read_bundle(
-                    src, kind=KIND_SUBMISSIONS, sink=sink, progress=progress,
-                    key_map=checker.key_map,
+                    src, sink=sink, progress=progress, key_map=checker.key_map,
                 )
+                replies = manifest.kind != KIND_SUBMISSIONS
+                result.replies_bundle = replies
+                result.replies_ignored = len(manifest.replies)
                 new, tasks = _compare(state, manifest.cases, stored_ids, pack, result)
                 if new:
                     pack.flush()  # the checks read the pack by its name
@@ -664,9 +724,25 @@ class Home:
                     # import before anything is saved.
                     state, changed = _add_new(state, zip(new, checked, strict=True), result,
                                               docs)
-                    # Bookkeeping only: reported if unconfirmed, never sealed to.
-                    state = state.with_server_keys(manifest.recipients)
-                    state = state.with_pack(pack.id, pack.entries)
+                # The team members, after the new cases (a record about one applies).
+                team_new = [m for m in manifest.team if m not in stored_ids]
+                pack.flush()
+                state, result.team = self._receive_team(
+                    state,
+                    ((m, read_range(pack.staged_path, *pack.entries[m])) for m in team_new),
+                    keys, loose=False,
+                )
+                result.team.copies += len(manifest.team) - len(team_new)
+                # Only what the state names stays in the pack: the new submissions'
+                # envelopes and the team members kept (a refused one, or a reply
+                # for the applicant in an outbox bundle, is never named).
+                unnamed = {*team_new, *(r.blob for r in manifest.replies)} - set(result.team.keep)
+                entries = {m: where for m, where in pack.entries.items() if m not in unnamed}
+                if new or result.team.keep:
+                    if not replies:
+                        # Bookkeeping only: reported if unconfirmed, never sealed to.
+                        state = state.with_server_keys(manifest.recipients)
+                    state = state.with_pack(pack.id, entries)
                     pack.commit()
                     self.save_state(state)
                     pack.keep()
@@ -676,7 +752,8 @@ class Home:
             index = self.fresh_index(state, keys, docs)
             result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
                             for case, is_new in changed]
-            result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
+            if not result.replies_bundle:
+                result.unconfirmed = unconfirmed(manifest.recipients, self.trusted_keys(state))
             return result
 
 

@@ -15,6 +15,11 @@ from reviewer.home import ImportResult
 def import_sentence(result: ImportResult) -> str:
     """The one line an import ends with."""
     new = result.new_applications + result.new_followups
+    if result.replies_bundle:
+        n = result.replies_ignored
+        return (f"A colleague's outbox (a bundle of replies): its team records are read, its"
+                f" {n} repl{'ies' if n != 1 else 'y'} for applicants ignored (they go through"
+                " the server).")
     if not new:
         return (
             f"Nothing new: all {result.already} submissions in this bundle were already imported."
@@ -46,3 +51,25 @@ def unconfirmed_sentence(key: PublicKey, where: str) -> str:
         " to it until you compare this fingerprint with its holder over another channel"
         " and run `reviewer keys add KEY --name NAME` (`reviewer keys list` shows the key)."
     )
+
+
+def team_lines(result: ImportResult) -> list[str]:
+    """What the bundle's team members were: one line each kind, one per refused or kept
+    aside record (naming why), never one per envelope that was not for this home."""
+    team = result.team
+    lines: list[str] = []
+    if team.applied or team.copies or team.announcements:
+        lines.append(
+            f"Team records: {team.applied} applied, {team.copies} cop"
+            f"{'ies' if team.copies != 1 else 'y'} of what was already here counted once,"
+            f" {team.announcements} signing key announcement{'s' * (team.announcements != 1)}."
+        )
+    lines += [f"Refused: {line}" for line in team.refused]
+    lines += [f"Kept aside: {line}; applied once that is settled" for line in team.aside]
+    if team.held:
+        lines.append(f"Held: {team.held} team record{'s' * (team.held != 1)} waiting for earlier"
+                     " records of their case (applied when those arrive).")
+    if team.not_for_us:
+        lines.append(f"Not for this home: {team.not_for_us} team envelope"
+                     f"{'s' * (team.not_for_us != 1)} sealed to other colleagues only.")
+    return lines

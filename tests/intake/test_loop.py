@@ -111,8 +111,7 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     reviewer("reply", case_a, "--file", str(reply_file))
     reply_file.unlink()  # the only plaintext copy, the test's own
     replies = tmp_path / "replies.bundle"
-    assert "1 reply" in rv.invoke(reviewer_cli, ["export-replies", "--home", str(home),
-                                                 str(replies)]).output
+    assert "1 reply" in reviewer("export-replies", str(replies))
 
     # The operator imports the replies, twice: the second time changes nothing.
     out = flask.invoke(args=["import-replies", str(replies)])

@@ -301,9 +301,17 @@ def test_foreign_file_and_wrong_kind(env: Env, tmp_path: Path) -> None:
         w.add_member("ab" * 16, lambda: io.BytesIO(blob))
         w.add_reply("cd" * 16, a.case, "2026-11-23", "ab" * 16)
         w.close()
+    # A colleague's outbox carried on a stick: its team members are read (none
+    # here), its replies (for the applicant) ignored, in one line; nothing stored.
+    before = (env.home / "state.json").read_bytes() if (env.home / "state.json").exists() else b""
     result = env.run("import", str(replies))
-    assert result.exit_code == EXIT_BUNDLE
-    assert "bundle of replies, not of submissions" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "A colleague's outbox (a bundle of replies): its team records are read, its 1 reply"
+        " for applicants ignored (they go through the server)."]
+    assert not (env.home / "state.json").exists() or (
+        env.home / "state.json").read_bytes() == before
+    assert list((env.home / "packs").iterdir()) == []
 
 
 def test_import_refuses_a_bundle_listing_an_unrelated_recipient(env: Env, tmp_path: Path
@@ -537,7 +545,7 @@ def test_reply_and_export(env: Env, tmp_path: Path) -> None:
     assert "We received" in env.run("show", a.case).output
 
     bundle_path = tmp_path / "replies.bundle"
-    result = env.run("export-replies", str(bundle_path), key=False)
+    result = env.run("export-replies", str(bundle_path))
     assert result.exit_code == 0, result.output
     assert "Wrote 2 replies" in result.output
     staged: dict[str, bytes] = {}
@@ -563,12 +571,12 @@ def test_reply_and_export(env: Env, tmp_path: Path) -> None:
         with pytest.raises(NoMatch):
             envelope.decrypt_bytes(staged[r.blob], [other.reply_key])
 
-    again = env.run("export-replies", str(tmp_path / "again.bundle"), key=False)
-    assert "No replies to export" in again.output
+    again = env.run("export-replies", str(tmp_path / "again.bundle"))
+    assert "Nothing to send" in again.output
     assert not (tmp_path / "again.bundle").exists()
-    refused = env.run("export-replies", str(bundle_path), "--all", key=False)
+    refused = env.run("export-replies", str(bundle_path), "--all")
     assert refused.exit_code == 1 and "not overwriting" in refused.output
-    everything = env.run("export-replies", str(tmp_path / "all.bundle"), "--all", key=False)
+    everything = env.run("export-replies", str(tmp_path / "all.bundle"), "--all")
     assert "Wrote 2 replies" in everything.output
     assert "(exported, final;" in env.run("show", a.case).output
 

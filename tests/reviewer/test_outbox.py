@@ -67,7 +67,7 @@ def test_edit_keeps_id_and_place_and_deletes_the_old_envelope(env: Env, tmp_path
 
     # What goes out is the edited text, under the same id, for the applicant.
     bundle = tmp_path / "replies.bundle"
-    assert env.run("export-replies", str(bundle), key=False).exit_code == 0
+    assert env.run("export-replies", str(bundle)).exit_code == 0
     manifest, members = read_members(bundle, "replies")
     by_id = {r.reply: members[r.blob] for r in manifest.replies}
     assert set(by_id) == {first, second}
@@ -82,13 +82,13 @@ def test_withdraw_removes_the_reply_and_its_envelope(env: Env, tmp_path: Path) -
     assert [r.id for r in state.cases[case_id].replies] == [second]
     assert not (env.home / "blobs" / old_blob).exists()
     assert readable_texts(env) == ["Another reply."]
-    out = env.run("export-replies", str(tmp_path / "r.bundle"), key=False).output
+    out = env.run("export-replies", str(tmp_path / "r.bundle")).output
     assert "Wrote 1 reply" in out
 
 
 def test_an_exported_reply_is_final(env: Env, tmp_path: Path) -> None:
     home, case_id, (first, second) = with_replies(env, tmp_path)
-    assert env.run("export-replies", str(tmp_path / "r.bundle"), key=False).exit_code == 0
+    assert env.run("export-replies", str(tmp_path / "r.bundle")).exit_code == 0
     before = (env.home / "state.json").read_bytes()
     exported = home.load_state().cases[case_id].replies
     assert [(r.exported, r.exported_on) for r in exported] == [(True, today())] * 2
@@ -137,7 +137,7 @@ def test_a_packed_envelope_is_not_removed(env: Env, tmp_path: Path) -> None:
 
 def test_the_export_day_is_kept_in_the_state_and_optional(env: Env, tmp_path: Path) -> None:
     _, case_id, _ = with_replies(env, tmp_path)
-    assert env.run("export-replies", str(tmp_path / "r.bundle"), key=False).exit_code == 0
+    assert env.run("export-replies", str(tmp_path / "r.bundle")).exit_code == 0
     data = (env.home / "state.json").read_bytes()
     raw = json.loads(data)
     assert [r["exported_on"] for r in raw["cases"][case_id]["replies"]] == [today()] * 2

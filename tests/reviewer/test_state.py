@@ -36,7 +36,7 @@ def busy_home(env: Env, tmp_path: Path) -> tuple[bytes, str]:
     assert env.run("import", str(path)).exit_code == 0
     assert env.run("verify", a.case, *VERIFY).exit_code == 0
     assert env.run("reply", b.case, input="Thank you.").exit_code == 0
-    assert env.run("export-replies", str(tmp_path / "r.bundle"), key=False).exit_code == 0
+    assert env.run("export-replies", str(tmp_path / "r.bundle")).exit_code == 0
     assert env.run("reply", b.case, input="A second reply.").exit_code == 0
     colleague = PrivateKey.generate().public_key
     assert env.run("keys", "add", colleague.to_text(), "--name", "Sara", "--yes").exit_code == 0

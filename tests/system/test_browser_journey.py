@@ -243,7 +243,7 @@ def reviewer_replies(app: Flask, reviewer: Reviewer, tmp_path: Path, text: str, 
     reply_file.write_text(text, encoding="utf-8")
     reviewer.run("reply", case["case"], "--file", str(reply_file))
     replies = tmp_path / "replies.bundle"
-    assert "1 reply" in reviewer.run("export-replies", str(replies), key=False)
+    assert "1 reply" in reviewer.run("export-replies", str(replies))
     result = flask.invoke(args=["import-replies", str(replies)])
     assert result.exit_code == 0, result.output
     assert "Imported 1 new reply" in result.output
