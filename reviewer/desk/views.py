@@ -37,7 +37,7 @@ from reviewer.desk.session import Desk
 from reviewer.errors import KeyProblem, ReplyFinal, ReviewerError
 from reviewer.errors import NotFound as ReviewerNotFound
 from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
-from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.outcome import import_sentence, team_lines, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
 from reviewer.teamview import CaseTeam, Conflict
@@ -479,23 +479,26 @@ def withdraw(case_id: str, reply_id: str) -> Any:
 
 @bp.post("/replies/export")
 def export() -> Any:
+    """The outbox bundle, as `reviewer export-replies` writes it: replies for the
+    applicants and team records and announcements for the colleagues."""
     d = desk()
     everything = request.form.get("everything") == "1"
     d.home.tmp.mkdir(mode=0o700, exist_ok=True)
-    # The bundle is ciphertext (sealed replies, a signed manifest); it passes through
-    # the home's own staging directory and is gone once read.
+    # The bundle is ciphertext (sealed replies and team envelopes, a signed manifest);
+    # it passes through the home's own staging directory and is gone once read.
     path = d.home.tmp / f"export-{new_id()}.bundle"
     try:
-        count = d.home.export_replies(path, everything=everything)
+        sent = d.home.export_outbox(path, everything=everything, keys=d.keys)
         d.changed()
-        if not count:
-            return render_template("message.html", title="Export replies",
-                                   message="No replies to export; no bundle written.")
+        if not sent.replies and not sent.team:
+            return render_template("message.html", title="Export the outbox",
+                                   message="Nothing to send: no replies and no team records"
+                                           " waiting; no bundle written.")
         data = path.read_bytes()
     finally:
         path.unlink(missing_ok=True)
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=f"replies-{today()}.bundle", conditional=False, etag=False,
+                     download_name=f"outbox-{today()}.bundle", conditional=False, etag=False,
                      max_age=0)
 
 
@@ -525,7 +528,7 @@ def import_() -> Any:
     d.changed()
     new = sorted(c.case for c in result.cases if c.new)
     updated = sorted(c.case for c in result.cases if not c.new)
-    lines = [import_sentence(result)]
+    lines = [import_sentence(result), *team_lines(result)]
     note = unreadable_note(result)
     if note:
         lines.append(note)

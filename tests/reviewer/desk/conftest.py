@@ -115,18 +115,28 @@ def make_team(tmp_path: Path) -> tuple[World, World]:
     return a, b
 
 
-def carry(src: World, dst: World, *, last: int = 0) -> None:
-    """SRC's outbox of team envelopes (announcements, records) received by DST, as a
-    bundle carried on a stick would bring them (LAST: only the last so many)."""
-    home = Home(src.home_dir)
-    state = home.load_state()
-    store = home.store(state)
-    members = []
-    for blob in state.team_outbox[-last:]:
-        with store.open_blob(blob) as f:
-            members.append((blob, f.read()))
-    other = Home(dst.home_dir)
-    other.receive_team(members, other.unlock(PASSPHRASE))
+def export_outbox(world: World, name: str = "outbox") -> Path:
+    """`reviewer export-replies`: the home's outbox bundle (replies, team envelopes)."""
+    bundle = world.home_dir.parent / f"{name}-{world.home_dir.name}.bundle"
+    bundle.unlink(missing_ok=True)
+    out = CliRunner().invoke(cli, ["export-replies", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), str(bundle)])
+    assert out.exit_code == 0 and bundle.exists(), out.output
+    return bundle
+
+
+def import_outbox(world: World, bundle: Path) -> str:
+    """`reviewer import` of a colleague's outbox bundle, straight from a stick."""
+    out = CliRunner().invoke(cli, ["import", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), str(bundle)])
+    assert out.exit_code == 0, out.output
+    assert "Refused" not in out.output and "Kept aside" not in out.output, out.output
+    return out.output
+
+
+def carry(src: World, dst: World) -> None:
+    """SRC's outbox carried to DST through the real commands, as on a stick."""
+    import_outbox(dst, export_outbox(src))
 
 
 @pytest.fixture

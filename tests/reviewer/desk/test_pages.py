@@ -181,7 +181,8 @@ def test_reply_preview_withdraw_and_export(client: FlaskClient, world: World,
     r = post(client, f"/cases/{case}/replies/{sent.reply}/withdraw", {})
     assert "final" in r.get_data(as_text=True)
     assert len(Home(world.home_dir).load_state().cases[case].replies) == 1
-    assert "No replies to export" in post(client, "/replies/export", {}).get_data(as_text=True)
+    assert "Nothing to send: no replies and no team records waiting" in post(
+        client, "/replies/export", {}).get_data(as_text=True)
     again = post(client, "/replies/export", {"everything": "1"})
     assert again.headers["Content-Disposition"].startswith("attachment;")
     again.close()

@@ -3,7 +3,9 @@ conflicts, and the case list's assignee, conflict and "mine" views."""
 
 from __future__ import annotations
 
+import io
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,12 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from markupsafe import escape
 
+from crypto.bundle import Manifest
 from reviewer.cli import cli
 from reviewer.desk import Desk, create_app
 from reviewer.home import Home
 from reviewer.teamview import CaseTeam
+from tests.harness.bundles import read_members
 from tests.reviewer.desk.conftest import (
     BASE,
     CANARY_NOTE,
@@ -22,6 +26,8 @@ from tests.reviewer.desk.conftest import (
     PORT,
     World,
     carry,
+    export_outbox,
+    import_outbox,
     make_team,
     page,
     post,
@@ -204,6 +210,13 @@ def client_for(world: World) -> FlaskClient:
     return c
 
 
+def read_members_of(data: bytes) -> tuple[Manifest, dict[str, bytes]]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "outbox.bundle"
+        path.write_bytes(data)  # ciphertext only
+        return read_members(path, "replies")
+
+
 def conflict_of(html: str) -> list[str]:
     return re.findall(r'<p class="notice problem conflict" role="note"><strong>Conflict:</strong>'
                       r" (.*?)</p>", html)
@@ -301,13 +314,43 @@ def test_records_waiting_for_an_earlier_one_are_counted(team: tuple[World, World
     a, b = client_for(ana), client_for(bea)
     carry(ana, bea)  # Ana's announcement
     post(a, f"/cases/{ana.b.case}/notes", {"text": "first"}, status=303)
+    first = export_outbox(ana, "first")
     post(a, f"/cases/{ana.b.case}/notes", {"text": "second, after the first"}, status=303)
-    carry(ana, bea, last=1)  # the second note only
+    second = export_outbox(ana, "second")
+    import_outbox(bea, second)  # the second bundle arrives first
     html = page(b, f"/cases/{ana.b.case}")
     assert ("1 record of this case waits for an earlier record not yet received;"
             " it is shown once that arrives.") in html
     assert "second, after the first" not in html
-    carry(ana, bea)
+    import_outbox(bea, first)
     html = page(b, f"/cases/{ana.b.case}")
     assert "waits for an earlier record" not in html
     assert html.index(">first</div>") < html.index(">second, after the first</div>")
+
+
+def test_the_desks_outbox_and_import(team: tuple[World, World]) -> None:
+    """A's desk exports the outbox (replies and team envelopes); B's desk imports it
+    and says what its team records were."""
+    ana, bea = team
+    a, b = client_for(ana), client_for(bea)
+    post(a, f"/cases/{ana.a.case}/notes", {"text": "from the desk"}, status=303)
+    post(a, f"/cases/{ana.a.case}/replies", {"text": "We have your application.", "reply": ""})
+    r = post(a, "/replies/export", {})
+    assert r.headers["Content-Disposition"].startswith("attachment; filename=outbox-")
+    data = r.get_data()
+    r.close()
+    manifest, _members = read_members_of(data)
+    assert len(manifest.replies) == 1 and len(manifest.team) >= 3  # announcement, note, reply
+    html = page(a, f"/cases/{ana.a.case}")
+    assert "sent a reply to the applicant" in section(html, "history")
+    said = post(a, "/replies/export", {}).get_data(as_text=True)
+    assert "Nothing to send: no replies and no team records waiting" in said
+    r = post(b, "/import", {"bundle": (io.BytesIO(data), "outbox.bundle")},
+             token_from="/import", content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert "A colleague&#39;s outbox (a bundle of replies)" in html
+    assert "1 signing key announcement" in html
+    html = page(b, f"/cases/{ana.a.case}")
+    history = section(html, "history")
+    assert "from the desk" in history and "We have your application." in history
+    assert "by Ana’s clock" in history
