@@ -118,7 +118,12 @@ def init_db_command() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the counts only; change nothing.")
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
-    """Delete, rows and files, what the retention periods no longer keep."""
+    """Delete, rows and files, what the retention periods no longer keep.
+
+    Exported submissions, read replies, inactive applicants and exported team
+    records, after INTAKE_RETENTION_EXPORTED_DAYS, INTAKE_RETENTION_READ_REPLY_DAYS,
+    INTAKE_RETENTION_INACTIVE_DAYS and INTAKE_RETENTION_TEAM_DAYS (docs/deploy.md).
+    """
     _require_schema()
     store = appstate.STORE.get()
     try:
@@ -216,26 +221,32 @@ def keys_remove(name_or_fingerprint: str) -> None:
 @click.command("export", cls=OperatorCommand)
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--all", "everything", is_flag=True,
-              help="Export every submission again, not only those not yet exported.")
+              help="Export every submission and team record again, not only those not "
+                   "yet exported.")
 @with_appcontext
 def export_command(bundle: Path, everything: bool) -> None:
-    """Write submissions not yet exported into BUNDLE for the reviewers (never overwrites)."""
+    """Write submissions and team records not yet exported into BUNDLE for the reviewers.
+
+    Never overwrites BUNDLE. Team records are the reviewers' envelopes for each
+    other, stored blind by `import-replies`.
+    """
     _require_schema()
     result = export_submissions(db.session(), appstate.STORE.get(), bundle, everything=everything,
                                 day=db.today())
     if result is None:
-        click.echo("Nothing to export: every submission has already been exported; "
-                   "no bundle written.")
+        click.echo("Nothing to export: every submission and team record has already been "
+                   "exported; no bundle written.")
         return
     click.echo(f"Wrote {bundle}: {result.cases} case(s), {result.submissions} submission(s), "
-               f"{result.bytes} bytes.")
+               f"{result.team} team record(s), {result.bytes} bytes.")
 
 
 @click.command("import-replies", cls=OperatorCommand)
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def import_replies_command(bundle: Path) -> None:
-    """Check a replies bundle from the reviewers as a whole, then store its new replies."""
+    """Check a replies bundle from the reviewers as a whole, then store its new replies
+    and its team records (kept blind for the next export)."""
     _require_schema()
     try:
         result = import_replies(db.session(), appstate.STORE.get(), bundle, day=db.today())
@@ -243,7 +254,8 @@ def import_replies_command(bundle: Path) -> None:
         raise OperatorError(
             f"cannot store the replies: {e.strerror or e}; nothing was imported") from None
     note = f" ({result.already} already imported)" if result.already else ""
-    click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.")
+    team = f" Stored {result.team} team record(s) for the next export." if result.team else ""
+    click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.{team}")
 
 
 @click.command("version", cls=OperatorCommand)

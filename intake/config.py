@@ -94,11 +94,13 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "ARGON2_CONCURRENCY": _int_env(env, "INTAKE_ARGON2_CONCURRENCY", 2),
         "ARGON2_WAIT_SECONDS": float(_int_env(env, "INTAKE_ARGON2_WAIT_SECONDS", 3)),
         # Retention (`flask --app intake purge`, SECURITY.md): days after which what
-        # the reviewers have exported, replies the applicant has read, and
-        # applicants with no activity are deleted, rows and files.
+        # the reviewers have exported, replies the applicant has read,
+        # applicants with no activity, and team records (counted from the day
+        # they arrived, once exported) are deleted, rows and files.
         "RETENTION_EXPORTED_DAYS": _int_env(env, "INTAKE_RETENTION_EXPORTED_DAYS", 14),
         "RETENTION_READ_REPLY_DAYS": _int_env(env, "INTAKE_RETENTION_READ_REPLY_DAYS", 30),
         "RETENTION_INACTIVE_DAYS": _int_env(env, "INTAKE_RETENTION_INACTIVE_DAYS", 365),
+        "RETENTION_TEAM_DAYS": _int_env(env, "INTAKE_RETENTION_TEAM_DAYS", 365),
         "TEMPLATES_AUTO_RELOAD": False,
         # Errors are answered with our own page, never re-raised to a debugger.
         "PROPAGATE_EXCEPTIONS": False,

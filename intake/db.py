@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.ids import new_id as new_id
 from intake import appstate, migrate
-from intake.models import Blob, Reply
+from intake.models import Blob, Reply, TeamBlob
 
 INIT_COMMAND = "flask --app intake init-db"
 
@@ -110,7 +110,7 @@ def committed_blob_ids(db_engine: Engine) -> Callable[[Sequence[str]], set[str]]
     def committed(ids: Sequence[str]) -> set[str]:
         named: set[str] = set()
         with Session(db_engine) as dbs:
-            for column in (Blob.id, Reply.blob_id):
+            for column in (Blob.id, Reply.blob_id, TeamBlob.id):
                 named.update(dbs.scalars(select(column).where(column.in_(ids))))
         return named
 

@@ -3,7 +3,8 @@
 What a seized database reveals is exactly what is here: how many applicants
 and submissions exist, the day each arrived, ciphertext sizes, and each
 applicant's reply public key (and a random value that ends their sessions
-when they sign out). Days, never times. No name, no text, no
+when they sign out); and how many team records the reviewers sent through
+the server, on which days, linked to nothing. Days, never times. No name, no text, no
 filename, no content type: those live only inside envelopes.
 """
 
@@ -116,6 +117,23 @@ class DeletedReply(Base):
     __tablename__ = "deleted_replies"
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+
+
+class TeamBlob(Base):
+    """A team member of a replies bundle: `store/<id>`, an envelope this server cannot open.
+
+    A reviewer's record or announcement for colleagues (docs/team.md), carried
+    blind: a random id, the day it arrived and the day it was first exported,
+    and nothing else. No case, no reply, no size, no author: nothing joins it
+    to an applicant or to anything else in this database.
+    """
+
+    __tablename__ = "team_blobs"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    exported_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, default=None,
+                                                         index=True)
 
 
 # Indexes for the retention purge (migration 0003), declared apart from the

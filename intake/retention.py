@@ -8,14 +8,18 @@
   ids go to `deleted_replies`, as when the applicant deletes one, so that
   importing the same replies bundle again does not restore them),
 - applicants inactive for more than RETENTION_INACTIVE_DAYS, with all their
-  submissions and replies.
+  submissions and replies,
+- team records (envelopes the reviewers wrote for each other, carried blind)
+  that arrived more than RETENTION_TEAM_DAYS ago and have been exported at
+  least once; until then `export --all` can hand them to a reviewer again.
 
 "Activity" is the applicant's `last_active_day` (the last day they signed in
 with their codename or sent something) or the day of the newest reply to
 them, whichever is later: a reply the Secretariat sent recently keeps the
 case until the applicant has had the whole period to read it. An applicant
 with a submission the reviewers have not exported yet is never deleted:
-nothing the reviewers have not picked up is ever purged.
+nothing the reviewers have not picked up is ever purged (nor is a team
+record not yet exported).
 
 Order, so that a crash never leaves a row naming a missing file: the rows go
 in one transaction; only after it commits are the envelopes removed from the
@@ -42,7 +46,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
-from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
+from intake.models import Applicant, Blob, DeletedReply, Reply, Submission, TeamBlob
 from intake.store import Store
 
 # Longer than any request could take between moving files into store/ and
@@ -60,6 +64,7 @@ class Policy:
     exported_days: int
     read_reply_days: int
     inactive_days: int
+    team_days: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -67,6 +72,7 @@ class Policy:
             exported_days=int(config["RETENTION_EXPORTED_DAYS"]),
             read_reply_days=int(config["RETENTION_READ_REPLY_DAYS"]),
             inactive_days=int(config["RETENTION_INACTIVE_DAYS"]),
+            team_days=int(config["RETENTION_TEAM_DAYS"]),
         )
 
 
@@ -75,6 +81,7 @@ class PurgeResult:
     submissions: int = 0
     replies: int = 0
     applicants: int = 0
+    team: int = 0
     files: int = 0
     orphans: int = 0
     # Inactive applicants kept because a submission of theirs is not exported yet.
@@ -83,7 +90,8 @@ class PurgeResult:
     def line(self, dry_run: bool) -> str:
         counts = (
             f"{self.submissions} submission(s), {self.replies} reply(ies), "
-            f"{self.applicants} applicant(s), {self.files} file(s) and "
+            f"{self.applicants} applicant(s), {self.team} team record(s), "
+            f"{self.files} file(s) and "
             f"{self.orphans} orphaned file(s)"
         )
         held = (f"; kept {self.held} inactive applicant(s) with submissions not yet exported"
@@ -103,6 +111,7 @@ class _Plan:
     applicants: list[str]
     submissions: list[str]
     replies: list[str]
+    team: list[str]
     files: list[str]
     held: int
 
@@ -111,6 +120,7 @@ def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
     exported_cutoff = today - dt.timedelta(days=policy.exported_days)
     read_cutoff = today - dt.timedelta(days=policy.read_reply_days)
     inactive_cutoff = today - dt.timedelta(days=policy.inactive_days)
+    team_cutoff = today - dt.timedelta(days=policy.team_days)
 
     # FOR UPDATE on PostgreSQL (SQLite ignores it; `purge` took SQLite's write
     # lock first): an applicant signing in or sending something while this runs
@@ -142,12 +152,20 @@ def _plan(dbs: Session, today: dt.date, policy: Policy) -> _Plan:
         )
     ).all())
     sub_list, reply_list = sorted(submissions), sorted(replies)
+    # A team record's row id is its blob id. One not yet exported is kept
+    # whatever its age, as submissions are: nobody has received it yet.
+    team = list(dbs.scalars(
+        select(TeamBlob.id)
+        .where(TeamBlob.day < team_cutoff, TeamBlob.exported_day.is_not(None))
+        .order_by(TeamBlob.id)
+    ))
     files: list[str] = []
     for chunk in _chunks(sub_list):
         files.extend(dbs.scalars(select(Blob.id).where(Blob.submission_id.in_(chunk))))
     for chunk in _chunks(reply_list):
         files.extend(dbs.scalars(select(Reply.blob_id).where(Reply.id.in_(chunk))))
-    return _Plan(applicants, sub_list, reply_list, files, held)
+    files.extend(team)
+    return _Plan(applicants, sub_list, reply_list, team, files, held)
 
 
 def _delete_rows(dbs: Session, plan: _Plan) -> None:
@@ -162,13 +180,15 @@ def _delete_rows(dbs: Session, plan: _Plan) -> None:
         dbs.flush()
     for chunk in _chunks(plan.applicants):
         dbs.execute(delete(Applicant).where(Applicant.id.in_(chunk)))
+    for chunk in _chunks(plan.team):
+        dbs.execute(delete(TeamBlob).where(TeamBlob.id.in_(chunk)))
 
 
 def _named_ids(dbs: Session) -> set[str]:
     """Every id any row holds: a file with one of these names is never an orphan."""
     names: set[str] = set()
     for column in (Blob.id, Submission.id, Submission.answers_blob_id, Reply.id,
-                   Reply.blob_id, Applicant.id):
+                   Reply.blob_id, Applicant.id, TeamBlob.id):
         names.update(dbs.scalars(select(column)))
     return names
 
@@ -188,7 +208,8 @@ def purge(dbs: Session, store: Store, today: dt.date, policy: Policy, *,
     plan = _plan(dbs, today, policy)
     result = PurgeResult(
         submissions=len(plan.submissions), replies=len(plan.replies),
-        applicants=len(plan.applicants), files=len(plan.files), held=plan.held,
+        applicants=len(plan.applicants), team=len(plan.team), files=len(plan.files),
+        held=plan.held,
     )
     if dry_run:
         result.orphans = len(_orphans(store, _named_ids(dbs), now))

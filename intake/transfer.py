@@ -5,10 +5,17 @@
 applicant's case page says the Secretariat received them. `import_replies`
 checks a whole "replies" bundle, then stores its replies for the applicants.
 
+Team records (docs/team.md) ride along blind: `import_replies` stores each
+team member of a replies bundle as an envelope under a fresh random id, with
+the day it arrived and nothing else (intake.models.TeamBlob), and
+`export_submissions` puts every one not yet exported (or, with `everything`,
+every one) into the next bundle's `team` field, for every reviewer.
+
 Nothing here decrypts anything: the server holds no key that could. What the
 server can check of a reply is the bundle's digests, that the case exists, and
 that the envelope names the applicant's reply key among its recipients (so
-the applicant will be able to open it).
+the applicant will be able to open it); of a team member, only the digests
+and that it begins with a well-formed envelope header.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ from crypto.envelope import recipient_key_ids
 from crypto.errors import DecryptError, InvalidPublicKey
 from crypto.keys import PublicKey
 from intake.db import new_id
-from intake.models import Applicant, Blob, DeletedReply, RecipientKey, Reply, Submission
+from intake.models import (
+    Applicant,
+    Blob,
+    DeletedReply,
+    RecipientKey,
+    Reply,
+    Submission,
+    TeamBlob,
+)
 from intake.storage import StagingArea, remove_files
 from intake.store import Store
 
@@ -45,6 +60,7 @@ class TransferError(Exception):
 class ExportResult:
     cases: int
     submissions: int
+    team: int
     bytes: int
 
 
@@ -52,6 +68,7 @@ class ExportResult:
 class ImportResult:
     new: int
     already: int
+    team: int = 0
 
 
 def _sealed_to(dbs: Session, store: Store, blob_ids: list[str]) -> list[PublicKey]:
@@ -85,21 +102,47 @@ def _sealed_to(dbs: Session, store: Store, blob_ids: list[str]) -> list[PublicKe
     return [key for key_id, key in known.items() if key_id in named]
 
 
+def _active_keys(dbs: Session) -> list[PublicKey]:
+    """The manifest's `recipients` of a bundle of team records only: the active keys.
+
+    Nothing in such a bundle is sealed to them (docs/bundle.md); they are the
+    keys this server seals new submissions to, as a reviewer tool expects.
+    """
+    keys = []
+    for text in dbs.scalars(
+        select(RecipientKey.public_key).where(RecipientKey.active).order_by(RecipientKey.id)
+    ):
+        try:
+            keys.append(PublicKey.from_text(text))
+        except InvalidPublicKey:
+            continue  # refused since it was installed: `keys list` says so
+    if not keys:
+        raise TransferError(
+            "no active reviewer key is usable (see `flask --app intake keys list`); "
+            "no bundle was written"
+        )
+    return keys
+
+
 def export_submissions(
     dbs: Session, store: Store, path: Path, *, everything: bool, day: dt.date
 ) -> ExportResult | None:
     """Write the bundle to `path`, then mark what it holds as exported on `day`.
 
-    Returns None, writing nothing, when there is nothing to export. The marks
-    are committed only after the bundle file is complete and durable; if the
-    commit fails the submissions are simply exported again next time (the
-    reviewer's import is idempotent).
+    Returns None, writing nothing, when there is nothing to export: no
+    submission and no team record. The marks are committed only after the
+    bundle file is complete and durable; if the commit fails the submissions
+    and team records are simply exported again next time (the reviewer's
+    import is idempotent, and counts a team record seen twice once).
     """
     query = select(Submission).order_by(Submission.applicant_id, Submission.day, Submission.id)
+    team_query = select(TeamBlob).order_by(TeamBlob.day, TeamBlob.id)
     if not everything:
         query = query.where(Submission.exported_day.is_(None))
+        team_query = team_query.where(TeamBlob.exported_day.is_(None))
     submissions = dbs.scalars(query).all()
-    if not submissions:
+    team = dbs.scalars(team_query).all()
+    if not submissions and not team:
         return None
     if dbs.scalar(select(RecipientKey.id).where(RecipientKey.active).limit(1)) is None:
         raise TransferError(
@@ -126,12 +169,12 @@ def export_submissions(
         if applicant is None:  # the foreign key rules this out
             raise TransferError(f"the database has no case {case_id}; no bundle was written")
         plan.append((case_id, PublicKey.from_text(applicant.reply_public_key), records))
-    for blob_id in members:
+    for blob_id in [*members, *(t.id for t in team)]:
         if not store.has(blob_id):
             raise TransferError(
                 f"the stored envelope {blob_id} is missing from {store}; no bundle was written"
             )
-    recipients = _sealed_to(dbs, store, members)
+    recipients = _sealed_to(dbs, store, members) if members else _active_keys(dbs)
     try:
         with atomic_output(path) as out:
             writer = BundleWriter(
@@ -141,6 +184,8 @@ def export_submissions(
                 writer.add_member(blob_id, functools.partial(store.open, blob_id))
             for case_id, reply_key, records in plan:
                 writer.add_case(case_id, reply_key, records)
+            for row in team:
+                writer.add_team(functools.partial(store.open, row.id), member_id=row.id)
             writer.close()
     except OutputExists:
         raise TransferError(f"{path} already exists; not overwriting it") from None
@@ -155,6 +200,9 @@ def export_submissions(
         for sub in submissions:
             if sub.exported_day is None:
                 sub.exported_day = day
+        for row in team:
+            if row.exported_day is None:
+                row.exported_day = day
         dbs.commit()
     except SQLAlchemyError:
         dbs.rollback()
@@ -162,7 +210,8 @@ def export_submissions(
             f"{path} was written, but the submissions could not be marked exported "
             "(database error); they will be exported again next time"
         ) from None
-    return ExportResult(len(by_case), len(submissions), size)
+    return ExportResult(cases=len(by_case), submissions=len(submissions), team=len(team),
+                        bytes=size)
 
 
 class _Staging:
@@ -206,10 +255,29 @@ def _check_reply_day(reply: str, written: dt.date, applicant: Applicant, today: 
         )
 
 
+def _team_member(member_id: str, path: Path) -> Path:
+    """A team member's staged file, once its envelope header is seen to be well formed.
+
+    All the server can check without a key, as for a reply: the bundle reader
+    has checked the digest and the whole header already (docs/bundle.md, step
+    6); this reads the stanzas again so that nothing is stored on the reader's
+    word alone.
+    """
+    try:
+        with open(path, "rb") as f:
+            recipient_key_ids(f)
+    except DecryptError:
+        raise TransferError(
+            f"team member {member_id} is not a readable envelope; nothing was imported"
+        ) from None
+    return path
+
+
 def import_replies(
     dbs: Session, store: Store, bundle: Path, *, day: dt.date
 ) -> ImportResult:
-    """Check the whole bundle, then store every reply not seen before, all or nothing."""
+    """Check the whole bundle, then store every reply not seen before and every team
+    member, all or nothing."""
     staged = _Staging(store.staging)
     try:
         try:
@@ -248,19 +316,24 @@ def import_replies(
                     "could not read it; nothing was imported"
                 )
             fresh.append((record, applicant, path))
+        team = [(new_id(), _team_member(member_id, staged.paths[member_id]))
+                for member_id in manifest.team]
         planned = [(new_id(), record, applicant, path) for record, applicant, path in fresh]
         try:
             # As for submissions (intake.store): stored and committed, or neither.
-            with store.committing(dbs, [(p[0], p[3]) for p in planned], day):
+            with store.committing(dbs, [(p[0], p[3]) for p in planned] + team, day):
                 for blob_id, record, applicant, path in planned:
                     dbs.add(Reply(id=record.reply, applicant_id=applicant.id,
                                   day=dt.date.fromisoformat(record.day), blob_id=blob_id,
                                   size=path.stat().st_size))
+                # The row is the blob's id and the day, nothing else: no member id,
+                # no reply, no case (intake.models.TeamBlob).
+                dbs.add_all(TeamBlob(id=blob_id, day=day) for blob_id, _path in team)
         except SQLAlchemyError:
             raise TransferError(
                 "the database refused the replies (is another import running?); "
                 "nothing was imported"
             ) from None
-        return ImportResult(len(fresh), already)
+        return ImportResult(len(fresh), already, len(team))
     finally:
         staged.discard()

@@ -503,6 +503,7 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     submissions = state.cases[case_id].submissions
     written = 0
+    saved: list[tuple[str, dict[str, Any]]] = []
     for sub, folder_name in zip(submissions, saving.submission_folders(submissions), strict=True):
         try:
             if not sub.readable:
@@ -525,7 +526,14 @@ def extract(home_dir: Path, passphrase_file: Path | None, case: str, directory: 
                 click.echo(f"{inert(str(entry['name']), multiline=False)}: not addressed to your"
                            " key; skipped")
                 continue
-            written += _write_copy(copy, folder, taken, strip_metadata)
+            names: list[str] = []
+            written += _write_copy(copy, folder, taken, strip_metadata, names)
+            blob = str(entry.get("blob", ""))  # the attachment's id (checked on import)
+            if blob in sub.attachments:
+                saved.extend(("file-saved", {"blob": blob, "name": f"{folder_name}/{name}"})
+                             for name in names)
+    if saved:  # who saved which file of the case: a team record each (docs/team.md)
+        home.add_records(case_id, saved, keys)
     click.echo(f"{written} file{'s' * (written != 1)} written to {directory}. Nothing was opened.")
 
 
@@ -537,8 +545,10 @@ def _folder(folder: Path) -> Path:
     return folder
 
 
-def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bool) -> int:
-    """Write one attachment (and its copy without metadata) and say what it is."""
+def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bool,
+                names: list[str]) -> int:
+    """Write one attachment (and its copy without metadata) and say what it is; the
+    names written are appended to `names`."""
     from reviewer import filetypes, saving
     from reviewer.metadata import read_metadata
 
@@ -546,6 +556,7 @@ def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bo
     name = unique_name(folder, copy.safe_name, taken)
     with atomic_output(folder / name) as out:
         out.write(copy.data)
+    names.append(name)
     original, claimed, detected = copy.original_name, copy.claimed_type, copy.detected_type
     line = (f"{name}  {len(copy.data):,} bytes  content: {detected}  claimed:"
             f" {inert(claimed, multiline=False) or 'none'}")
@@ -578,6 +589,7 @@ def _write_copy(copy: saving.SavedFile, folder: Path, taken: set[str], strip: bo
     bare_name = unique_name(folder, bare.safe_name, taken)
     with atomic_output(folder / bare_name) as out:
         out.write(bare.data)
+    names.append(bare_name)
     click.echo(f"  stripped copy: {bare_name}")
     return 2
 
@@ -804,6 +816,55 @@ def team_lines(case_id: str, team: CaseTeam, width: int, *, history: bool) -> li
         lines.append(f"{team.held} record{'s' * (team.held != 1)} held: waiting for earlier"
                      " records of this case not received yet.")
     return lines
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--with", "name", required=True, help="The confirmed colleague to share with.")
+@click.argument("cases", nargs=-1)
+def share(home_dir: Path, passphrase_file: Path | None, name: str,
+          cases: tuple[str, ...]) -> None:
+    """Give a colleague the history of CASES (every case's, with none given).
+
+    Each team record is sealed again, to her key alone, unchanged: she checks
+    each signature under its author's key. They go with the next `export`.
+    """
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = load_state(home)
+    case_ids = [home.resolve_case(state, c) for c in cases]
+    count = home.share(name, case_ids, keys)
+    click.echo(f"{count} team record{'s' * (count != 1)} sealed to"
+               f" {inert(name, multiline=False)}; they go with the next `export-replies`.")
+
+
+@cli.command()
+@home_option
+@passphrase_option
+@click.option("--keys-from", "keys_from", type=click.Path(file_okay=False, path_type=Path),
+              help="Unlock the key files of this home instead (to check a backup kept"
+                   " without its key file).")
+def check(home_dir: Path, passphrase_file: Path | None, keys_from: Path | None) -> None:
+    """Open every envelope of a home (or a backup copy of one); report what cannot be read."""
+    home = Home(home_dir)
+    key_home = Home(keys_from) if keys_from is not None else home
+    keys = unlock(key_home, passphrase_file)
+    if keys_from is not None:
+        home.keys = key_home.keys  # the backup's own keys/ may be absent: kept apart
+    result = home.check(keys)
+    for line in result.problems:
+        click.echo(f"Cannot read: {inert(line, multiline=False)}")
+    for line in result.aside:
+        click.echo(f"Kept aside: {inert(line, multiline=False)}")
+    for line in result.notes:
+        click.echo(f"Note: {inert(line, multiline=False)}")
+    click.echo(f"Opened {result.opened} envelope{'s' * (result.opened != 1)}:"
+               f" {len(result.problems)} cannot be read"
+               + (f"; {result.not_ours} sealed to other reviewers only" if result.not_ours
+                  else "") + ".")
+    if result.problems:
+        raise ReviewerError(f"{len(result.problems)} envelope(s) in {home_dir} cannot be read")
 
 
 # --- the desk ------------------------------------------------------------------

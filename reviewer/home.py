@@ -64,7 +64,7 @@ from crypto.bundle import (
     read_bundle,
 )
 from crypto.envelope import MAX_RECIPIENTS
-from crypto.errors import DocumentError
+from crypto.errors import CryptoError, DocumentError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from crypto.signing import SigningKey
@@ -147,6 +147,18 @@ class Outbox:
 
     replies: int
     team: int
+
+
+@dataclass
+class Checked:
+    """What `Home.check` found: envelopes opened, and one line per one that cannot be read."""
+
+    opened: int = 0
+    not_ours: int = 0  # submissions sealed to other reviewers' keys only (expected)
+    problems: list[str] = field(default_factory=list)
+    aside: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
 
 
 class Home:
@@ -656,15 +668,88 @@ class Home:
         else:
             kept = dict.fromkeys(received.keep, day)
         state = state.with_team(kept)
-        if received.valid:
-            _read, views = self._views(state, keys)
-            for case, record_id in received.valid:
-                view = views.get(case)
-                if view is not None and any(h.record.id == record_id for h in view.held):
-                    received.held += 1
-                elif view is not None and any(r.id == record_id for r in view.history):
-                    received.applied += 1
+        # Folded with what was here (the new envelopes may not be readable from the
+        # store yet: an import's pack is named by the state only once it is saved).
+        for case in {r.case for r in received.valid if r.case is not None}:
+            new = [r for r in received.valid if r.case == case]
+            view = fold(case, [*read.records.get(case, []), *new])
+            held = {h.record.id for h in view.held}
+            applied = {r.id for r in view.history}
+            received.held += sum(r.id in held for r in new)
+            received.applied += sum(r.id in applied for r in new)
         return state, received
+
+    def share(self, name: str, case_ids: Sequence[str], keys: Keys) -> int:
+        """Re-seal the chosen cases' team records (every case's, with none chosen) to one
+        confirmed colleague's key, into the outbox: frames and signatures unchanged, so
+        she verifies each under its author's key. The number of records shared."""
+        with self.lock():
+            state = self.load_state()
+            colleague = next((c for c in state.active_reviewers() if c.name == name), None)
+            if colleague is None:
+                names = ", ".join(c.name for c in state.active_reviewers()) or "none yet"
+                raise NotFound(f"no confirmed colleague is named {name!r} (confirmed: {names})")
+            for case_id in case_ids:
+                state.case(case_id)
+            read, views = self._views(state, keys)
+            shared: list[str] = []
+            for case_id in case_ids or sorted(views):
+                view = views.get(case_id)
+                if view is None:
+                    continue
+                for record in [*view.history, *(h.record for h in view.held)]:
+                    sealed = seal_record(read.frames[record.digest], [colleague.key])
+                    shared.append(self._write_loose(state, sealed))
+            self.save_state(state.with_outbox(shared))
+            return len(shared)
+
+    def check(self, keys: Keys) -> Checked:
+        """Open every envelope this home names (a backup copy too): what cannot be read.
+
+        Submissions sealed to other reviewers' keys only are counted, not
+        reported as damage; attachments are decrypted and thrown away.
+        """
+        state = self.load_state()
+        store = self.store(state)
+        result = Checked()
+
+        def try_open(blob: str, what: str, expected: bool = True) -> None:
+            result.opened += 1
+            try:
+                with store.open_blob(blob) as src:
+                    for _chunk in envelope.decrypt_stream(src, keys.private):
+                        pass  # thrown away: only whether every chunk authenticates counts
+            except NoMatch:
+                if expected:
+                    result.problems.append(f"{what} {blob}: not addressed to this home's keys")
+                else:
+                    result.not_ours += 1
+            except (CryptoError, OSError) as e:
+                result.problems.append(f"{what} {blob}: {e}")
+
+        for case_id, case in state.cases.items():
+            for sub in case.submissions:
+                for blob in (sub.answers, *sub.attachments):
+                    try_open(blob, f"case {case_id}: submission {sub.id}:", sub.readable)
+            for v in case.verifications:
+                try_open(v.blob, f"case {case_id}: verification record")
+            for r in case.replies:
+                try_open(r.blob, f"case {case_id}: reply {r.id}:")
+        if state.team:
+            read = read_team(state, store, keys.private,
+                             [k.public_key for k in keys.signing], today())
+            result.opened += len(state.team)
+            result.problems += [f"team envelope {line}" for line in read.unreadable]
+            result.problems += [f"team record {line}" for line in read.refused]
+            result.aside = list(read.aside)
+        for path in (self.index.path, self.path / "seen.env"):
+            if path.exists():
+                result.opened += 1
+                try:
+                    envelope.decrypt_bytes(path.read_bytes(), keys.private)
+                except CryptoError as e:  # rebuilt by the next command: a note, not damage
+                    result.notes.append(f"{path.name}: {e} (it is rebuilt when needed)")
+        return result
 
     # --- import -------------------------------------------------------------
 

@@ -174,8 +174,8 @@ class Received:
 
     #: Envelopes to keep: member id -> its bytes (ciphertext, as it came).
     keep: dict[str, bytes] = field(default_factory=dict)
-    #: The ids of new valid records (applied or held: the fold decides).
-    valid: list[tuple[str, str]] = field(default_factory=list)  # (case, record id)
+    #: The new valid records (applied or held: the fold decides).
+    valid: list[TeamRecord] = field(default_factory=list)
     announcements: int = 0
     copies: int = 0
     refused: list[str] = field(default_factory=list)
@@ -184,6 +184,16 @@ class Received:
     #: Filled by the caller after the fold: new records applied, and held.
     applied: int = 0
     held: int = 0
+
+
+def _announced_by(author: SigningPublicKey, items: Iterable[Stored]) -> str:
+    """For a record kept aside: the X25519 fingerprint that announced its signing key, the
+    one a person compares with the colleague before `keys add`."""
+    senders = sorted({s.announcement.sender.fingerprint for s in items
+                      if s.announcement is not None and s.announcement.signing == author})
+    if not senders:
+        return ""
+    return f"; announced by the key {', '.join(senders)}: compare it, then `keys add` it"
 
 
 def receive(members: Iterable[tuple[str, bytes]], read: TeamRead, state: State,
@@ -238,7 +248,8 @@ def receive(members: Iterable[tuple[str, bytes]], read: TeamRead, state: State,
             record = verify_record(item.record, book.known, day=day,
                                    cases=state.cases if cases is None else cases)
         except RecordKeptAside as e:
-            out.aside.append(str(e))
+            out.aside.append(str(e) + _announced_by(item.record.author,
+                                                    [*read.opened, *fresh]))
             continue
         except ForgedAuthor as e:
             out.refused.append(f"forged author: {e}")
@@ -250,7 +261,7 @@ def receive(members: Iterable[tuple[str, bytes]], read: TeamRead, state: State,
             out.refused.append(f"refused: {e} (record {doc['id']})")
         else:
             if record.case is not None:
-                out.valid.append((record.case, record.id))
+                out.valid.append(record)
             continue
         del out.keep[item.blob]
     return out

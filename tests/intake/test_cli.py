@@ -18,10 +18,10 @@ def test_init_db_is_repeatable(make_app) -> None:
     runner = app.test_cli_runner()
     first = runner.invoke(args=["init-db"])
     assert first.exit_code == 0
-    assert first.output == "Created the database tables at revision 0004.\n"
+    assert first.output == "Created the database tables at revision 0005.\n"
     again = runner.invoke(args=["init-db"])
     assert again.exit_code == 0
-    assert "already at the newest revision (0004)" in again.output
+    assert "already at the newest revision (0005)" in again.output
     assert app.test_client().get("/").status_code == 200
 
 

@@ -80,7 +80,7 @@ def test_upgrade_from_first_revision_keeps_data_and_the_app_works(make_app) -> N
     # At an old revision the server refuses to run on it, and says what to do.
     response = app.test_client().get("/")
     assert response.status_code == 503 and b"init-db" in response.data
-    assert init_db(app) == "Upgraded the database from revision 0001 to 0004.\n"
+    assert init_db(app) == "Upgraded the database from revision 0001 to 0005.\n"
     indexes = {i["name"] for i in inspect(engine).get_indexes("submissions")}
     assert "ix_submissions_exported_day" in indexes
     check_case_survived(app)
@@ -121,7 +121,7 @@ def test_database_from_before_migrations_is_recorded_and_upgraded(make_app) -> N
         conn.execute(text("DROP TABLE alembic_version"))
     insert_case(engine, app)
     assert init_db(app) == ("Found tables made before migrations: recorded them as revision "
-                            "0001 and upgraded to 0004.\n")
+                            "0001 and upgraded to 0005.\n")
     check_case_survived(app)
     assert "already at the newest revision" in init_db(app)
 
@@ -135,7 +135,7 @@ def test_database_from_before_migrations_with_deleted_replies_is_revision_0002(m
         conn.execute(text("INSERT INTO deleted_replies (id) VALUES (:i)"), {"i": "d" * 32})
     insert_case(engine, app)
     assert init_db(app) == ("Found tables made before migrations: recorded them as revision "
-                            "0002 and upgraded to 0004.\n")
+                            "0002 and upgraded to 0005.\n")
     check_case_survived(app)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM deleted_replies")).scalars().all() == ["d" * 32]
@@ -185,7 +185,7 @@ def test_models_and_migrations_agree(make_app, backend: str) -> None:
     assert diff == []
     with engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.head()
-    assert migrate.head() == "0004"
+    assert migrate.head() == "0005"
 
 
 def test_migrations_downgrade_to_nothing_and_back(make_app) -> None:
@@ -197,7 +197,7 @@ def test_migrations_downgrade_to_nothing_and_back(make_app) -> None:
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert init_db(app) == "Created the database tables at revision 0004.\n"
+    assert init_db(app) == "Created the database tables at revision 0005.\n"
     with app.app_context():
         assert db.session().scalars(select(Applicant)).all() == []
 

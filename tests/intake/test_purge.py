@@ -110,7 +110,7 @@ def test_exported_submissions_go_after_the_period_with_their_files(make_app) -> 
     assert all(p.is_file() for p in old_files + kept_files)
 
     assert purge(app) == ("Deleted 1 submission(s), 0 reply(ies), 0 applicant(s), "
-                          f"{len(old_files)} file(s) and 0 orphaned file(s).")
+                          f"0 team record(s), {len(old_files)} file(s) and 0 orphaned file(s).")
     assert submissions_of(app, case) == sorted([boundary, waiting])
     assert not any(p.exists() for p in old_files)
     assert all(p.is_file() for p in kept_files)
@@ -123,7 +123,8 @@ def test_read_replies_go_after_the_period(make_app) -> None:
     gone = add_reply(app, case, ago(40), read=ago(11))
     boundary = add_reply(app, case, ago(40), read=ago(10))
     unread = add_reply(app, case, ago(400), read=None)
-    assert "0 submission(s), 1 reply(ies), 0 applicant(s), 1 file(s)" in purge(app)
+    assert "0 submission(s), 1 reply(ies), 0 applicant(s), 0 team record(s), 1 file(s)" in purge(
+        app)
     with app.app_context():
         purged = db.session().scalars(select(DeletedReply.id)).all()
     assert len(purged) == 1  # a re-imported bundle will not bring it back
@@ -152,7 +153,7 @@ def test_inactive_applicants_go_with_everything_theirs(make_app) -> None:
     last_active(app, boundary, ago(365))
 
     line = purge(app)
-    assert line == (f"Deleted 2 submission(s), 1 reply(ies), 1 applicant(s), "
+    assert line == (f"Deleted 2 submission(s), 1 reply(ies), 1 applicant(s), 0 team record(s), "
                     f"{len(their_files) + 1} file(s) and 0 orphaned file(s); kept 1 inactive "
                     "applicant(s) with submissions not yet exported.")
     with app.app_context():
@@ -182,7 +183,8 @@ def test_dry_run_counts_and_changes_nothing(make_app) -> None:
     before = snapshot()
     line = purge(app, "--dry-run")
     assert line == ("Dry run, nothing changed: would delete 1 submission(s), 1 reply(ies), "
-                    f"0 applicant(s), {len(blob_files(app, first)) + 1} file(s) and "
+                    f"0 applicant(s), 0 team record(s), {len(blob_files(app, first)) + 1} "
+                    "file(s) and "
                     "0 orphaned file(s).")
     assert snapshot() == before
     # The orphan counts once it is past the grace period (by change time too).
@@ -257,6 +259,7 @@ def test_retention_periods_come_from_the_environment(make_app,
     assert app.config["RETENTION_EXPORTED_DAYS"] == 3
     assert app.config["RETENTION_READ_REPLY_DAYS"] == 30
     assert app.config["RETENTION_INACTIVE_DAYS"] == 365
+    assert app.config["RETENTION_TEAM_DAYS"] == 365
     case = new_case(app)
     exported(app, submissions_of(app, case)[0], ago(4))
     assert purge(app).startswith("Deleted 1 submission(s)")

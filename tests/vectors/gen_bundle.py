@@ -459,8 +459,11 @@ def add_team_cases(add: Any, man: dict[str, Any], mem: list[bytes],
             m["team"] = value
         return fn
 
-    bad("team_empty", "team present but empty: a manifest without team members omits it",
-        set_team([]))
+    empty = copy.deepcopy(man)
+    empty["team"] = []
+    add("team_empty", "manifest failure", "submissions",
+        "team present but empty: a manifest without team members omits it",
+        raw(canon(empty), mem))
     bad("team_not_a_list", "team is a string, not a list", set_team(hexid(400)))
     bad("team_uppercase_id", "a team entry in uppercase hex",
         lambda m: m["team"].__setitem__(0, hexid(400).upper()))
