@@ -237,6 +237,16 @@ def save_file(case_id: str, submission_id: str, number: int) -> Any:
         raise NotFound("There is no such file in this case.") from None
     except (NotForYourKey, CannotStrip) as e:
         return _case_page(case_id, problem=f"Not saved: {e}.")
+    # Who saved which file of the case: a team record, made as the file is handed to
+    # the browser (as `extract` makes one for each file it writes). No record, no file.
+    sub = next(s for s in d.state().cases[case_id].submissions if s.id == submission_id)
+    if saved.blob in sub.attachments:
+        try:
+            d.home.add_records(case_id, [("file-saved", {"blob": saved.blob,
+                                                         "name": saved.safe_name})], d.keys)
+        except ReviewerError as e:
+            return _case_page(case_id, status=503, problem=f"Not saved: {e}.")
+        d.changed()
     return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
                      as_attachment=True, download_name=saved.safe_name, conditional=False,
                      etag=False, max_age=0)

@@ -21,6 +21,8 @@ from reviewer.teamview import CaseTeam
 from tests.harness.bundles import read_members
 from tests.reviewer.desk.conftest import (
     BASE,
+    CANARY_CONTENT,
+    CANARY_FILE,
     CANARY_NOTE,
     PASSPHRASE,
     PORT,
@@ -172,6 +174,25 @@ def test_a_verification_is_in_the_history(client: FlaskClient, world: World) -> 
     assert "<dt>State</dt>\n  <dd>proceed</dd>" in html
     assert [e.kind for e in team_of(world, world.a.case).history] == ["verification"]
     assert "No team records yet." not in html
+
+
+def test_saving_a_file_is_in_the_history(client: FlaskClient, world: World) -> None:
+    case = world.a.case
+    sub = world.a.submissions[0].record.submission
+    r = post(client, f"/cases/{case}/files/{sub}/2", {"strip": "0"})
+    assert r.get_data() == CANARY_CONTENT
+    r.close()
+    r = post(client, f"/cases/{case}/files/{sub}/1", {"strip": "1"})
+    r.close()
+    saved = [e for e in team_of(world, case).history if e.kind == "file-saved"]
+    assert [e.summary for e in saved] == ["saved a file as 'notes.txt'",
+                                          f"saved a file as '{CANARY_FILE}.stripped.jpg'"]
+    html = page(client, f"/cases/{case}")
+    assert "You</strong> saved a file as &#39;notes.txt&#39;" in section(html, "history")
+    assert "saved a file as 'notes.txt'" in history_cli(world, case)
+    # A refused copy makes no record.
+    post(client, f"/cases/{case}/files/{sub}/2", {"strip": "1"})
+    assert len(team_of(world, case).history) == 2
 
 
 def test_the_list_shows_assignee_and_state_and_mine(client: FlaskClient, world: World) -> None:
