@@ -40,7 +40,7 @@ from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
 from reviewer.outcome import import_sentence, team_lines, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
-from reviewer.teamview import CaseTeam, Conflict
+from reviewer.teamview import EMPTY, CaseTeam, Conflict
 
 bp = Blueprint("desk", __name__)
 
@@ -122,11 +122,16 @@ BY_POSITION = ("country", "profession", "assignee")
 NOBODY = "nobody"
 
 
+def _colleagues() -> list[str]:
+    """The confirmed colleagues' names (Home.colleague_names, from the desk's state)."""
+    return [c.name for c in desk().state().active_reviewers()]
+
+
 def _choices(book: Casebook) -> dict[str, list[str]]:
     """The menus: the Casebook's, and the assignees (colleagues' names, and any name a
     case is assigned to), sorted."""
     choices = book.choices()
-    names = {r.assignee for r in book.rows()} | set(desk().home.colleague_names())
+    names = {r.assignee for r in book.rows()} | set(_colleagues())
     choices["assignee"] = sorted(names - {"", "you"}, key=str.casefold)
     return choices
 
@@ -210,10 +215,11 @@ def search() -> str:
 def _case_page(case_id: str, *, status: int = 200, **extra: Any) -> tuple[str, int]:
     d = desk()
     view = case_file(d.home, d.state(), d.keys, case_id)
-    team = d.home.case_team(case_id, d.keys)
+    # The Casebook's fold of the same state (state.json is not read again for it).
+    team = d.casebook().teams.get(case_id, EMPTY)
     d.casebook().opened(case_id)
     return render_template("case.html", case=view, reply_html=reply_html, team=team,
-                           colleagues=d.home.colleague_names(), states=TEAM_STATES,
+                           colleagues=_colleagues(), states=TEAM_STATES,
                            conflicts=conflict_sentences(team), **extra), status
 
 
@@ -339,7 +345,7 @@ def assign(case_id: str) -> Any:
         target = "me"
     elif who == "nobody":
         target = None
-    elif who.startswith("colleague:") and who[len("colleague:"):] in d.home.colleague_names():
+    elif who.startswith("colleague:") and who[len("colleague:"):] in _colleagues():
         target = who[len("colleague:"):]
     else:
         return _case_page(case_id, status=400,
