@@ -96,6 +96,14 @@ def test_every_post_needs_the_cookie_and_the_csrf_token(client: FlaskClient,
             assert r.status_code == 400, (endpoint, bad)
             assert "did not come from the desk" in r.get_data(as_text=True)
     assert desk.home.case_team(case, desk.keys).history == ()  # nothing was made
+    # A locked desk acts on none of them (the unlock page says nothing was saved).
+    keys = desk.keys
+    desk.lock()
+    for endpoint, (tail, data) in TEAM_FORMS.items():
+        r = client.post(f"/cases/{case}/{tail}", data={"csrf": token, **data}, base_url=BASE)
+        assert "nothing was saved" in r.get_data(as_text=True), endpoint
+    assert desk.home.case_team(case, keys).history == ()
+    post(client, "/unlock", {"passphrase": PASSPHRASE}, status=303)
     # With the cookie and the token, each one makes its record.
     for _endpoint, (tail, data) in TEAM_FORMS.items():
         post(client, f"/cases/{case}/{tail}", data, status=303)

@@ -85,6 +85,9 @@ def test_add_a_note(client: FlaskClient, world: World) -> None:
     (entry,) = team_of(world, case).history
     assert entry.kind == "note" and entry.text == NOTE and entry.author == "you"
     assert CANARY_NOTE in history_cli(world, case)
+    # The redirect's word is one of the desk's: anything else shows nothing.
+    assert "zz-not-a-word" not in page(client, f"/cases/{case}?done=zz-not-a-word")
+    assert "Note added" not in page(client, f"/cases/{case}?done=zz-not-a-word")
     # Nothing written reaches a URL or the title.
     assert not any(CANARY_NOTE in u or "second" in u for u in urls(html))
     title = re.search(r"<title>(.*?)</title>", html, re.S)
