@@ -266,6 +266,18 @@ def init(home_dir: Path, passphrase_file: Path | None, rotate: bool,
         "Your keys are trusted in this home. Records and replies are sealed to them and to"
         " the colleagues' keys you confirm by fingerprint with `reviewer keys add`."
     )
+    if rotate and home.load_state().active_reviewers():
+        told = home.announce_rotation(home.unlock(passphrase))
+        if told:
+            click.echo(
+                f"Your new signing key is announced to your {told} confirmed colleague"
+                f"{'s' * (told != 1)} (a rotation record signed by your previous key); it"
+                " goes with the next `export`. Each of them still compares the new"
+                " fingerprint with you and runs `reviewer keys add` for the new key."
+            )
+        else:
+            click.echo("The new key's passphrase does not open your previous key: your"
+                       " colleagues learn the new signing key when they confirm the new key.")
 
 
 @cli.command()
@@ -285,7 +297,8 @@ def pubkey(home_dir: Path) -> None:
 @passphrase_option
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
-    """Verify a submissions bundle completely, then store what is new."""
+    """Verify a submissions bundle (or a colleague's outbox) completely, then store what
+    is new: submissions, and team records for this home."""
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     size = bundle.stat().st_size

@@ -68,7 +68,15 @@ from crypto.errors import CryptoError, DocumentError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from crypto.signing import SigningKey
-from crypto.team import KIND_FIELDS, STATES, new_record, seal_announcement, seal_record, sign_record
+from crypto.team import (
+    KIND_FIELDS,
+    STATES,
+    new_record,
+    rotation_binding,
+    seal_announcement,
+    seal_record,
+    sign_record,
+)
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id
 from reviewer.checks import Checker, Task
@@ -678,6 +686,42 @@ class Home:
             received.held += sum(r.id in held for r in new)
             received.applied += sum(r.id in applied for r in new)
         return state, received
+
+    def announce_rotation(self, keys: Keys) -> int:
+        """After `init --rotate`: tell the colleagues this home's new signing key.
+
+        A `rotation` record signed by the previous signing key names the new one
+        and the new X25519 key (with the new key's binding), sealed to this home
+        and every confirmed colleague; and an announcement from the new key to
+        each colleague. Both wait in the outbox. The colleagues still confirm the
+        new X25519 key by fingerprint before anything is sealed to it. The number
+        of colleagues told (0 when the passphrase opens only one key file).
+        """
+        if len(keys.signing) < 2 or len(keys.private) < 2:
+            return 0
+        new_signing, old_signing = keys.signing[0], keys.signing[1]
+        new_key = keys.private[0]
+        with self.lock():
+            state = self.load_state()
+            colleagues = state.active_reviewers()
+            if not colleagues:
+                return 0
+            recipients = self.reviewer_recipients(state)
+            doc = new_record(
+                kind="rotation", case=None, author=old_signing.public_key, parents=[],
+                body={"new_author": new_signing.public_key.to_text(),
+                      "new_key": new_key.public_key.to_text(),
+                      "binding": rotation_binding(new_signing, new_key.public_key).hex()},
+                time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            frame = sign_record(doc, old_signing, recipients)
+            blob = self._write_loose(state, seal_record(frame, recipients))
+            state = state.with_team({blob: today()}, outbox=[blob])
+            state = state.with_outbox(
+                self._write_loose(state, envelope.encrypt_bytes(
+                    seal_announcement(new_key, new_signing, c.key), [c.key]))
+                for c in colleagues)
+            self.save_state(state)
+            return len(colleagues)
 
     def share(self, name: str, case_ids: Sequence[str], keys: Keys) -> int:
         """Re-seal the chosen cases' team records (every case's, with none chosen) to one

@@ -303,3 +303,15 @@ def test_extract_records_who_saved_which_file(team: tuple[Reviewer, Reviewer, st
     bea.run("import", str(ana.export(tmp_path / "a.bundle")))
     flat = " ".join(bea.run("history", case).split())
     assert "Ana saved a file as '" in flat and "-application/" in flat
+
+
+def test_a_rotated_key_is_announced_by_the_old_one(team: tuple[Reviewer, Reviewer, str, str],
+                                                   tmp_path: Path) -> None:
+    ana, bea, case, _ = team
+    rotated = ana.run("init", "--rotate", "--insecure-test-limits")
+    assert "announced to your 1 confirmed colleague" in rotated
+    ana.run("note", case, input="signed with the new key")
+    said = bea.run("import", str(ana.export(tmp_path / "rotated.bundle")))
+    assert "Team records: 1 applied" in said
+    assert "Ana wrote a note signed with the new key" in " ".join(
+        bea.run("history", case).split())

@@ -197,3 +197,19 @@ def test_list_filters_assignee_and_mine(pair: tuple[Member, Member, str]) -> Non
     assert book.rows(Filters(mine=True)) == []
     carry(a, b)
     assert [r.case for r in Casebook(b.home, b.keys).rows(Filters(mine=True))] == [case]
+
+
+def test_a_home_without_team_records_decrypts_nothing_more(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = member(tmp_path, "a")
+    path, _, _ = bundle_two(a.env, tmp_path)
+    assert a.env.run("import", str(path)).exit_code == 0
+
+    def no(*_args: object, **_kw: object) -> None:
+        raise AssertionError("team envelopes read in a home that has none")
+
+    monkeypatch.setattr("reviewer.home.read_team", no)
+    assert len(Casebook(a.home, a.keys).rows()) == 2
+    listed = a.env.run("list")
+    assert listed.exit_code == 0 and "assignee" not in listed.output
+    assert json.loads((a.env.home / "state.json").read_bytes())["version"] == 3
