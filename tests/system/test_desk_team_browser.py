@@ -90,7 +90,8 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
             b.find_element(By.ID, "bundle").send_keys(str(bundle))
             click("Import")
             said = b.find_element(By.TAG_NAME, "main").text
-            assert "A colleague's outbox" in said, said
+            assert "A colleague's outbox" in said and "Team records:" in said, said
+            assert "Team records: 0 applied" not in said, said
             assert "Refused" not in said and "Kept aside" not in said, said
             axe("outbox imported")
             bundle.unlink()
