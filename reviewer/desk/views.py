@@ -2,9 +2,12 @@
 
 Cases (reviewer.caselist), a case (reviewer.casefile), saving a file
 (reviewer.metadata.saved_copy), verification and replies (reviewer.records,
-reviewer.home), import (Home.import_bundle, reviewer.outcome), export. Every
-form posts; the searched text travels only in a POST body and is rendered
-straight into the answer, never into a URL.
+reviewer.home), the team's side of a case (Home.add_note, assign, set_state;
+reviewer.teamview), import (Home.import_bundle, reviewer.outcome), export of
+the outbox. Every form posts; the searched text travels only in a POST body and
+is rendered straight into the answer, never into a URL. A team form answers with
+a redirect to the case page carrying one fixed word (`done`), so a reload makes
+no record twice and nothing written reaches an address.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def _choices(book: Casebook) -> dict[str, list[str]]:
     case is assigned to), sorted."""
     choices = book.choices()
     names = {r.assignee for r in book.rows()} | set(_colleagues())
-    choices["assignee"] = sorted(names - {"", "you"}, key=str.casefold)
+    choices["assignee"] = sorted(names - {"", "you"}, key=lambda n: (n.casefold(), n))
     return choices
 
 
