@@ -2,10 +2,11 @@
 
 Ana's home (A) and Bea's (B) hold the same cases and have confirmed each other's
 keys. At A's desk, Ana writes a note (a blank one is refused with a sentence), takes
-the case and sets it to proceed; at B's desk, not having seen that, Bea sets it to
-decline. A's outbox goes to B through the desks themselves (A's export downloads the
-bundle, B's import uploads it, as a stick would carry it), and B's to A. Each desk
-then shows the other's note and assignment and names the conflict, who set what;
+the case, records a verification, writes a reply and sets the case to proceed; at
+B's desk, not having seen any of that, Bea sets it to decline. A's outbox goes to B
+through the desks themselves (A's export downloads the bundle, B's import uploads
+it, as a stick would carry it), and B's to A. Each desk then shows the other's note,
+assignment, verification and the reply sent, and names the conflict, who set what;
 Ana records a decision and the conflict is gone, at both desks after one more round.
 Every new page is scanned with axe-core in a JavaScript-on Chromium holding the same
 cookies; the private window's profile, both homes and the temporary directory are
@@ -116,9 +117,22 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
         click("Take this case")
         assert "Assigned to\nyou" in team_summary()
         assert not b.find_elements(By.XPATH, "//button[normalize-space()='Take this case']")
+        # A verification (it sets the state too) and a reply, as any day at the desk.
+        b.find_element(By.LINK_TEXT, "Record a verification").click()
+        b.find_element(By.ID, "v-identity").send_keys("passport seen on video call")
+        b.find_element(By.ID, "v-work").send_keys("articles checked")
+        b.find_element(By.ID, "v-persecution").send_keys("court records")
+        Select(b.find_element(By.ID, "v-risk")).select_by_value("high")
+        Select(b.find_element(By.ID, "v-recommendation")).select_by_value("more-info")
+        click("Save the verification record")
+        assert "State\nmore-info" in team_summary()
+        b.find_element(By.LINK_TEXT, "Write a reply").click()
+        b.find_element(By.ID, "reply-text").send_keys(REPLY)
+        click("Preview")
+        click("Save to the outbox")
         change_state("proceed", CANARY_REASON + " A")
         assert "State\nproceed" in team_summary()
-        axe("case with a note, taken, proceed")
+        axe("case with a note, taken, verified, proceed")
         assert CANARY_TEAM_NOTE not in b.title and CANARY_TEAM_NOTE not in b.current_url
 
         # --- Bea, at B's desk, not having seen any of it --------------------------------
@@ -133,6 +147,9 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
         assert CANARY_TEAM_NOTE in b.find_element(By.CSS_SELECTOR, "ol.thread").text
         assert "Ana" in b.find_element(By.CSS_SELECTOR, "ol.thread").text
         assert "Assigned to\nAna" in team_summary()
+        history = b.find_element(By.CSS_SELECTOR, "ol.history").text
+        assert "Ana recorded a verification: risk high, recommends more-info" in history
+        assert "Ana sent a reply to the applicant" in history and REPLY in history
         conflict = b.find_element(By.CSS_SELECTOR, ".conflict").text
         assert "Ana set proceed" in conflict and "you set decline" in conflict.lower()
         assert "neither had seen the other; record a decision to resolve" in conflict
@@ -182,5 +199,6 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
                         assert form not in data, (path, canary)
 
 
+REPLY = "We have your application; we will call you on Thursday."
 #: The Cases page's button that downloads the outbox.
 EXPORT = "Export the outbox"
