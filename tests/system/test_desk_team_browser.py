@@ -10,7 +10,9 @@ assignment, verification and the reply sent, and names the conflict, who set wha
 Ana records a decision and the conflict is gone, at both desks after one more round.
 Every new page is scanned with axe-core in a JavaScript-on Chromium holding the same
 cookies; the private window's profile, both homes and the temporary directory are
-searched afterwards for the note's and the reasons' canaries.
+searched afterwards for the note's and the reasons' canaries. A second test runs the
+loop with the intake server as the relay (the operator's `import-replies` and
+`export`, the desks' own Export and Import pages).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
+from reviewer.cli import cli
 from reviewer.desk import Desk
 from reviewer.home import Home
 from tests.harness import browser as harness
@@ -202,3 +206,119 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
 REPLY = "We have your application; we will call you on Thursday."
 #: The Cases page's button that downloads the outbox.
 EXPORT = "Export the outbox"
+
+
+def test_the_loop_through_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same loop with the intake server as the relay: each desk's outbox goes to the
+    operator (`import-replies`), the operator's next `export` to both desks' Import
+    page. The server's data directory never holds the note."""
+    from crypto.params import TEST_LIMITS
+    from intake import create_app, db
+    from tests.intake.transfer_helpers import new_applicant
+    from tests.reviewer.desk.conftest import init_home
+
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    data = tmp_path / "data"
+    server = create_app({"TESTING": True, "DATA_DIR": data, "ARGON2_LIMITS": TEST_LIMITS})
+    with server.app_context():
+        db.create_schema(db.engine())
+    operator = server.test_cli_runner()
+
+    def flask(*args: str) -> str:
+        result = operator.invoke(args=list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    pass_file = tmp_path / "pass"
+    pass_file.write_text(PASSPHRASE + "\n")
+    homes = {name: tmp_path / f"home-{name}" for name in ("Ana", "Bea")}
+    keys = {name: init_home(home, pass_file) for name, home in homes.items()}
+    for name, key in keys.items():
+        flask("keys", "add", key.to_text(), "--name", name)
+    runner = CliRunner()
+    for name, home in homes.items():
+        other = "Bea" if name == "Ana" else "Ana"
+        out = runner.invoke(cli, ["keys", "add", "--home", str(home), "--passphrase-file",
+                                  str(pass_file), keys[other].to_text(), "--name", other,
+                                  "--yes"])
+        assert out.exit_code == 0, out.output
+    case, _codename = new_applicant(server.test_client(), name="Alice")
+    desks = {name: Desk(Home(home), None) for name, home in homes.items()}
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    round_ = 0
+
+    with desk_served(desks["Ana"]) as base_a, desk_served(desks["Bea"]) as base_b, \
+            chromium(tmp_path / "profile", javascript=False, downloads=downloads,
+                     private=True) as b:
+        bases = {"Ana": base_a, "Bea": base_b}
+
+        def click(text: str) -> None:
+            harness.submit(b, button(b, text))
+
+        def pick_up() -> None:
+            """The operator's export, imported at both desks."""
+            nonlocal round_
+            round_ += 1
+            pickup = tmp_path / f"pickup-{round_}.bundle"
+            flask("export", str(pickup))
+            for base in bases.values():
+                b.get(f"{base}/import")
+                b.find_element(By.ID, "bundle").send_keys(str(pickup))
+                click("Import")
+                said = b.find_element(By.TAG_NAME, "main").text
+                assert "Not imported" not in said and "Refused" not in said, said
+
+        def send(name: str) -> None:
+            """A desk's outbox, downloaded and given to the operator."""
+            b.get(f"{bases[name]}/cases")
+            before = set(downloads.iterdir())
+            button(b, EXPORT).click()
+            outbox = wait_for_file(downloads, ".bundle", before)
+            flask("import-replies", str(outbox))
+            outbox.unlink()
+
+        for name, base in bases.items():
+            b.get(f"{base}/cases?token={desks[name].token}")
+            b.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
+            click("Unlock")
+        pick_up()  # the application, at both desks
+        for name in bases:  # the signing key announcements
+            send(name)
+        pick_up()
+
+        # Ana notes, takes the case and replies; her outbox goes through the server.
+        b.get(f"{base_a}/cases/{case}")
+        b.find_element(By.ID, "note-text").send_keys(CANARY_TEAM_NOTE)
+        click("Add the note")
+        click("Take this case")
+        b.find_element(By.LINK_TEXT, "Write a reply").click()
+        b.find_element(By.ID, "reply-text").send_keys(REPLY)
+        click("Preview")
+        click("Save to the outbox")
+        send("Ana")
+        pick_up()
+        b.get(f"{base_b}/cases/{case}")
+        assert "Assigned to\nAna" in b.find_element(By.CSS_SELECTOR, "dl.team-summary").text
+        history = b.find_element(By.CSS_SELECTOR, "ol.history").text
+        assert "Ana wrote a note" in history and CANARY_TEAM_NOTE in history
+        assert "Ana sent a reply to the applicant" in history and REPLY in history
+
+        # Bea decides; Ana sees it after the next round.
+        Select(b.find_element(By.ID, "state-value")).select_by_value("refer")
+        b.find_element(By.ID, "state-reason").send_keys(CANARY_REASON)
+        click("Change the state")
+        send("Bea")
+        pick_up()
+        b.get(f"{base_a}/cases/{case}")
+        assert "State\nrefer" in b.find_element(By.CSS_SELECTOR, "dl.team-summary").text
+        assert "Bea set the state to refer" in b.find_element(By.CSS_SELECTOR,
+                                                              "ol.history").text
+
+    for path in data.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            for canary in (CANARY_TEAM_NOTE, CANARY_REASON, REPLY):
+                assert canary.encode() not in content, (path, canary)
