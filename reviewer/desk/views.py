@@ -283,9 +283,11 @@ def conflict_sentences(team: CaseTeam) -> list[str]:
     """The conflicts of a case, as sentences: who set what, and how to resolve it."""
     def sentence(heads: tuple[Conflict, ...], verb: str, resolve: str) -> str:
         said = ", ".join(f"{c.author} {verb} {c.value}" for c in heads)
+        if said.startswith("you "):  # a colleague's name is shown as she spells it
+            said = "Y" + said[1:]
         nobody = ("neither had seen the other" if len(heads) == 2
                   else "none had seen the others")
-        return f"{said[:1].upper()}{said[1:]}, {nobody}; {resolve}."
+        return f"{said}, {nobody}; {resolve}."
 
     found = []
     if team.state_conflict:

@@ -378,3 +378,19 @@ def test_the_desks_outbox_and_import(team: tuple[World, World]) -> None:
     history = section(html, "history")
     assert "from the desk" in history and "We have your application." in history
     assert "by Ana’s clock" in history
+
+
+def test_conflict_sentences_name_everyone_as_spelt() -> None:
+    from reviewer.desk.views import conflict_sentences
+    from reviewer.teamview import Conflict
+
+    three = CaseTeam("conflict", (Conflict("de Vries", "proceed"), Conflict("you", "decline"),
+                                  Conflict("Carl", "refer")), None, (), (), 0)
+    assert conflict_sentences(three) == [
+        "de Vries set proceed, you set decline, Carl set refer, none had seen the others;"
+        " record a decision to resolve."]
+    two = CaseTeam("proceed", (), None, (Conflict("you", "you"), Conflict("Bea", "nobody")),
+                   (), 0)
+    assert conflict_sentences(two) == [
+        "You assigned you, Bea assigned nobody, neither had seen the other; assign the case"
+        " again to resolve."]
