@@ -490,9 +490,13 @@ class Home:
                 for case_id, reply in pending:
                     if reply.exported:
                         continue
-                    text = str(store.open_json(reply.blob, keys).get("text", ""))
-                    state = self._new_records(state, keys, case_id, [
-                        ("reply", {"reply": reply.id, "text": text})])
+                    try:
+                        text = str(store.open_json(reply.blob, keys).get("text", ""))
+                    except (CryptoError, BadInput):
+                        continue  # not readable with these keys: it goes out without a record
+                    if text.strip():
+                        state = self._new_records(state, keys, case_id, [
+                            ("reply", {"reply": reply.id, "text": text})])
                 if everything and keys.signing:
                     state = state.with_outbox(self._write_loose(state, envelope.encrypt_bytes(
                         seal_announcement(keys.private[0], keys.signing[0], c.key), [c.key]))
