@@ -21,6 +21,10 @@ Layout (docs/reviewer.md, "What is kept on disk"):
     seen.env              one envelope sealed to the reviewer's own keys:
                           which cases this reviewer opened, and when
                           (reviewer.caselist: the new/updated marks)
+    team.env              one envelope sealed to the reviewer's own keys: every
+                          case's team state, assignee, conflicts and history as
+                          last folded, with a digest of what they were made from
+                          (reviewer.teamview; made again when that changes)
     tmp/                  the pack of an import in progress (ciphertext only)
     lock                  empty; held by commands that change state.json
 
@@ -71,14 +75,18 @@ from crypto.signing import SigningKey
 from crypto.team import (
     KIND_FIELDS,
     STATES,
+    KnownAuthor,
+    TeamRecord,
     new_record,
+    read_record,
     rotation_binding,
     seal_announcement,
     seal_record,
     sign_record,
+    verify_record,
 )
 from reviewer import state as state_json
-from reviewer.blobs import BlobStore, new_id
+from reviewer.blobs import BlobStore, new_id, seal_bytes
 from reviewer.checks import Checker, Task
 from reviewer.errors import (
     BadInput,
@@ -103,8 +111,17 @@ from reviewer.state import (
     Verification,
 )
 from reviewer.team import Book, CaseView, fold
-from reviewer.teamstore import Received, TeamRead, read_team, receive
-from reviewer.teamview import EMPTY, CaseTeam, named_view
+from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
+from reviewer.teamview import (
+    EMPTY,
+    CaseTeam,
+    Views,
+    after_own,
+    dump_views,
+    load_views,
+    named_view,
+    views_key,
+)
 from reviewer.trust import unconfirmed
 
 __all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
@@ -554,9 +571,44 @@ class Home:
         return read, {case: fold(case, records) for case, records in read.records.items()}
 
     def team_views_of(self, state: State, keys: Keys) -> dict[str, CaseTeam]:
-        """Every case with team records, named (nothing decrypted if the home has none)."""
-        read, views = self._views(state, keys)
-        return {case: named_view(view, read.name) for case, view in views.items()}
+        """Every case with team records, named (nothing decrypted if the home has none).
+
+        Kept in team.env (reviewer.teamview): when nothing they depend on has
+        changed, one envelope is decrypted instead of every team record.
+        """
+        if not state.team:
+            return {}
+        return self._named_views(state, keys).cases
+
+    def _views_key(self, state: State, keys: Keys) -> str:
+        return views_key([
+            sorted(state.team.items()),
+            [(c.name, c.key.to_text(), c.removed) for c in state.reviewers],
+            len(state.cases), today(), sorted(k.public_key.to_text() for k in keys.signing),
+        ])
+
+    def _cached_views(self, state: State, keys: Keys) -> Views | None:
+        with contextlib.suppress(OSError, CryptoError):
+            data = envelope.decrypt_bytes((self.path / "team.env").read_bytes(), keys.private)
+            return load_views(data, self._views_key(state, keys))
+        return None
+
+    def _save_views(self, state: State, keys: Keys, views: Views) -> None:
+        # A cache: if it cannot be written, the next command makes it again.
+        with contextlib.suppress(OSError), atomic_output(self.path / "team.env",
+                                                         overwrite=True) as out:
+            seal_bytes(out, dump_views(self._views_key(state, keys), views),
+                       self.own_public_keys()[:MAX_RECIPIENTS])
+
+    def _named_views(self, state: State, keys: Keys) -> Views:
+        cached = self._cached_views(state, keys)
+        if cached is not None:
+            return cached
+        read, folded = self._views(state, keys)
+        views = Views({case: named_view(view, read.name) for case, view in folded.items()},
+                      {case: list(view.heads) for case, view in folded.items()})
+        self._save_views(state, keys, views)
+        return views
 
     def team_views(self, keys: Keys) -> Mapping[str, CaseTeam]:
         """Every case with team records, as the case list and the desk show them."""
@@ -606,15 +658,16 @@ class Home:
                     " announcement in her next outbox bundle); assign her after importing it"
                 )
             assignee = known[-1].key.to_text()
-        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys)
+        self.add_records(case_id, [("assignment", {"assignee": assignee})], keys,
+                         names={assignee: who} if who not in (None, "me") and assignee else None)
 
     def add_records(self, case_id: str, made: Sequence[tuple[str, Mapping[str, Any]]],
-                    keys: Keys) -> State:
+                    keys: Keys, names: Mapping[str, str] | None = None) -> State:
         """Make team records on a case, each after the one before; the state saved."""
         with self.lock():
             state = self.load_state()
             state.case(case_id)
-            state = self._new_records(state, keys, case_id, made)
+            state = self._new_records(state, keys, case_id, made, names)
             self.save_state(state)
         return state
 
@@ -625,27 +678,55 @@ class Home:
         return keys.signing[0]
 
     def _new_records(self, state: State, keys: Keys, case_id: str,
-                     made: Sequence[tuple[str, Mapping[str, Any]]]) -> State:
+                     made: Sequence[tuple[str, Mapping[str, Any]]],
+                     names: Mapping[str, str] | None = None) -> State:
         """`state` with new records (signed, sealed, stored, in the outbox); not saved.
 
         Each names as parents the heads of the case as this home folds it, the
         next one the record before it. Signed with the current signing key,
-        sealed to this home's keys and every confirmed colleague's.
+        sealed to this home's keys and every confirmed colleague's. `names`:
+        signing key text -> name, for an assignment's assignee in the views.
+
+        When team.env is current it gives the heads, and is brought up to date
+        with the new records (`after_own`) instead of being made again.
         """
         signing = self._signing(keys)
-        _read, views = self._views(state, keys)
-        view = views.get(case_id)
-        parents: list[str] = list(view.heads) if view is not None else []
+        cached = self._cached_views(state, keys) if state.team else None
+        if cached is not None:
+            parents: list[str] = list(cached.heads.get(case_id, []))
+        else:
+            _read, views = self._views(state, keys)
+            view = views.get(case_id)
+            parents = list(view.heads) if view is not None else []
+        own = {k.public_key.to_text() for k in keys.signing}
+        known = dict(names or {})
+
+        def name(key: str | None) -> str:
+            if key is None:
+                return "nobody"
+            return "you" if key in own else known.get(key, "a colleague")
+
         recipients = self.reviewer_recipients(state)
         blobs: dict[str, str] = {}
+        made_records: list[TeamRecord] = []
         for kind, body in made:
             doc = new_record(kind=kind, case=case_id, author=signing.public_key,
                              parents=parents, body=body,
                              time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             frame = sign_record(doc, signing, recipients)
             blobs[self._write_loose(state, seal_record(frame, recipients))] = today()
+            made_records.append(verify_record(
+                read_record(frame), [KnownAuthor("you", signing.public_key)], day=today()))
             parents = [str(doc["id"])]
-        return state.with_team(blobs, outbox=blobs)
+        new_state = state.with_team(blobs, outbox=blobs)
+        if cached is not None and made_records:
+            named = cached.cases.get(case_id, EMPTY)
+            for record in made_records:
+                named = after_own(named, record, name)
+            cached.cases[case_id] = named
+            cached.heads[case_id] = [made_records[-1].id]
+            self._save_views(new_state, keys, cached)
+        return new_state
 
     def receive_team(self, members: Iterable[tuple[str, bytes]], keys: Keys) -> Received:
         """Keep a bundle's team members that are for this home (envelopes as they came)."""
@@ -790,7 +871,7 @@ class Home:
             result.problems += [f"team envelope {line}" for line in read.unreadable]
             result.problems += [f"team record {line}" for line in read.refused]
             result.aside = list(read.aside)
-        for path in (self.index.path, self.path / "seen.env"):
+        for path in (self.index.path, self.path / "seen.env", self.path / "team.env"):
             if path.exists():
                 result.opened += 1
                 try:
@@ -859,13 +940,18 @@ class Home:
                                               docs)
                 # The team members, after the new cases (a record about one applies).
                 team_new = [m for m in manifest.team if m not in stored_ids]
+                # Larger than any record: refused unread (never read into memory).
+                too_large = [m for m in team_new if pack.entries[m][1] > MAX_TEAM_ENVELOPE]
                 pack.flush()
                 state, result.team = self._receive_team(
                     state,
-                    ((m, read_range(pack.staged_path, *pack.entries[m])) for m in team_new),
+                    ((m, read_range(pack.staged_path, *pack.entries[m]))
+                     for m in team_new if m not in too_large),
                     keys, loose=False,
                 )
                 result.team.copies += len(manifest.team) - len(team_new)
+                result.team.refused += ["a team envelope larger than any record, refused unread"
+                                        for _ in too_large]
                 # Only what the state names stays in the pack: the new submissions'
                 # envelopes and the team members kept (a refused one, or a reply
                 # for the applicant in an outbox bundle, is never named).

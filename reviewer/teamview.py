@@ -9,12 +9,19 @@ line of English. Nothing here decides anything the fold did not.
 `CONFLICT` ("conflict") while the state heads disagree (`state_conflict`
 then names each: who, and what she set); `assignee` is None for nobody and
 while assignments disagree (`assignee_conflict`).
+
+The named views of every case are kept in `team.env`, sealed to the home's
+own keys like the index, with a digest of everything they were made from
+(`views_key`): a command that finds them current decrypts one envelope
+instead of every team record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 from crypto.team import UNVERIFIED, TeamRecord
 from reviewer.team import STATE_FIELDS, CaseView
@@ -112,3 +119,71 @@ def named_view(view: CaseView, name: Namer) -> CaseTeam:
         history=history,
         held=len(view.held),
     )
+
+
+# --- team.env: the named views, sealed to the home's own keys --------------------------
+
+#: Bumped whenever what the views hold, or how they are made, changes.
+VIEWS_VERSION = 1
+
+
+def views_key(parts: Sequence[object]) -> str:
+    """What the views were made from, as one digest (the cache is used only if it matches)."""
+    data = json.dumps([VIEWS_VERSION, *parts], sort_keys=True, default=str).encode("utf-8")
+    return hashlib.blake2b(data, digest_size=32, person=b"refuge-teamviews").hexdigest()
+
+
+@dataclass
+class Views:
+    """Every case's named view, and the heads a new record on it names as parents."""
+
+    cases: dict[str, CaseTeam]
+    heads: dict[str, list[str]]
+
+
+def dump_views(key: str, views: Views) -> bytes:
+    return json.dumps({"key": key, "cases": {c: asdict(v) for c, v in views.cases.items()},
+                       "heads": views.heads},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def load_views(data: bytes, key: str) -> Views | None:
+    """The views in `data` if they were made from `key`; None otherwise (made again)."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+        if doc["key"] != key:
+            return None
+        heads = {str(c): [str(h) for h in hs] for c, hs in doc["heads"].items()}
+        return Views({
+            case: CaseTeam(
+                state=str(v["state"]),
+                state_conflict=tuple(Conflict(**c) for c in v["state_conflict"]),
+                assignee=v["assignee"],
+                assignee_conflict=tuple(Conflict(**c) for c in v["assignee_conflict"]),
+                history=tuple(Entry(**e) for e in v["history"]),
+                held=int(v["held"]),
+            )
+            for case, v in doc["cases"].items()
+        }, heads)
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+def after_own(view: CaseTeam, record: TeamRecord, name: Namer) -> CaseTeam:
+    """A case's view after this home's own new record, made on the case's heads.
+
+    Such a record has seen every record of the case, so it comes last in the
+    history and is the only head: a decision sets the state and ends a state
+    conflict, an assignment the assignee; nothing held changes. The same as
+    folding everything again, without reading anything.
+    """
+    state, state_conflict = view.state, view.state_conflict
+    assignee, assignee_conflict = view.assignee, view.assignee_conflict
+    if record.kind in STATE_FIELDS:
+        state, state_conflict = str(record.body[STATE_FIELDS[record.kind]]), ()
+    if record.kind == "assignment":
+        who = record.body["assignee"]
+        assignee, assignee_conflict = (None if who is None else name(str(who))), ()
+    entry = Entry(record.id, record.time, "you", record.kind, *summary(record, name))
+    return CaseTeam(state, state_conflict, assignee, assignee_conflict,
+                    (*view.history, entry), view.held)

@@ -315,3 +315,18 @@ def test_a_rotated_key_is_announced_by_the_old_one(team: tuple[Reviewer, Reviewe
     assert "Team records: 1 applied" in said
     assert "Ana wrote a note signed with the new key" in " ".join(
         bea.run("history", case).split())
+
+
+def test_an_oversized_team_member_is_refused_unread(team: tuple[Reviewer, Reviewer, str, str],
+                                                    tmp_path: Path) -> None:
+    ana, bea, case, _ = team
+    ka = ana.keys()
+    to_bea = [bea.env.public]
+    good = envelope.encrypt_bytes(frame_for(ka, ka.signing[0], case, "small", to_bea), to_bea)
+    huge = envelope.encrypt_bytes(b"RFGREC\x00\x01" + b"\x00" * (3 * 1024 * 1024), to_bea)
+    stick = outbox_bundle(tmp_path / "huge.bundle", [huge, good], bea.env.public)
+    lines = bea.run("import", str(stick)).splitlines()
+    assert "Team records: 1 applied, 0 copies of what was already here counted once," \
+        " 0 signing key announcements." in lines
+    assert "Refused: a team envelope larger than any record, refused unread" in lines
+    assert "small" in bea.run("history", case)

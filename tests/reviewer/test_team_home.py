@@ -213,3 +213,64 @@ def test_a_home_without_team_records_decrypts_nothing_more(
     listed = a.env.run("list")
     assert listed.exit_code == 0 and "assignee" not in listed.output
     assert json.loads((a.env.home / "state.json").read_bytes())["version"] == 3
+
+
+def test_the_folded_views_are_kept_sealed_and_made_again_on_change(
+        pair: tuple[Member, Member, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, case = pair
+    carry(a, b)
+    a.home.add_note(case, CANARY_NOTE, a.keys)
+    first = Home(a.env.home).team_views(a.keys)
+    assert first[case].history[0].text == CANARY_NOTE
+    assert CANARY_NOTE.encode() not in (a.env.home / "team.env").read_bytes()
+    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    calls: list[int] = []
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr("reviewer.home.read_team", counted)
+    assert Home(a.env.home).team_views(a.keys) == first  # from team.env: nothing else read
+    assert calls == []
+    a.home.set_state(case, "refer", "a better fit elsewhere", a.keys)
+    assert Home(a.env.home).team_views(a.keys)[case].state == "refer"  # brought up to date
+    assert calls == []
+    b.home.add_note(case, "from Bea", b.keys)
+    carry(b, a)  # a record received: the views are made again from every record
+    history = Home(a.env.home).team_views(a.keys)[case].history
+    assert ("Bea", "from Bea") in [(e.author, e.text) for e in history]
+    assert calls
+
+
+def test_own_records_update_the_kept_views_as_a_full_fold_would(
+        pair: tuple[Member, Member, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, case = pair
+    carry(b, a)
+    b.home.set_state(case, "decline", "no", b.keys)
+    a.home.set_state(case, "refer", "maybe", a.keys)
+    carry(b, a)  # a conflict, in team.env once listed
+    assert Home(a.env.home).team_views(a.keys)[case].state == "conflict"
+    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    calls: list[int] = []
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr("reviewer.home.read_team", counted)
+    fresh = Home(a.env.home)
+    fresh.add_note(case, "one more look", a.keys)
+    fresh.assign(case, "me", a.keys)
+    fresh.set_state(case, "decline", "agreed", a.keys)
+    kept = Home(a.env.home).team_views(a.keys)
+    assert calls == []  # neither the new records nor the views read the others again
+    fresh.assign(case, "Bea", a.keys)  # her signing key comes from the book: one read
+    assert len(calls) == 1
+    kept = Home(a.env.home).team_views(a.keys)
+    (a.env.home / "team.env").unlink()
+    folded = Home(a.env.home).team_views(a.keys)
+    assert len(calls) == 2 and kept == folded
+    assert (folded[case].state, folded[case].assignee) == ("decline", "Bea")
+    assert [e.summary for e in folded[case].history[-4:]] == [
+        "wrote a note", "assigned you", "set the state to decline", "assigned Bea"]
