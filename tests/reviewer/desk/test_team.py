@@ -94,6 +94,22 @@ def test_add_a_note(client: FlaskClient, world: World) -> None:
     assert title is not None and CANARY_NOTE not in title.group(1)
 
 
+def test_a_note_made_in_the_terminal_shows_at_the_open_desk(client: FlaskClient,
+                                                          world: World) -> None:
+    case = world.c.case
+    assert "No notes yet." in page(client, f"/cases/{case}")
+    assert "<td>unverified</td>" in page(client, "/cases")
+    out = CliRunner().invoke(cli, ["note", "--home", str(world.home_dir), "--passphrase-file",
+                                   str(world.pass_file), case], input="From the terminal.\n")
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(cli, ["state", "--home", str(world.home_dir), "--passphrase-file",
+                                   str(world.pass_file), case, "refer", "--reason", "r"])
+    assert out.exit_code == 0, out.output
+    html = page(client, f"/cases/{case}")
+    assert '<div dir="auto" class="value">From the terminal.\n</div>' in section(html, "notes")
+    assert case in page(client, "/cases?state=refer")
+
+
 @pytest.mark.parametrize("text", ["", "   \n\t ", "\u3000"])
 def test_a_blank_note_is_not_kept(client: FlaskClient, world: World, text: str) -> None:
     r = post(client, f"/cases/{world.a.case}/notes", {"text": text}, status=400)
