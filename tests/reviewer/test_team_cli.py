@@ -19,6 +19,7 @@ from crypto.bundle import BundleWriter
 from crypto.keys import PublicKey
 from crypto.signing import SigningKey
 from crypto.team import encode_record, new_record, seal_announcement, sign_record, signed_message
+from reviewer.cli import cli
 from reviewer.errors import EXIT_ERROR
 from reviewer.home import Home, Keys
 from tests.harness.bundles import read_members
@@ -276,7 +277,7 @@ def test_check_reports_what_cannot_be_read(team: tuple[Reviewer, Reviewer, str, 
     backup = tmp_path / "backup"
     shutil.copytree(ana.env.home, backup, ignore=shutil.ignore_patterns("keys", "lock"))
     result = ana.env.runner.invoke(
-        __import__("reviewer.cli", fromlist=["cli"]).cli,
+        cli,
         ["check", "--home", str(backup), "--passphrase-file", str(ana.env.pass_file),
          "--keys-from", str(ana.env.home)])
     assert result.exit_code == 0 and "0 cannot be read" in result.output, result.output
@@ -287,7 +288,7 @@ def test_check_reports_what_cannot_be_read(team: tuple[Reviewer, Reviewer, str, 
     data[-20] ^= 1
     damaged.write_bytes(bytes(data))
     result = ana.env.runner.invoke(
-        __import__("reviewer.cli", fromlist=["cli"]).cli,
+        cli,
         ["check", "--home", str(backup), "--passphrase-file", str(ana.env.pass_file),
          "--keys-from", str(ana.env.home)])
     assert result.exit_code == EXIT_ERROR

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reviewer import teamstore
 from reviewer.caselist import Casebook, Filters
 from reviewer.errors import BlankText, NotFound, ReviewerError
 from reviewer.home import Home, Keys
-from reviewer.teamstore import Received
+from reviewer.teamstore import Received, TeamRead
 
 from .test_cli import PASSPHRASE, Env, bundle_two, make_env
 
@@ -223,10 +225,10 @@ def test_the_folded_views_are_kept_sealed_and_made_again_on_change(
     first = Home(a.env.home).team_views(a.keys)
     assert first[case].history[0].text == CANARY_NOTE
     assert CANARY_NOTE.encode() not in (a.env.home / "team.env").read_bytes()
-    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    real = teamstore.read_team
     calls: list[int] = []
 
-    def counted(*args: object, **kw: object) -> object:
+    def counted(*args: Any, **kw: Any) -> TeamRead:
         calls.append(1)
         return real(*args, **kw)
 
@@ -251,10 +253,10 @@ def test_own_records_update_the_kept_views_as_a_full_fold_would(
     a.home.set_state(case, "refer", "maybe", a.keys)
     carry(b, a)  # a conflict, in team.env once listed
     assert Home(a.env.home).team_views(a.keys)[case].state == "conflict"
-    real = __import__("reviewer.home", fromlist=["read_team"]).read_team
+    real = teamstore.read_team
     calls: list[int] = []
 
-    def counted(*args: object, **kw: object) -> object:
+    def counted(*args: Any, **kw: Any) -> TeamRead:
         calls.append(1)
         return real(*args, **kw)
 
