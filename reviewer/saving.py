@@ -80,6 +80,8 @@ class SavedFile:
     #: The size the applicant's browser reported.
     listed_size: int = 0
     stripped: bool = False
+    #: The attachment's id (its envelope in the home), for the `file-saved` team record.
+    blob: str = ""
 
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -146,7 +148,7 @@ def saved_copy(home: Home, state: State, keys: Keys, case_id: str, submission_id
         raise NotForYourKey(f"file {number} of submission {submission_id} is not addressed"
                             " to your key") from None
     copy = SavedFile(safe_name(original), CONTENT_TYPE, data, original, str(entry["type"]),
-                     filetypes.detect_type(data), int(entry["size"]))
+                     filetypes.detect_type(data), int(entry["size"]), blob=str(entry["blob"]))
     return without_metadata(copy) if strip else copy
 
 
@@ -172,7 +174,7 @@ def without_metadata(copy: SavedFile) -> SavedFile:
     stem, dot, ext = copy.safe_name.rpartition(".")
     name = safe_name(f"{stem}.stripped.{ext}" if dot else f"{copy.safe_name}.stripped")
     return SavedFile(name, CONTENT_TYPE, data, copy.original_name, copy.claimed_type,
-                     detected, copy.listed_size, stripped=True)
+                     detected, copy.listed_size, stripped=True, blob=copy.blob)
 
 
 def stripped(data: bytes, detected_type: str) -> bytes:

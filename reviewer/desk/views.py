@@ -2,14 +2,18 @@
 
 Cases (reviewer.caselist), a case (reviewer.casefile), saving a file
 (reviewer.metadata.saved_copy), verification and replies (reviewer.records,
-reviewer.home), import (Home.import_bundle, reviewer.outcome), export. Every
-form posts; the searched text travels only in a POST body and is rendered
-straight into the answer, never into a URL.
+reviewer.home), the team's side of a case (Home.add_note, assign, set_state;
+reviewer.teamview), import (Home.import_bundle, reviewer.outcome), export of
+the outbox. Every form posts; the searched text travels only in a POST body and
+is rendered straight into the answer, never into a URL. A team form answers with
+a redirect to the case page carrying one fixed word (`done`), so a reload makes
+no record twice and nothing written reaches an address.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -28,16 +32,18 @@ from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
 from crypto import replytext
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, TeamRecordError
+from crypto.team import MAX_RECORD_BYTES
 from reviewer.casefile import case_file
-from reviewer.caselist import CaseRow, Filters, Mark
+from reviewer.caselist import Casebook, CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
 from reviewer.errors import KeyProblem, ReplyFinal, ReviewerError
 from reviewer.errors import NotFound as ReviewerNotFound
 from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
-from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
+from reviewer.outcome import import_sentence, team_lines, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
+from reviewer.teamview import EMPTY, CaseTeam, Conflict
 
 bp = Blueprint("desk", __name__)
 
@@ -112,8 +118,25 @@ def index() -> Any:
 
 
 #: Filters whose values came from applicants: their URLs carry the value's position in
-#: the menu, never the value (a free-text profession can say who someone is).
-BY_POSITION = ("country", "profession")
+#: the menu, never the value (a free-text profession can say who someone is). The
+#: assignee (a colleague's name) travels the same way.
+BY_POSITION = ("country", "profession", "assignee")
+#: The assignee filter's one fixed value besides the positions of colleagues' names.
+NOBODY = "nobody"
+
+
+def _colleagues() -> list[str]:
+    """The confirmed colleagues' names (Home.colleague_names, from the desk's state)."""
+    return [c.name for c in desk().state().active_reviewers()]
+
+
+def _choices(book: Casebook) -> dict[str, list[str]]:
+    """The menus: the Casebook's, and the assignees (colleagues' names, and any name a
+    case is assigned to), sorted."""
+    choices = book.choices()
+    names = {r.assignee for r in book.rows()} | set(_colleagues())
+    choices["assignee"] = sorted(names - {"", "you"}, key=lambda n: (n.casefold(), n))
+    return choices
 
 
 def _filters(values: Any, choices: dict[str, list[str]], text: str = "") -> Filters:
@@ -127,17 +150,26 @@ def _filters(values: Any, choices: dict[str, list[str]], text: str = "") -> Filt
     mark_value = values.get("mark", "")
     mark: Mark | None = "new" if mark_value == "new" else (
         "updated" if mark_value == "updated" else None)
+    assignee = "" if values.get("assignee", "") == NOBODY else one("assignee")
     return Filters(state=one("state"), urgency=one("urgency"), country=one("country"),
-                   profession=one("profession"), mark=mark, text=text)
+                   profession=one("profession"), mark=mark, text=text, assignee=assignee,
+                   conflict=values.get("conflict", "") == "1",
+                   mine=values.get("mine", "") == "1")
 
 
 def _query(filters: Filters, choices: dict[str, list[str]]) -> dict[str, str]:
-    """The filters as they go into a URL (positions for applicants' values)."""
+    """The filters as they go into a URL (positions for applicants' values and names)."""
     query: dict[str, str] = {}
-    for name in ("state", "urgency", "country", "profession", "mark"):
+    for name in ("state", "urgency", "country", "profession", "mark", "assignee"):
         value = getattr(filters, name)
         if value:
             query[name] = str(choices[name].index(value)) if name in BY_POSITION else value
+    if filters.assignee == "":
+        query["assignee"] = NOBODY
+    if filters.conflict:
+        query["conflict"] = "1"
+    if filters.mine:
+        query["mine"] = "1"
     return query
 
 
@@ -161,12 +193,12 @@ def _number(value: str | None) -> int:
 
 def _cases_page(values: Any, text: str, number: int) -> str:
     book = desk().casebook()
-    choices = book.choices()
+    choices = _choices(book)
     filters = _filters(values, choices, text)
     page = _page(book.rows(filters), number)
     return render_template("cases.html", page=page, filters=filters, choices=choices,
                            query=_query(filters, choices), marks=MARKS,
-                           by_position=BY_POSITION)
+                           by_position=BY_POSITION, nobody=NOBODY)
 
 
 @bp.get("/cases")
@@ -183,16 +215,21 @@ def search() -> str:
 # --- one case ------------------------------------------------------------------------
 
 
-def _case_page(case_id: str, **extra: Any) -> str:
+def _case_page(case_id: str, *, status: int = 200, **extra: Any) -> tuple[str, int]:
     d = desk()
     view = case_file(d.home, d.state(), d.keys, case_id)
+    # The Casebook's fold of the same state (state.json is not read again for it).
+    team = d.casebook().teams.get(case_id, EMPTY)
     d.casebook().opened(case_id)
-    return render_template("case.html", case=view, reply_html=reply_html, **extra)
+    return render_template("case.html", case=view, reply_html=reply_html, team=team,
+                           colleagues=_colleagues(), states=TEAM_STATES,
+                           conflicts=conflict_sentences(team), **extra), status
 
 
 @bp.get("/cases/<case_id>")
-def case(case_id: str) -> str:
-    return _case_page(_case_id(case_id))
+def case(case_id: str) -> Any:
+    done = DONE.get(request.args.get("done", ""))
+    return _case_page(_case_id(case_id), notice=done)
 
 
 @bp.post("/cases/<case_id>/files/<submission_id>/<int:number>")
@@ -209,9 +246,144 @@ def save_file(case_id: str, submission_id: str, number: int) -> Any:
         raise NotFound("There is no such file in this case.") from None
     except (NotForYourKey, CannotStrip) as e:
         return _case_page(case_id, problem=f"Not saved: {e}.")
+    # Who saved which file of the case: a team record, made as the file is handed to
+    # the browser (as `extract` makes one for each file it writes). No record, no file.
+    sub = next(s for s in d.state().cases[case_id].submissions if s.id == submission_id)
+    if saved.blob in sub.attachments:
+        try:
+            d.home.add_records(case_id, [("file-saved", {"blob": saved.blob,
+                                                         "name": saved.safe_name})], d.keys)
+        except ReviewerError as e:
+            return _case_page(case_id, status=503, problem=f"Not saved: {e}.")
+        d.changed()
     return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
                      as_attachment=True, download_name=saved.safe_name, conditional=False,
                      etag=False, max_age=0)
+
+
+# --- team: notes, assignment, state ------------------------------------------------------
+
+#: What a team form did, by the fixed word its redirect carries (never what was written).
+DONE: dict[str, str] = {
+    "note": "Note added; it goes to your colleagues with the next export.",
+    "assigned": "Assignment recorded; it goes to your colleagues with the next export.",
+    "state": "State change recorded; it goes to your colleagues with the next export.",
+}
+#: The states a state change may set (docs/team.md, kind `state`).
+TEAM_STATES = (UNVERIFIED, *RECOMMENDATIONS)
+
+
+def _names(values: list[str]) -> str:
+    if len(values) <= 2:
+        return " and ".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def conflict_sentences(team: CaseTeam) -> list[str]:
+    """The conflicts of a case, as sentences: who set what, and how to resolve it."""
+    def sentence(heads: tuple[Conflict, ...], verb: str, resolve: str) -> str:
+        said = ", ".join(f"{c.author} {verb} {c.value}" for c in heads)
+        if said.startswith("you "):  # a colleague's name is shown as she spells it
+            said = "Y" + said[1:]
+        nobody = ("neither had seen the other" if len(heads) == 2
+                  else "none had seen the others")
+        return f"{said}, {nobody}; {resolve}."
+
+    found = []
+    if team.state_conflict:
+        found.append(sentence(team.state_conflict, "set",
+                              "record a decision to resolve"))
+    if team.assignee_conflict:
+        found.append(sentence(team.assignee_conflict, "assigned",
+                              "assign the case again to resolve"))
+    return found
+
+
+#: The most a note or a reason may take in its record (JSON-escaped), leaving room in
+#: the record's MAX_RECORD_BYTES for its other fields and parents.
+MAX_TEXT_BYTES = MAX_RECORD_BYTES - 64 * 1024
+TOO_LONG = ("Nothing was saved: the text is too long for one record (at most about"
+            f" {MAX_TEXT_BYTES // 1024:,} KiB); split it into several notes.")
+
+
+def _too_long(text: str) -> bool:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) > MAX_TEXT_BYTES
+
+
+def _sentence(error: ReviewerError | TeamRecordError) -> str:
+    """The home's sentence for a refusal, as a sentence of the page."""
+    said = str(error)
+    return f"{said[:1].upper()}{said[1:]}."
+
+
+def _after(case_id: str, done: str) -> Any:
+    """Post/redirect/get: a reload does not make the record twice."""
+    desk().changed()
+    return redirect(url_for("desk.case", case_id=case_id, done=done), code=303)
+
+
+@bp.post("/cases/<case_id>/notes")
+def add_note(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    text = request.form.get("text", "")
+    if not text.strip():
+        return _case_page(case_id, status=400, note_text=text,
+                          note_error="Nothing was saved: the note is empty.")
+    if _too_long(text):
+        return _case_page(case_id, status=400, note_text=text, note_error=TOO_LONG)
+    try:
+        d.home.add_note(case_id, text, d.keys)
+    except (ReviewerError, TeamRecordError) as e:
+        return _case_page(case_id, status=400, note_text=text, note_error=_sentence(e))
+    return _after(case_id, "note")
+
+
+@bp.post("/cases/<case_id>/assign")
+def assign(case_id: str) -> Any:
+    """`who`: "me", "nobody", or "colleague" with `colleague` a confirmed colleague's name."""
+    d = desk()
+    case_id = _case_id(case_id)
+    who = request.form.get("who", "")
+    target: str | None
+    if who == "me":
+        target = "me"
+    elif who == "nobody":
+        target = None
+    elif who.startswith("colleague:") and who[len("colleague:"):] in _colleagues():
+        target = who[len("colleague:"):]
+    else:
+        return _case_page(case_id, status=400,
+                          assign_error="Nothing was saved: choose who is on this case.")
+    try:
+        d.home.assign(case_id, target, d.keys)
+    except ReviewerError as e:
+        return _case_page(case_id, status=400, assign_error=_sentence(e))
+    return _after(case_id, "assigned")
+
+
+@bp.post("/cases/<case_id>/state")
+def set_state(case_id: str) -> Any:
+    d = desk()
+    case_id = _case_id(case_id)
+    state = request.form.get("state", "")
+    reason = request.form.get("reason", "")
+    error = ""
+    if state not in TEAM_STATES:
+        error = "Nothing was saved: choose a state."
+    elif not reason.strip():
+        error = "Nothing was saved: say why (the reason is empty)."
+    elif _too_long(reason):
+        error = TOO_LONG
+    if not error:
+        try:
+            d.home.set_state(case_id, state, reason, d.keys)
+        except (ReviewerError, TeamRecordError) as e:
+            error = _sentence(e)
+    if error:
+        return _case_page(case_id, status=400, state_value=state, reason_text=reason,
+                          state_error=error)
+    return _after(case_id, "state")
 
 
 # --- verification -----------------------------------------------------------------------
@@ -328,23 +500,26 @@ def withdraw(case_id: str, reply_id: str) -> Any:
 
 @bp.post("/replies/export")
 def export() -> Any:
+    """The outbox bundle, as `reviewer export-replies` writes it: replies for the
+    applicants and team records and announcements for the colleagues."""
     d = desk()
     everything = request.form.get("everything") == "1"
     d.home.tmp.mkdir(mode=0o700, exist_ok=True)
-    # The bundle is ciphertext (sealed replies, a signed manifest); it passes through
-    # the home's own staging directory and is gone once read.
+    # The bundle is ciphertext (sealed replies and team envelopes, a signed manifest);
+    # it passes through the home's own staging directory and is gone once read.
     path = d.home.tmp / f"export-{new_id()}.bundle"
     try:
-        count = d.home.export_replies(path, everything=everything)
+        sent = d.home.export_outbox(path, everything=everything, keys=d.keys)
         d.changed()
-        if not count:
-            return render_template("message.html", title="Export replies",
-                                   message="No replies to export; no bundle written.")
+        if not sent.replies and not sent.team:
+            return render_template("message.html", title="Export the outbox",
+                                   message="Nothing to send: no replies and no team records"
+                                           " waiting; no bundle written.")
         data = path.read_bytes()
     finally:
         path.unlink(missing_ok=True)
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=f"replies-{today()}.bundle", conditional=False, etag=False,
+                     download_name=f"outbox-{today()}.bundle", conditional=False, etag=False,
                      max_age=0)
 
 
@@ -374,7 +549,7 @@ def import_() -> Any:
     d.changed()
     new = sorted(c.case for c in result.cases if c.new)
     updated = sorted(c.case for c in result.cases if not c.new)
-    lines = [import_sentence(result)]
+    lines = [import_sentence(result), *team_lines(result)]
     note = unreadable_note(result)
     if note:
         lines.append(note)

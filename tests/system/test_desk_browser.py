@@ -201,7 +201,7 @@ def test_a_reviewers_day_at_the_desk(tmp_path: Path, monkeypatch: pytest.MonkeyP
         # Export the replies.
         b.get(f"{base}/cases")
         before = set(downloads.iterdir())
-        button(b, "Export replies").click()
+        button(b, "Export the outbox").click()
         wait_for_file(downloads, ".bundle", before)
         b.get(f"{base}/cases/{world.a.case}")
         assert "final — exported" in b.page_source

@@ -25,6 +25,8 @@ CANARY_FILE = "CANARY-FILENAME-d35k"
 CANARY_CONTENT = b"CANARY-CONTENT-d35k"
 CANARY_NOTE = "CANARY-NOTE-d35k"
 CANARY_REPLY = "CANARY-REPLY-d35k"
+CANARY_TEAM_NOTE = "CANARY-TEAM-NOTE-d35k"
+CANARY_REASON = "CANARY-REASON-d35k"
 ARABIC_NAME = "ليلى حسن"
 
 
@@ -48,16 +50,22 @@ class World:
     clock: Clock = field(default_factory=Clock)
 
 
-def make_home(tmp_path: Path, *, imported: bool = True) -> World:
+def init_home(home: Path, pass_file: Path) -> PublicKey:
+    out = CliRunner().invoke(cli, ["init", "--home", str(home), "--passphrase-file",
+                                   str(pass_file), "--insecure-test-limits"])
+    assert out.exit_code == 0, out.output
+    return PublicKey.from_text(out.output.splitlines()[2])
+
+
+def make_home(tmp_path: Path, *, imported: bool = True,
+              also: list[PublicKey] | None = None, home_name: str = "home") -> World:
+    """A home with three cases; ALSO: more reviewers' keys the cases are sealed to."""
     runner = CliRunner()
     pass_file = tmp_path / "pass"
     pass_file.write_text(PASSPHRASE + "\n")
-    home = tmp_path / "home"
-    out = runner.invoke(cli, ["init", "--home", str(home), "--passphrase-file", str(pass_file),
-                              "--insecure-test-limits"])
-    assert out.exit_code == 0, out.output
-    public = PublicKey.from_text(out.output.splitlines()[2])
-    keys = [public]
+    home = tmp_path / home_name
+    public = init_home(home, pass_file)
+    keys = [public, *(also or [])]
     a = Applicant()
     submit(a, keys, answers={**APPLICATION, "name": "Ayşe", "urgency": "months",
                              "threat": CANARY_ANSWER + "\n<script>alert(1)</script>"},
@@ -81,6 +89,54 @@ def make_home(tmp_path: Path, *, imported: bool = True) -> World:
                                   str(pass_file), str(bundle)])
         assert out.exit_code == 0, out.output
     return World(home, pass_file, public, a, b, c, bundle)
+
+
+def confirm(world: World, key: PublicKey, name: str) -> None:
+    out = CliRunner().invoke(cli, ["keys", "add", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), key.to_text(),
+                                   "--name", name, "--yes"])
+    assert out.exit_code == 0, out.output
+
+
+def make_team(tmp_path: Path) -> tuple[World, World]:
+    """Two homes with the same three cases, each with the other's key confirmed: Ana's
+    (A, which knows B as "Bea") and Bea's (B, which knows A as "Ana")."""
+    b_pass = tmp_path / "pass-b"
+    b_pass.write_text(PASSPHRASE + "\n")
+    b_home = tmp_path / "home-b"
+    b_public = init_home(b_home, b_pass)
+    a = make_home(tmp_path, also=[b_public], home_name="home-a")
+    out = CliRunner().invoke(cli, ["import", "--home", str(b_home), "--passphrase-file",
+                                   str(b_pass), str(a.bundle)])
+    assert out.exit_code == 0, out.output
+    b = World(b_home, b_pass, b_public, a.a, a.b, a.c, a.bundle)
+    confirm(a, b.public, "Bea")
+    confirm(b, a.public, "Ana")
+    return a, b
+
+
+def export_outbox(world: World, name: str = "outbox") -> Path:
+    """`reviewer export-replies`: the home's outbox bundle (replies, team envelopes)."""
+    bundle = world.home_dir.parent / f"{name}-{world.home_dir.name}.bundle"
+    bundle.unlink(missing_ok=True)
+    out = CliRunner().invoke(cli, ["export-replies", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), str(bundle)])
+    assert out.exit_code == 0 and bundle.exists(), out.output
+    return bundle
+
+
+def import_outbox(world: World, bundle: Path) -> str:
+    """`reviewer import` of a colleague's outbox bundle, straight from a stick."""
+    out = CliRunner().invoke(cli, ["import", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), str(bundle)])
+    assert out.exit_code == 0, out.output
+    assert "Refused" not in out.output and "Kept aside" not in out.output, out.output
+    return out.output
+
+
+def carry(src: World, dst: World) -> None:
+    """SRC's outbox carried to DST through the real commands, as on a stick."""
+    import_outbox(dst, export_outbox(src))
 
 
 @pytest.fixture

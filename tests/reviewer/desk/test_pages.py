@@ -26,7 +26,9 @@ from tests.reviewer.desk.conftest import (
     CANARY_CONTENT,
     CANARY_FILE,
     CANARY_NOTE,
+    CANARY_REASON,
     CANARY_REPLY,
+    CANARY_TEAM_NOTE,
     PASSPHRASE,
     PORT,
     World,
@@ -179,7 +181,8 @@ def test_reply_preview_withdraw_and_export(client: FlaskClient, world: World,
     r = post(client, f"/cases/{case}/replies/{sent.reply}/withdraw", {})
     assert "final" in r.get_data(as_text=True)
     assert len(Home(world.home_dir).load_state().cases[case].replies) == 1
-    assert "No replies to export" in post(client, "/replies/export", {}).get_data(as_text=True)
+    assert "Nothing to send: no replies and no team records waiting" in post(
+        client, "/replies/export", {}).get_data(as_text=True)
     again = post(client, "/replies/export", {"everything": "1"})
     assert again.headers["Content-Disposition"].startswith("attachment;")
     again.close()
@@ -253,10 +256,15 @@ def test_no_plaintext_on_disk_after_a_session(empty: tuple[World, FlaskClient], 
                                            "risk": "low", "recommendation": "refer",
                                            "notes": CANARY_NOTE})
     post(client, f"/cases/{case}/replies", {"text": CANARY_REPLY, "reply": ""})
+    post(client, f"/cases/{case}/notes", {"text": CANARY_TEAM_NOTE}, status=303)
+    post(client, f"/cases/{case}/state", {"state": "refer", "reason": CANARY_REASON},
+         status=303)
+    post(client, f"/cases/{case}/assign", {"who": "me"}, status=303)
+    page(client, f"/cases/{case}")
     post(client, "/replies/export", {}).close()
     post(client, "/lock", {}, status=303)
     canaries = [CANARY_ANSWER, CANARY_FILE, CANARY_NOTE, CANARY_REPLY, CANARY_CONTENT.decode(),
-                ARABIC_NAME, "Ayşe", "cartoonist"]
+                CANARY_TEAM_NOTE, CANARY_REASON, ARABIC_NAME, "Ayşe", "cartoonist"]
     for root in (world.home_dir, tmpdir):
         for p in root.rglob("*"):
             if p.is_file():

@@ -72,6 +72,44 @@ def test_post_without_csrf_is_refused(client: FlaskClient, desk: Desk) -> None:
     assert "Omid" not in r.get_data(as_text=True)
 
 
+#: Every form that makes a team record, with what it would make.
+TEAM_FORMS: dict[str, tuple[str, dict[str, object]]] = {
+    "desk.add_note": ("notes", {"text": "a note"}),
+    "desk.assign": ("assign", {"who": "me"}),
+    "desk.set_state": ("state", {"state": "refer", "reason": "a reason"}),
+}
+
+
+def test_every_post_needs_the_cookie_and_the_csrf_token(client: FlaskClient,
+                                                        anonymous: FlaskClient, app: Flask,
+                                                        desk: Desk, world: World) -> None:
+    case = world.a.case
+    posts = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())}
+    assert set(TEAM_FORMS) <= posts
+    token = csrf(page(client, "/cases"))
+    for endpoint, (tail, data) in TEAM_FORMS.items():
+        path = f"/cases/{case}/{tail}"
+        assert anonymous.post(path, data={"csrf": token, **data},
+                              base_url=BASE).status_code == 403, endpoint
+        for bad in ({}, {"csrf": "0" * 64}, {"csrf": ""}):
+            r = client.post(path, data={**data, **bad}, base_url=BASE)
+            assert r.status_code == 400, (endpoint, bad)
+            assert "did not come from the desk" in r.get_data(as_text=True)
+    assert desk.home.case_team(case, desk.keys).history == ()  # nothing was made
+    # A locked desk acts on none of them (the unlock page says nothing was saved).
+    keys = desk.keys
+    desk.lock()
+    for endpoint, (tail, data) in TEAM_FORMS.items():
+        r = client.post(f"/cases/{case}/{tail}", data={"csrf": token, **data}, base_url=BASE)
+        assert "nothing was saved" in r.get_data(as_text=True), endpoint
+    assert desk.home.case_team(case, keys).history == ()
+    post(client, "/unlock", {"passphrase": PASSPHRASE}, status=303)
+    # With the cookie and the token, each one makes its record.
+    for _endpoint, (tail, data) in TEAM_FORMS.items():
+        post(client, f"/cases/{case}/{tail}", data, status=303)
+    assert len(desk.home.case_team(case, desk.keys).history) == len(TEAM_FORMS)
+
+
 def _check_headers(r, where: str) -> None:
     for name, value in HEADERS:
         assert r.headers.get(name) == value, (where, name, r.headers.get(name))
@@ -98,7 +136,7 @@ def test_every_response_carries_the_headers(client: FlaskClient, anonymous: Flas
                 client.post("/unlock", data={"csrf": token, "passphrase": PASSPHRASE},
                             base_url=BASE)
     assert {"desk.cases", "desk.case", "desk.save_file", "desk.verify", "desk.import_",
-            "desk.export", "static"} <= seen
+            "desk.export", "desk.add_note", "desk.assign", "desk.set_state", "static"} <= seen
     # Refusals and errors too.
     _check_headers(anonymous.get("/cases", base_url=BASE), "403")
     _check_headers(client.get("/cases", base_url="http://evil.example:8765"), "421")
@@ -166,9 +204,15 @@ def test_wrong_passphrase_says_so(client: FlaskClient, desk: Desk) -> None:
 
 def test_pages_are_script_free_and_say_nothing_in_titles(client: FlaskClient,
                                                          world: World) -> None:
+    # A case with team records: a note, an assignment, a state change with its reason.
+    post(client, f"/cases/{world.b.case}/notes", {"text": "<script>x</script> ليلى"},
+         status=303)
+    post(client, f"/cases/{world.b.case}/assign", {"who": "me"}, status=303)
+    post(client, f"/cases/{world.b.case}/state", {"state": "refer", "reason": "ليلى <b>"},
+         status=303)
     for path in ("/cases", f"/cases/{world.a.case}", f"/cases/{world.b.case}",
                  f"/cases/{world.a.case}/verify", f"/cases/{world.a.case}/replies/compose",
-                 "/import"):
+                 "/import", "/cases?mine=1", "/cases?assignee=nobody&conflict=1"):
         html = page(client, path)
         assert "<script" not in html.replace("&lt;script", "")
         assert " style=" not in html and "<style" not in html
