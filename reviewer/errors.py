@@ -43,6 +43,10 @@ class BlankText(ReviewerError):
     """A note or a reason with nothing in it: nothing saved (exit code EXIT_ERROR)."""
 
 
+class TextTooLong(ReviewerError):
+    """A note or a reason too long for one team record: nothing saved (exit code EXIT_ERROR)."""
+
+
 class KeyProblem(ReviewerError):
     """No usable key: wrong passphrase, damaged key file (exit code EXIT_KEY)."""
 

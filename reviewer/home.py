@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -74,6 +75,7 @@ from crypto.params import Argon2Limits
 from crypto.signing import SigningKey
 from crypto.team import (
     KIND_FIELDS,
+    MAX_RECORD_BYTES,
     STATES,
     KnownAuthor,
     TeamRecord,
@@ -96,6 +98,7 @@ from reviewer.errors import (
     NotFound,
     ReplyFinal,
     ReviewerError,
+    TextTooLong,
 )
 from reviewer.index import UNVERIFIED, Index
 from reviewer.keyring import KeyRing, Keys
@@ -133,6 +136,20 @@ RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+#: The most a note or a reason may take in its record (JSON-escaped), leaving room in
+#: the record's MAX_RECORD_BYTES for its other fields and up to 1,000 parents.
+MAX_TEXT_BYTES = MAX_RECORD_BYTES - 64 * 1024
+
+
+def _fits_one_record(text: str) -> None:
+    """Refuse a text too long for one team record, with the limit in the sentence."""
+    if len(json.dumps(text, ensure_ascii=False).encode("utf-8")) > MAX_TEXT_BYTES:
+        raise TextTooLong(
+            "the text is too long for one record (at most about"
+            f" {MAX_TEXT_BYTES // 1024:,} KiB); split it into several notes; nothing was saved"
+        )
 
 
 @dataclass(frozen=True)
@@ -628,6 +645,7 @@ class Home:
         """A note (an internal comment, multi-line) on a case, for the colleagues."""
         if not text.strip():
             raise BlankText("the note is empty; nothing was saved")
+        _fits_one_record(text)
         self.add_records(case_id, [("note", {"text": text})], keys)
 
     def set_state(self, case_id: str, state: str, reason: str, keys: Keys) -> None:
@@ -636,6 +654,7 @@ class Home:
             raise ReviewerError("the state is one of " + ", ".join(STATES))
         if not reason.strip():
             raise BlankText("the reason is empty: say why; nothing was saved")
+        _fits_one_record(reason)
         self.add_records(case_id, [("state", {"state": state, "reason": reason})], keys)
 
     def assign(self, case_id: str, who: str | None, keys: Keys) -> None:

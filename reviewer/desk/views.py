@@ -13,7 +13,6 @@ no record twice and nothing written reaches an address.
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from werkzeug.exceptions import NotFound
 
 from crypto import replytext
 from crypto.errors import CryptoError, TeamRecordError
-from crypto.team import MAX_RECORD_BYTES
 from reviewer.casefile import case_file
 from reviewer.caselist import Casebook, CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
@@ -299,17 +297,6 @@ def conflict_sentences(team: CaseTeam) -> list[str]:
     return found
 
 
-#: The most a note or a reason may take in its record (JSON-escaped), leaving room in
-#: the record's MAX_RECORD_BYTES for its other fields and parents.
-MAX_TEXT_BYTES = MAX_RECORD_BYTES - 64 * 1024
-TOO_LONG = ("Nothing was saved: the text is too long for one record (at most about"
-            f" {MAX_TEXT_BYTES // 1024:,} KiB); split it into several notes.")
-
-
-def _too_long(text: str) -> bool:
-    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) > MAX_TEXT_BYTES
-
-
 def _sentence(error: ReviewerError | TeamRecordError) -> str:
     """The home's sentence for a refusal, as a sentence of the page."""
     said = str(error)
@@ -330,8 +317,6 @@ def add_note(case_id: str) -> Any:
     if not text.strip():
         return _case_page(case_id, status=400, note_text=text,
                           note_error="Nothing was saved: the note is empty.")
-    if _too_long(text):
-        return _case_page(case_id, status=400, note_text=text, note_error=TOO_LONG)
     try:
         d.home.add_note(case_id, text, d.keys)
     except (ReviewerError, TeamRecordError) as e:
@@ -373,8 +358,6 @@ def set_state(case_id: str) -> Any:
         error = "Nothing was saved: choose a state."
     elif not reason.strip():
         error = "Nothing was saved: say why (the reason is empty)."
-    elif _too_long(reason):
-        error = TOO_LONG
     if not error:
         try:
             d.home.set_state(case_id, state, reason, d.keys)

@@ -331,3 +331,17 @@ def test_an_oversized_team_member_is_refused_unread(team: tuple[Reviewer, Review
         " 0 signing key announcements." in lines
     assert "Refused: a team envelope larger than any record, refused unread" in lines
     assert "small" in bea.run("history", case)
+
+
+def test_a_note_or_reason_too_long_for_one_record_says_so(
+        team: tuple[Reviewer, Reviewer, str, str]) -> None:
+    """The limit lives in the home: the command says it in a sentence, and keeps nothing."""
+    ana, _, case, _ = team
+    long_text = "x" * 1_000_000
+    said = ana.run("note", case, input=long_text, ok=False)
+    assert "the text is too long for one record" in said
+    assert "Traceback" not in said
+    said = ana.run("state", case, "refer", "--reason", long_text, ok=False)
+    assert "the text is too long for one record" in said
+    assert "wrote a note" not in ana.run("history", case)
+    assert "set the state" not in ana.run("history", case)

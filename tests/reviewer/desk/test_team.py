@@ -123,10 +123,10 @@ def test_a_blank_note_is_not_kept(client: FlaskClient, world: World, text: str) 
 def test_a_note_too_long_for_a_record_says_so(client: FlaskClient, world: World,
                                               text: str) -> None:
     r = post(client, f"/cases/{world.a.case}/notes", {"text": text}, status=400)
-    assert "Nothing was saved: the text is too long for one record" in r.get_data(as_text=True)
+    assert "The text is too long for one record" in r.get_data(as_text=True)
     r = post(client, f"/cases/{world.a.case}/state", {"state": "refer", "reason": text},
              status=400)
-    assert "Nothing was saved: the text is too long for one record" in r.get_data(as_text=True)
+    assert "The text is too long for one record" in r.get_data(as_text=True)
     assert team_of(world, world.a.case).history == ()
     # Just under the limit, it is one record.
     post(client, f"/cases/{world.a.case}/notes", {"text": "y" * 900_000}, status=303)
