@@ -36,8 +36,8 @@ LEFT_OUT = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ",
 
 def table() -> bytes:
     names = Locale.parse("en").territories
-    codes = sorted(c for c in names if len(c) == 2 and c.isascii() and c.isalpha()
-                   and c.isupper() and c not in LEFT_OUT)
+    codes = sorted(c for c in names if isinstance(c, str) and len(c) == 2 and c.isascii()
+                   and c.isalpha() and c.isupper() and c not in LEFT_OUT)
     doc = {
         "format": "refuge-intake countries",
         "version": 1,
