@@ -168,7 +168,7 @@ def test_pages_are_script_free_and_say_nothing_in_titles(client: FlaskClient,
                                                          world: World) -> None:
     for path in ("/cases", f"/cases/{world.a.case}", f"/cases/{world.b.case}",
                  f"/cases/{world.a.case}/verify", f"/cases/{world.a.case}/replies/compose",
-                 "/import"):
+                 "/import", "/overview"):
         html = page(client, path)
         assert "<script" not in html.replace("&lt;script", "")
         assert " style=" not in html and "<style" not in html
