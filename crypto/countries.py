@@ -39,6 +39,7 @@ def english_names() -> dict[str, str]:
     return dict(names)
 
 
+@functools.cache
 def codes() -> frozenset[str]:
     return frozenset(english_names())
 

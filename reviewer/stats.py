@@ -421,11 +421,9 @@ def published_counts(facts: Sequence[CaseFacts], *, since: str | None,
     if not chosen:
         return PublishedCounts("", "", threshold, ())
 
-    def block_of(f: CaseFacts) -> int:
-        return next(i for i, (a, b) in enumerate(blocks) if a <= f.month <= b)
-
-    which = {f.case: block_of(f) for f in facts}
-    inside = [f for f in facts if which[f.case] >= first]
+    block_of = {m: i for i, (a, b) in enumerate(blocks) for m in months if a <= m <= b}
+    which = [block_of[f.month] for f in facts]
+    inside = [f for f, block in zip(facts, which, strict=True) if block >= first]
     rows: list[tuple[str, str, str, int]] = [("cases", "all", "all cases", len(inside))]
     for block in chosen:
         for a, b, n in month_ranges(months, block, threshold):
@@ -433,10 +431,10 @@ def published_counts(facts: Sequence[CaseFacts], *, since: str | None,
                          a if a == b else f"{a} to {b}", n))
     for name, category in TABLES:
         cells: dict[str, list[int]] = {}
-        for f in facts:
-            cells.setdefault(category(f), [0] * len(blocks))[which[f.case]] += 1
+        for f, block in zip(facts, which, strict=True):
+            cells.setdefault(category(f), [0] * len(blocks))[block] += 1
         shown = protect(cells, threshold, TOP_COUNTRIES if name == "country" else None)
-        counts = Counter(category(f) if category(f) in shown else OTHERS for f in inside)
+        counts = Counter(c if c in shown else OTHERS for c in map(category, inside))
         for key in [*sorted(shown, key=lambda c: (-counts[c], c)), OTHERS]:
             if counts.get(key):
                 rows.append((name, key, _label(name, key), counts[key]))
