@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.harness import browser as harness
 
@@ -102,12 +103,14 @@ def test_the_country_list_in_every_language_and_another_place(
         harness.submit(browser, browser.find_element(By.ID, "submit"))
 
     fill("库尔德斯坦", "IR")
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "country_other-error"))
     field = browser.find_element(By.ID, "country_other")
     assert field.get_attribute("aria-invalid") == "true"
     assert field.get_attribute("value") == "库尔德斯坦"
     assert browser.find_element(By.ID, "country_other-error").text
     harness.assert_accessible_snapshot(js_browser, browser)
     fill("库尔德斯坦", "other")
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "codename"))
     assert len(browser.find_element(By.ID, "codename").text.split()) == 7
     document = opened_submissions(app, reviewer_key)[0]
     assert document["version"] == 2
