@@ -58,6 +58,8 @@ def _choices(key: str) -> tuple[tuple[str, str], ...]:
 
 PROFESSIONS = _choices("profession")
 URGENCIES = _choices("urgency")
+_PROFESSION_VALUES = frozenset(value for value, _ in PROFESSIONS)
+_URGENCY_VALUES = frozenset(value for value, _ in URGENCIES)
 
 
 def parse_month(text: str) -> str:
@@ -109,20 +111,19 @@ def is_referred(case: Case, entry: Mapping[str, Any]) -> bool:
 def case_facts(case_id: str, case: Case, entry: Mapping[str, Any]) -> CaseFacts:
     """One case's facts from the state and its index entry (reviewer.index)."""
     state = str(entry.get("state", UNVERIFIED))
-    professions = {value for value, _ in PROFESSIONS}
     profession = str(entry.get("profession", ""))
     if not entry.get("readable", True) and not profession:
         profession = NOT_KNOWN
-    elif profession not in professions:
+    elif profession not in _PROFESSION_VALUES:
         # The index holds the applicant's words for "other": counted, never shown.
         profession = "other" if profession.strip() else NOT_KNOWN
     code = str(entry.get("country_code", ""))
     country = code if code in countries.codes() else (
         NOT_CODED if str(entry.get("country", "")).strip() else NOT_KNOWN)
     urgency = str(entry.get("urgency", ""))
-    if urgency not in {value for value, _ in URGENCIES}:
+    if urgency not in _URGENCY_VALUES:
         urgency = NOT_KNOWN
-    replies = sorted(r.day for r in case.replies)
+    first_reply = min((r.day for r in case.replies), default="")
     return CaseFacts(
         case=case_id,
         received=case.received,
@@ -131,7 +132,7 @@ def case_facts(case_id: str, case: Case, entry: Mapping[str, Any]) -> CaseFacts:
         profession=profession,
         country=country,
         urgency=urgency,
-        first_reply=replies[0] if replies else "",
+        first_reply=first_reply,
         decided=str(entry.get("decided", "")),
     )
 
@@ -423,7 +424,7 @@ def published_counts(facts: Sequence[CaseFacts], *, since: str | None,
 
     block_of = {m: i for i, (a, b) in enumerate(blocks) for m in months if a <= m <= b}
     which = [block_of[f.month] for f in facts]
-    inside = [f for f, block in zip(facts, which, strict=True) if block >= first]
+    inside = [f for f, number in zip(facts, which, strict=True) if number >= first]
     rows: list[tuple[str, str, str, int]] = [("cases", "all", "all cases", len(inside))]
     for block in chosen:
         for a, b, n in month_ranges(months, block, threshold):
@@ -431,8 +432,8 @@ def published_counts(facts: Sequence[CaseFacts], *, since: str | None,
                          a if a == b else f"{a} to {b}", n))
     for name, category in TABLES:
         cells: dict[str, list[int]] = {}
-        for f, block in zip(facts, which, strict=True):
-            cells.setdefault(category(f), [0] * len(blocks))[block] += 1
+        for f, number in zip(facts, which, strict=True):
+            cells.setdefault(category(f), [0] * len(blocks))[number] += 1
         shown = protect(cells, threshold, TOP_COUNTRIES if name == "country" else None)
         counts = Counter(c if c in shown else OTHERS for c in map(category, inside))
         for key in [*sorted(shown, key=lambda c: (-counts[c], c)), OTHERS]:
