@@ -447,7 +447,8 @@ def counts_csv(published: PublishedCounts, *, made: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["table", "key", "label", "cases"])
-    writer.writerow(["about", "from", published.since or "(fewer cases than the threshold)", ""])
+    writer.writerow(["about", "from", published.since or "(nothing: fewer cases than the"
+                     " threshold, or none from that month on)", ""])
     writer.writerow(["about", "to", published.until, ""])
     writer.writerow(["about", "threshold", str(published.threshold), ""])
     writer.writerow(["about", "made", made, ""])
