@@ -22,7 +22,7 @@ Page = tuple[str, bytes, Callable[[str], bytes]]
 
 ANSWERS = {
     "name": "Ayşe Example",
-    "country": "Nowhere",
+    "country": "SY",
     "profession": "poet",
     "languages": "Turkish",
     "work": "Poems.",

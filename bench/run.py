@@ -577,6 +577,9 @@ def bench_reviewer(work: Path, cases: int, attachment: int) -> None:
     report("reviewer_list_s", t_list)
     report("reviewer_list_10k_s", t_import + t_list, "<= 3", lambda v: v <= 3,
            note=f"{cases} cases, import + list, key unlock excluded")
+    t_stats = timed([*reviewer, "stats", *base], cwd=REPO, capture_output=True)
+    report("stats_10k_s", t_stats, "<= 1", lambda v: v <= 1,
+           note=f"`reviewer stats` over {cases} cases (index fresh), key unlock excluded")
 
     # decrypt_vs_age: the same plaintext, each tool writing to a file on the same disk.
     plain = make_file(work / "attach.bin", attachment)

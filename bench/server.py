@@ -27,7 +27,7 @@ HOST = "127.0.0.1"
 APPLICATION = {
     "name": "Bench Applicant",
     "contact": "signal: +00 000",
-    "country": "Nowhere",
+    "country": "SY",
     "profession": "poet",
     "profession_other": "",
     "languages": "Turkish, Kurdish",

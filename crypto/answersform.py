@@ -24,14 +24,17 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from crypto import countries
+
 FORMAT = "refuge-intake answers form"
 VERSION = 1
 DATA = "data/answers-form.json"
 
 #: line: one line of text; text: several lines; choice: one of `choices`;
-#: confirm: a box to tick, written as `value` when ticked.
-Input = Literal["line", "text", "choice", "confirm"]
-INPUTS: tuple[Input, ...] = ("line", "text", "choice", "confirm")
+#: country: an ISO 3166-1 alpha-2 code of crypto/data/countries.json (crypto.countries),
+#: or one of `choices` after them; confirm: a box to tick, written as `value` when ticked.
+Input = Literal["line", "text", "choice", "country", "confirm"]
+INPUTS: tuple[Input, ...] = ("line", "text", "choice", "country", "confirm")
 #: The document kinds (crypto.documents.SUBMISSION_KINDS), each with its form.
 KINDS = ("application", "followup")
 
@@ -60,10 +63,13 @@ class Question:
     value: str = ""  # confirm: what a ticked box is written as
 
     def label_of(self, value: str) -> str:
-        """A choice's English label; any other value as it is (the document may hold anything)."""
+        """A choice's English label, a country's English name; any other value as it is
+        (the document may hold anything)."""
         for choice in self.choices:
             if choice.value == value:
                 return choice.label
+        if self.input == "country":
+            return countries.english_name(value)
         return value
 
 
@@ -117,17 +123,19 @@ def _question(entry: Any, where: str) -> Question:
     if max_length is not None and (type(max_length) is not int or max_length < 1):
         raise _fail(f"{where}: max_length is not a positive integer")
     raw_choices = entry.get("choices")
-    if (raw_choices is None) != (kind != "choice"):
-        raise _fail(f"{where}: choices are for a choice, and a choice needs them")
+    if (raw_choices is None) != (kind not in ("choice", "country")):
+        raise _fail(f"{where}: choices are for a choice (or a country), and a choice needs them")
     choices: list[Choice] = []
     for i, c in enumerate(raw_choices or []):
         if not isinstance(c, dict) or set(c) != {"value", "label"}:
             raise _fail(f"{where}: choice {i} does not have exactly value and label")
         choices.append(Choice(_text(c, "value", where), _text(c, "label", where)))
-    if kind == "choice" and not choices:
+    if kind in ("choice", "country") and not choices:
         raise _fail(f"{where}: a choice needs at least one choice")
     if len({c.value for c in choices}) != len(choices):
         raise _fail(f"{where}: a choice value appears twice")
+    if kind == "country" and any(countries.CODE.fullmatch(c.value) for c in choices):
+        raise _fail(f"{where}: a country's own choices cannot look like a country code")
     value = entry.get("value")
     if (value is None) != (kind != "confirm"):
         raise _fail(f"{where}: value is for a confirm, and a confirm needs one")

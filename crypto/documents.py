@@ -24,7 +24,12 @@ from crypto.ids import is_day, is_id
 
 SUBMISSION_FORMAT = "refuge-intake submission"
 REPLY_FORMAT = "refuge-intake reply"
-VERSION = 1
+#: The answers document the server writes. Version 2: `answers.country` is a
+#: country code (crypto.countries) or "other", no longer the applicant's text.
+SUBMISSION_VERSION = 2
+#: What a reader reads: version 1 (country as the applicant wrote it) too.
+SUBMISSION_VERSIONS = (1, 2)
+REPLY_VERSION = 1
 #: 4 MiB: far above what the forms allow (a dozen answers of at most 20,000
 #: characters, at most 64 parts a request) and what a reply needs.
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -41,6 +46,10 @@ ATTACHMENT_FIELDS = frozenset({"blob", "name", "type", "size"})
 REPLY_FIELDS = frozenset({"format", "version", "case", "reply", "day", "text"})
 
 _ANSWER_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: Version 2's `country`: an ISO 3166-1 alpha-2 code (two capital ASCII letters;
+#: any such code, so that a list grown later stays readable) or "other".
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+OTHER_COUNTRY = "other"
 
 
 def _fail(detail: str) -> DocumentError:
@@ -110,11 +119,12 @@ def load(data: bytes) -> dict[str, Any]:
     return obj
 
 
-def _head(obj: dict[str, Any], name: str, fields: frozenset[str]) -> None:
+def _head(obj: dict[str, Any], name: str, fields: frozenset[str],
+          versions: tuple[int, ...]) -> None:
     if obj.get("format") != name:
         raise _fail(f"its format is not {name!r}")
     version = obj.get("version")
-    if type(version) is not int or version != VERSION:
+    if type(version) is not int or version not in versions:
         raise UnsupportedDocumentVersion()
     if set(obj) != fields:
         raise _fail(f"it does not have exactly the fields {sorted(fields)}")
@@ -133,7 +143,7 @@ def _day(obj: dict[str, Any]) -> None:
 def parse_submission(data: bytes) -> dict[str, Any]:
     """A submission's answers document, checked; raises DocumentError."""
     obj = load(data)
-    _head(obj, SUBMISSION_FORMAT, SUBMISSION_FIELDS)
+    _head(obj, SUBMISSION_FORMAT, SUBMISSION_FIELDS, SUBMISSION_VERSIONS)
     _id(obj, "case")
     _id(obj, "submission")
     if obj["kind"] not in SUBMISSION_KINDS:
@@ -149,6 +159,12 @@ def parse_submission(data: bytes) -> dict[str, Any]:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
             raise _fail(f"the answer {key!r} is not text")
+    if obj["version"] >= 2 and "country" in answers:
+        country = answers["country"]
+        if not isinstance(country, str) or not (
+            country in ("", OTHER_COUNTRY) or _COUNTRY_CODE.fullmatch(country)
+        ):
+            raise _fail("its country is not a country code, other or empty")
     attachments = obj["attachments"]
     if not isinstance(attachments, list):
         raise _fail("its attachments are not a list")
@@ -174,7 +190,7 @@ def parse_submission(data: bytes) -> dict[str, Any]:
 def parse_reply(data: bytes) -> dict[str, Any]:
     """A reply document, checked; raises DocumentError."""
     obj = load(data)
-    _head(obj, REPLY_FORMAT, REPLY_FIELDS)
+    _head(obj, REPLY_FORMAT, REPLY_FIELDS, (REPLY_VERSION,))
     _id(obj, "case")
     _id(obj, "reply")
     _day(obj)

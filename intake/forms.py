@@ -13,12 +13,15 @@ The honeypot field is not an answer.
 
 from __future__ import annotations
 
+import functools
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from babel import Locale
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -34,7 +37,7 @@ from wtforms import (
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from crypto import answersform
+from crypto import answersform, countries
 
 APPLICATION = answersform.form("application")
 FOLLOWUP = answersform.form("followup")
@@ -49,7 +52,7 @@ CHOOSE_ONE = _l("Choose one")  # the empty first entry of a list
 #: required question of the shared data has one (tests/intake/test_answers_form.py).
 MISSING = {
     "name": _l("Please give a name or pseudonym."),
-    "country": _l("Please name the country."),
+    "country": _l("Please choose the country, or another place at the end of the list."),
     "profession": _l("Please choose what you do."),
     "languages": _l("Please list the languages you work in."),
     "work": _l("Please tell us about your work."),
@@ -82,16 +85,57 @@ def _one_of(values: frozenset[str]) -> Callable[[FlaskForm, SelectField], None]:
     return check
 
 
+def _sort_key(name: str) -> str:
+    """A country name as the list sorts it: accents and case set aside ("Åland" by "A").
+
+    Babel has no collation; this is right for Latin, Cyrillic, Arabic and Persian
+    letters in their alphabet's order, and orders Chinese by code point.
+    """
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return bare.casefold()
+
+
+@functools.cache
+def country_names(locale: str) -> tuple[tuple[str, str], ...]:
+    """(code, name in `locale`) for every listed code (crypto.countries), sorted by name.
+
+    CLDR's territory names through Babel; a code CLDR does not name in that
+    language gets its English name.
+    """
+    names = Locale.parse(locale).territories
+    pairs = [(code, names.get(code) or english) for code, english in
+             countries.english_names().items()]
+    return tuple(sorted(pairs, key=lambda pair: (_sort_key(pair[1]), pair[0])))
+
+
+def _country_choices(q: answersform.Question) -> Callable[[], list[SelectChoice]]:
+    """The country list in the page's language, then the question's own choices
+    ("another place"), made when a form is made (inside the request)."""
+
+    def choices() -> list[SelectChoice]:
+        locale = str(get_locale() or "en")
+        return [SelectChoice("", CHOOSE_ONE),
+                *(SelectChoice(code, name) for code, name in country_names(locale)),
+                *(SelectChoice(c.value, _l(c.label)) for c in q.choices)]
+
+    return choices
+
+
 def _field(q: answersform.Question) -> UnboundField:
     """The form field for one question of the shared data."""
     label = _l(q.question)  # a message id from the data: found by extract_answers_form
     if q.required:
         missing = MISSING[q.key]  # a KeyError here: a required question needs its message
-        needed: Any = InputRequired(missing) if q.input == "choice" else DataRequired(missing)
+        needed: Any = (InputRequired(missing) if q.input in ("choice", "country")
+                       else DataRequired(missing))
     else:
         needed = Optional()
     if q.input == "confirm":
         return BooleanField(label, validators=[needed])
+    if q.input == "country":
+        allowed = countries.codes() | {c.value for c in q.choices}
+        return SelectField(label, choices=_country_choices(q), validate_choice=False,
+                           validators=[needed, _one_of(frozenset(allowed))])
     if q.input == "choice":
         choices = [SelectChoice("", CHOOSE_ONE),
                    *(SelectChoice(c.value, _l(c.label)) for c in q.choices)]
@@ -155,11 +199,23 @@ class ApplicationForm(FlaskForm, HoneypotMixin, QuestionsMixin):  # type: ignore
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
-        # Optional() ends the field's own chain when empty, so this check lives here.
+        # Optional() ends the field's own chain when empty, so these checks live here.
         if self.profession.data == "other" and not (self.profession_other.data or "").strip():
             self.profession_other.errors = [*self.profession_other.errors,
                                             gettext("Please say what you do.")]
-            return False
+            ok = False
+        # The place in the applicant's words goes with "another place" and nothing else:
+        # with a listed country as well, which one is in danger would be a guess.
+        place = (self.country_other.data or "").strip()
+        if self.country.data == countries.OTHER and not place:
+            self.country_other.errors = [*self.country_other.errors, gettext(
+                "You chose another place: please write it here, in your own words.")]
+            ok = False
+        elif self.country.data in countries.codes() and place:
+            self.country_other.errors = [*self.country_other.errors, gettext(
+                "You chose a country from the list and also wrote a place here: leave this"
+                " empty, or choose “Another place” at the end of the list to keep your words.")]
+            ok = False
         return ok
 
 

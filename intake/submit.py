@@ -18,14 +18,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from crypto import documents
 from crypto.keys import PublicKey
 from intake.db import new_id
 from intake.models import Applicant, Blob, Submission
 from intake.storage import StagedEnvelope, stage_bytes
 from intake.store import Store
 
-FORMAT = "refuge-intake submission"
-VERSION = 1
+FORMAT = documents.SUBMISSION_FORMAT
+VERSION = documents.SUBMISSION_VERSION
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import answersform
+from crypto import answersform, documents
 from crypto.errors import NoMatch
 from reviewer import filetypes, saving
 from reviewer.blobs import BlobStore
@@ -114,10 +114,13 @@ def case_file(home: Home, state: State, keys: Keys, case_id: str) -> CaseFile:
     )
 
 
-def answers_in_order(kind: str, answers: dict[str, Any]) -> tuple[Answer, ...]:
+def answers_in_order(kind: str, answers: dict[str, Any],
+                     version: int = documents.SUBMISSION_VERSION) -> tuple[Answer, ...]:
     """The answers under the form's questions, in its order; empty ones left out.
 
     Names the form of `kind` does not have follow, in name order, under their name.
+    `version`: the answers document's; in version 1 the country is the applicant's
+    text, shown as written (from version 2 it is a code, shown by its English name).
     """
     form = answersform.forms().get(kind)
     questions = form.questions if form is not None else ()
@@ -127,7 +130,8 @@ def answers_in_order(kind: str, answers: dict[str, Any]) -> tuple[Answer, ...]:
         if q.key in answers:
             value = _text(answers[q.key])
             if value.strip():
-                out.append(Answer(q.key, q.question, q.label_of(value)))
+                as_written = q.input == "country" and version < 2
+                out.append(Answer(q.key, q.question, value if as_written else q.label_of(value)))
     for key in sorted(set(answers) - known):
         value = _text(answers[key])
         if value.strip():
@@ -152,8 +156,14 @@ def _submission(store: BlobStore, keys: Keys, sub: Submission) -> SubmissionView
         for number, entry in enumerate(doc.get("attachments", []), 1)
     )
     return SubmissionView(sub.id, sub.day, sub.kind, True,
-                          answers_in_order(sub.kind, answers if isinstance(answers, dict) else {}),
+                          answers_in_order(sub.kind, answers if isinstance(answers, dict) else {},
+                                           _version(doc)),
                           files)
+
+
+def _version(doc: dict[str, Any]) -> int:
+    version = doc.get("version")
+    return version if type(version) is int else documents.SUBMISSION_VERSION
 
 
 def _file(store: BlobStore, keys: Keys, submission: str, number: int,

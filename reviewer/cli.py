@@ -33,6 +33,7 @@ from crypto.errors import (
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from crypto.team import STATES as TEAM_STATES
+from reviewer import stats
 from reviewer.caselist import MARKS, URGENCY, Casebook, CaseRow, Filters, Mark, note_opened
 from reviewer.collector import collector_paused
 from reviewer.columns import fit
@@ -53,6 +54,7 @@ from reviewer.home import (
     Home,
     ImportedCase,
     Keys,
+    today,
 )
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
@@ -981,6 +983,38 @@ def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprin
                f" {'it' if len(gone) == 1 else 'them'}; what was sealed to it before stays"
                " readable with it. Team records from it received before today stay in the"
                " history; later ones are refused.")
+
+
+@cli.command("stats")
+@home_option
+@passphrase_option
+@click.option("--since", help="Only cases that arrived from this month on (YYYY-MM).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Non-identifying counts for publication, with small counts suppressed.")
+@click.option("--threshold", type=click.IntRange(min=1), default=stats.DEFAULT_THRESHOLD,
+              show_default=True, help="With --csv: no published count is below this.")
+def stats_command(home_dir: Path, passphrase_file: Path | None, since: str | None, as_json: bool,
+           as_csv: bool, threshold: int) -> None:
+    """The overview: cases by month, state, profession, country, urgency; times; waiting."""
+    if as_json and as_csv:
+        raise ReviewerError("choose one of --json and --csv")
+    month = stats.parse_month(since) if since is not None else None
+    day = today()
+    home = Home(home_dir)
+    keys = unlock(home, passphrase_file)
+    state = load_state(home)
+    facts = stats.all_facts(state, home.fresh_index(state, keys))
+    if as_csv:
+        published = stats.published_counts(facts, since=month, threshold=threshold)
+        click.echo(stats.counts_csv(published, made=day), nl=False)
+        return
+    figures = stats.overview(facts, today=day, since=month)
+    if as_json:
+        click.echo(json.dumps(figures.as_json(), ensure_ascii=True))
+        return
+    click.echo("\n".join(stats.overview_lines(figures)))
+
 
 
 def main() -> None:

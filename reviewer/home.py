@@ -448,7 +448,7 @@ class Home:
         text = text.strip()
         if not text:
             raise ReviewerError("the reply is empty; nothing was saved (withdraw it instead)")
-        doc = {"format": documents.REPLY_FORMAT, "version": documents.VERSION, "case": case_id,
+        doc = {"format": documents.REPLY_FORMAT, "version": documents.REPLY_VERSION, "case": case_id,
                "reply": reply_id, "day": today(), "text": text}
         try:  # what the applicant's case page will accept (docs/format.md, "Documents")
             documents.parse_reply(documents.encode(doc))

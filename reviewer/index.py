@@ -7,7 +7,11 @@ case. An entry also records how many submissions and verification records it
 was made from: when the state has more, the entry is stale and is rebuilt from
 the envelopes. An index of an older version is rebuilt whole.
 
-Versions: 2 added "urgency", and the answers' text as a second document.
+Versions: 2 added "urgency", and the answers' text as a second document. 3 added
+"country_code" (the ISO 3166 code a version 2 answers document holds; "" for a
+version 1 document, which holds the applicant's text, or for another place) with
+"country" as its English name, and "decided" (the day of the first verification
+record whose recommendation is a decision) for `reviewer stats`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from crypto import envelope
+from crypto import countries, envelope
 from crypto.atomic import atomic_output
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import DecryptError, NoMatch
@@ -28,7 +32,10 @@ from reviewer.keyring import Keys
 from reviewer.state import Case, State
 
 UNVERIFIED = "unverified"
-INDEX_VERSION = 2
+INDEX_VERSION = 3
+#: The recommendations that decide a case ("more-info" does not): the day of the
+#: first is the case's "decided" day.
+DECISIONS = frozenset({"proceed", "refer", "decline"})
 
 
 class Index:
@@ -118,7 +125,9 @@ def entry_for(
         "name": "",
         "profession": "",
         "country": "",
+        "country_code": "",
         "urgency": "",
+        "decided": "",
         "attachments": 0,
         "state": UNVERIFIED,
         "readable": True,
@@ -147,15 +156,40 @@ def entry_for(
                 entry[name] = value if isinstance(value, str) else ", ".join(value)
             if answers.get("profession") == "other" and answers.get("profession_other"):
                 entry["profession"] = str(answers["profession_other"])
+            entry["country_code"], entry["country"] = country_of(doc.get("version"), answers)
             urgency = answers.get("urgency", "")
             entry["urgency"] = urgency if isinstance(urgency, str) else ""
-    if case.verifications:
+    for number, verification in enumerate(case.verifications, 1):
         try:
-            record = store.open_json(case.verifications[-1].blob, keys)
-            entry["state"] = str(record.get("recommendation", UNVERIFIED))
+            record = store.open_json(verification.blob, keys)
         except NoMatch:
-            entry["state"] = "?"
+            if number == len(case.verifications):
+                entry["state"] = "?"
+            continue
+        recommendation = str(record.get("recommendation", UNVERIFIED))
+        if recommendation in DECISIONS and not entry["decided"]:
+            entry["decided"] = verification.day
+        if number == len(case.verifications):
+            entry["state"] = recommendation
     return entry, "\n".join(texts)
+
+
+def country_of(version: Any, answers: Mapping[str, Any]) -> tuple[str, str]:
+    """(code, what the case list shows) for an application's answers.
+
+    Version 2: a listed code and its English name; "other": no code, and the
+    applicant's words. Version 1: no code, and the applicant's text as written.
+    """
+    value = answers.get("country", "")
+    text = value if isinstance(value, str) else ", ".join(str(v) for v in value)
+    if version == 1 or not isinstance(value, str):
+        return "", text
+    if value == countries.OTHER:
+        words = answers.get("country_other", "")
+        return "", words if isinstance(words, str) else ", ".join(str(v) for v in words)
+    if value in countries.codes():
+        return value, countries.english_name(value)
+    return "", text
 
 
 def _answer_texts(answers: Mapping[str, Any]) -> list[str]:

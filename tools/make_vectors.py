@@ -823,7 +823,18 @@ def document_cases() -> list[DocumentCase]:
     def without(doc: dict[str, Any], field_name: str) -> dict[str, Any]:
         return {k: v for k, v in doc.items() if k != field_name}
 
-    ok("success_application", "an application as the server writes it", enc(sub()))
+    ok("success_application", "an application as a version 1 server wrote it (country as text)",
+       enc(sub()))
+    v2 = {**sub()["answers"], "country": "IR", "country_other": ""}
+    ok("success_application_v2", "an application as the server writes it (version 2)",
+       enc(sub(version=2, answers=v2)))
+    ok("success_country_other_v2", "version 2: another place, in the applicant's words",
+       enc(sub(version=2, answers={**v2, "country": "other",
+                                   "country_other": "\u06a9\u0631\u062f\u0633\u062a\u0627\u0646"})))
+    ok("success_country_unknown_code_v2", "version 2: a code the reader's list may lack",
+       enc(sub(version=2, answers={**v2, "country": "QQ"})))
+    ok("success_followup_v2", "version 2: a follow-up, which has no country",
+       enc(sub(version=2, kind="followup", answers={"message": "News."}, attachments=[])))
     ok("success_followup", "a follow-up with a message and no attachments",
        enc(sub(kind="followup", answers={"message": "New threats this week."},
                attachments=[])))
@@ -859,8 +870,14 @@ def document_cases() -> list[DocumentCase]:
     bad("wrong_format", "the format of a bundle manifest",
         enc(sub(format="refuge-intake bundle")))
     bad("reply_format_as_submission", "a reply document read as a submission", enc(rep()))
-    bad("version_2", "version 2", enc(sub(version=2)),
+    bad("version_3", "version 3", enc(sub(version=3)),
         error=errors.UnsupportedDocumentVersion)
+    bad("country_name_v2", "version 2 with the country as text",
+        enc(sub(version=2, answers={**v2, "country": "Iran"})))
+    bad("country_lowercase_v2", "version 2 with a code in lowercase",
+        enc(sub(version=2, answers={**v2, "country": "ir"})))
+    bad("country_list_v2", "version 2 with the country as a list",
+        enc(sub(version=2, answers={**v2, "country": ["IR"]})))
     bad("version_missing", "no version: the version check comes before the fields rule",
         enc(without(sub(), "version")), error=errors.UnsupportedDocumentVersion)
     bad("version_string", "version \"1\", a string", enc(sub(version="1")),

@@ -32,6 +32,7 @@ from werkzeug.exceptions import NotFound
 
 from crypto import replytext
 from crypto.errors import CryptoError, TeamRecordError
+from reviewer import stats
 from reviewer.casefile import case_file
 from reviewer.caselist import Casebook, CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
@@ -503,6 +504,58 @@ def export() -> Any:
         path.unlink(missing_ok=True)
     return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
                      download_name=f"outbox-{today()}.bundle", conditional=False, etag=False,
+                     max_age=0)
+
+
+# --- overview -------------------------------------------------------------------------------
+
+
+def _facts() -> list[stats.CaseFacts]:
+    d = desk()
+    state = d.state()
+    return stats.all_facts(state, d.home.fresh_index(state, d.keys))
+
+
+def _since(value: str) -> str | None:
+    return stats.parse_month(value) if value.strip() else None
+
+
+#: The width of the longest bar of a chart, in SVG user units (overview.html).
+BAR_WIDTH = 360
+
+
+@bp.get("/overview")
+def overview() -> Any:
+    """The team's figures, each chart drawn as SVG with its table (reviewer.stats)."""
+    since_text = request.args.get("since", "")
+    try:
+        since = _since(since_text)
+    except ReviewerError as e:
+        return render_template("overview.html", figures=None, since=since_text,
+                               threshold=stats.DEFAULT_THRESHOLD, error=str(e),
+                               bar_width=BAR_WIDTH), 400
+    figures = stats.overview(_facts(), today=today(), since=since)
+    return render_template("overview.html", figures=figures, since=since or "",
+                           threshold=stats.DEFAULT_THRESHOLD, error="", bar_width=BAR_WIDTH)
+
+
+@bp.get("/overview/counts.csv")
+def counts() -> Any:
+    """Counts to publish (reviewer.stats.published_counts): no cell below the threshold."""
+    since_text = request.args.get("since", "")
+    threshold_text = request.args.get("threshold", str(stats.DEFAULT_THRESHOLD)).strip()
+    try:
+        since = _since(since_text)
+        if not threshold_text.isdigit() or not 1 <= int(threshold_text) <= 10_000:
+            raise ReviewerError("the threshold must be a whole number from 1 to 10000")
+    except ReviewerError as e:
+        return render_template("overview.html", figures=None, since=since_text,
+                               threshold=threshold_text, error=f"No counts: {e}.",
+                               bar_width=BAR_WIDTH), 400
+    published = stats.published_counts(_facts(), since=since, threshold=int(threshold_text))
+    text = stats.counts_csv(published, made=today())
+    return send_file(io.BytesIO(text.encode("utf-8")), mimetype="text/csv", as_attachment=True,
+                     download_name=f"counts-{today()}.csv", conditional=False, etag=False,
                      max_age=0)
 
 

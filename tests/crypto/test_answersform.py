@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crypto import answersform, documents
+from crypto import answersform, countries, documents
 
 
 def shipped() -> dict[str, Any]:
@@ -20,8 +22,9 @@ def shipped() -> dict[str, Any]:
 def test_the_shipped_forms() -> None:
     application = answersform.form("application")
     assert application.keys == (
-        "name", "contact", "country", "profession", "profession_other", "languages", "work",
-        "threat", "situation", "urgency", "family", "references", "acknowledge",
+        "name", "contact", "country", "country_other", "profession", "profession_other",
+        "languages", "work", "threat", "situation", "urgency", "family", "references",
+        "acknowledge",
     )
     assert answersform.form("followup").keys == ("message",)
     assert set(answersform.forms()) == set(documents.SUBMISSION_KINDS)
@@ -34,6 +37,28 @@ def test_the_shipped_forms() -> None:
     assert acknowledge is not None and acknowledge.input == "confirm"
     assert acknowledge.value == "yes"
     assert application.get("nothing") is None
+    country = application.get("country")
+    assert country is not None and country.input == "country" and country.required
+    # The last choice is the applicant's own words; its value is crypto.countries.OTHER.
+    assert [c.value for c in country.choices] == [countries.OTHER]
+    assert country.label_of("SY") == "Syria" and country.label_of("other") == (
+        "Another place / I prefer to write it")
+    assert country.label_of("Syrie") == "Syrie"  # a version 1 answer: shown as written
+    assert country.label_of("QQ") == "QQ"  # a code this copy does not list
+
+
+def test_the_country_table_is_what_the_tool_writes_from_cldr() -> None:
+    """crypto/data/countries.json is generated (tools/countries.py); a hand edit fails here."""
+    pytest.importorskip("babel")
+    spec = importlib.util.spec_from_file_location(
+        "countries_tool", Path(__file__).resolve().parents[2] / "tools" / "countries.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert json.loads(tool.table())["countries"] == countries.english_names()
+    names = countries.english_names()
+    assert len(names) == 250 and names["XK"] == "Kosovo" and "EU" not in names
+    assert list(names) == sorted(names)
 
 
 def test_english_texts_are_every_question_and_label() -> None:

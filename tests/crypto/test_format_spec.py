@@ -301,7 +301,8 @@ def is_day(value: object) -> bool:
     return True
 
 
-def load_document(data: bytes, fmt: str, fields: set[str]) -> dict[str, object]:
+def load_document(data: bytes, fmt: str, fields: set[str],
+                  versions: tuple[int, ...] = (1,)) -> dict[str, object]:
     if len(data) > 4 * 1024 * 1024 or data.startswith(b"\xef\xbb\xbf"):
         raise bad_doc()
 
@@ -322,7 +323,7 @@ def load_document(data: bytes, fmt: str, fields: set[str]) -> dict[str, object]:
         raise bad_doc() from None
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise bad_doc()
-    if type(doc.get("version")) is not int or doc["version"] != 1:
+    if type(doc.get("version")) is not int or doc["version"] not in versions:
         raise Outcome("UnsupportedDocumentVersion")
     if set(doc) != fields:
         raise bad_doc()
@@ -334,7 +335,8 @@ def load_document(data: bytes, fmt: str, fields: set[str]) -> dict[str, object]:
 
 def read_submission(data: bytes) -> None:
     doc = load_document(data, "refuge-intake submission", {
-        "format", "version", "case", "submission", "kind", "day", "answers", "attachments"})
+        "format", "version", "case", "submission", "kind", "day", "answers", "attachments"},
+        versions=(1, 2))
     answers, attachments = doc["answers"], doc["attachments"]
     if doc["kind"] not in ("application", "followup") or not isinstance(answers, dict):
         raise bad_doc()
@@ -343,6 +345,11 @@ def read_submission(data: bytes) -> None:
             isinstance(value, list) and all(isinstance(v, str) for v in value))
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name) or not text:
             raise bad_doc()
+    # Version 2: a country is "", "other" or two capital letters A-Z.
+    country = answers.get("country")
+    if doc["version"] == 2 and "country" in answers and not (
+            isinstance(country, str) and re.fullmatch(r"|other|[A-Z]{2}", country)):
+        raise bad_doc()
     if not isinstance(attachments, list) or len(attachments) > 1000:
         raise bad_doc()
     blobs = []

@@ -13,19 +13,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+from babel import Locale
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
-from crypto import answersform
+from crypto import answersform, countries
 from intake import forms
 from intake.i18n import LANGUAGES
 
-from .helpers import answers, apply, opened_submissions
+from .helpers import answers, apply, counts, opened_submissions
 from .test_i18n import CATALOGS, choose, translate
 
 NOT_ANSWERS = {"csrf_token", "homepage", "attachments", "submit"}
 WIDGET = {"line": ("input", "text"), "text": ("textarea", None), "choice": ("select", None),
-          "confirm": ("input", "checkbox")}
+          "country": ("select", None), "confirm": ("input", "checkbox")}
 
 
 class FormPage(HTMLParser):
@@ -82,6 +84,16 @@ def check_page(html: str, form: answersform.Form, code: str = "en") -> None:
             assert control["options"][0] == ["", translate(code, "Choose one")], where
             assert control["options"][1:] == [[c.value, translate(code, c.label)]
                                               for c in q.choices], where
+        if q.input == "country":
+            options = control["options"]
+            assert options[0] == ["", translate(code, "Choose one")], where
+            assert options[-len(q.choices):] == [[c.value, translate(code, c.label)]
+                                                for c in q.choices], where
+            listed = options[1:-len(q.choices)]
+            # Every listed code, once, named in the page's language by CLDR (Babel).
+            assert sorted(v for v, _ in listed) == sorted(countries.codes()), where
+            names = Locale.parse(code).territories
+            assert all(name == names[value] for value, name in listed), where
         if q.input == "confirm":
             assert control.get("value") == "y", where  # WTForms' box; the document says q.value
 
@@ -139,3 +151,70 @@ def test_every_english_text_of_the_data_is_in_every_catalogue() -> None:
     for code in LANGUAGES:
         for text in texts:
             assert translate(code, text) != text or code == "en", (code, text)
+
+
+# --- the country: a code from the list, or "another place" in the applicant's words -------
+
+
+def test_the_country_list_is_in_the_pages_language_and_sorted_by_name(client: FlaskClient) -> None:
+    for code, syria in (("en", "Syria"), ("ar", "سوريا"), ("fa", "سوریه"), ("ru", "Сирия"),
+                        ("zh_Hans", "叙利亚"), ("tr", "Suriye"), ("fr", "Syrie"),
+                        ("es", "Siria")):
+        choose(client, code)
+        shown = {c["name"]: c for c in questions_on(client.get("/apply").get_data(as_text=True))}
+        options = shown["country"]["options"]
+        assert ["SY", syria] in options, code
+        assert options[-1][0] == "other" and options[0][0] == ""
+        # Sorted by name, accents aside: Åland Islands sits among the A's in English.
+        if code == "en":
+            names = [name for _, name in options[1:-1]]
+            assert names.index("Åland Islands") < names.index("Albania")
+            assert names == sorted(names, key=forms._sort_key)
+
+
+def test_a_listed_country_is_stored_as_its_code(app: Any, client: FlaskClient,
+                                               reviewer_key: Any) -> None:
+    response = apply(client, data=answers(country="IR", country_other=""))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    document = opened_submissions(app, reviewer_key)[0]
+    assert document["version"] == 2
+    assert document["answers"]["country"] == "IR" and document["answers"]["country_other"] == ""
+
+
+def test_another_place_keeps_the_applicants_words(app: Any, client: FlaskClient,
+                                                  reviewer_key: Any) -> None:
+    words = "Kurdistan — northern Iraq"
+    apply(client, data=answers(country="other", country_other=words))
+    document = opened_submissions(app, reviewer_key)[0]
+    assert document["answers"]["country"] == "other"
+    assert document["answers"]["country_other"] == words
+
+
+@pytest.mark.parametrize(("country", "place", "field", "message"), [
+    ("", "", "country", "Please choose the country, or another place at the end of the list."),
+    ("Syria", "", "country", "Please choose one of the options in the list."),
+    ("sy", "", "country", "Please choose one of the options in the list."),
+    ("EU", "", "country", "Please choose one of the options in the list."),
+    ("other", "   ", "country_other",
+     "You chose another place: please write it here, in your own words."),
+    ("SY", "Aleppo", "country_other",
+     "You chose a country from the list and also wrote a place here"),
+])
+def test_every_country_mistake_has_its_message_and_stores_nothing(
+        app: Any, client: FlaskClient, country: str, place: str, field: str,
+        message: str) -> None:
+    response = apply(client, data=answers(country=country, country_other=place))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 or "Please check the answers" in html
+    assert counts(app) == (0, 0, 0)
+    assert f'id="{field}-error"' in html and message in html.replace("&#34;", '"')
+    # What the applicant wrote comes back to be corrected, not lost.
+    if place.strip():
+        assert f'value="{place}"' in html
+
+
+def test_country_messages_are_translated(client: FlaskClient) -> None:
+    choose(client, "ar")
+    html = apply(client, data=answers(country="other", country_other="")).get_data(as_text=True)
+    assert translate("ar", "You chose another place: please write it here, in your own words.") \
+        in html

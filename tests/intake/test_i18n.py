@@ -37,6 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "intake" / "translations"
 RTL = {"ar", "fa"}
 BUDGET = 20 * 1024
+#: A page holding the application form carries the list of countries named in its
+#: language (250 option elements: 9.5 KB in English, 12 KB in Russian): its own budget
+#: (docs/translations.md, "Weight").
+FORM_BUDGET = 30 * 1024
+COUNTRY_LIST = re.compile(r'<select[^>]* id="country"')
 
 
 def _tool() -> ModuleType:
@@ -132,7 +137,8 @@ def test_catalogs_say_they_need_review() -> None:
 @pytest.mark.parametrize("code", sorted(set(LANGUAGES) - {"en"}))
 def test_each_language_is_really_translated(code: str) -> None:
     # Not a copy of English: the page headings differ.
-    for msgid in ("Apply for a safe place to live and work", "Please name the country.",
+    for msgid in ("Apply for a safe place to live and work",
+                  "Please choose the country, or another place at the end of the list.",
                   "Too large to accept"):
         assert translate(code, msgid) != msgid, (code, msgid)
 
@@ -329,7 +335,8 @@ def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes
 
         # Weight: HTML + the one stylesheet, and nothing else to fetch.
         size = len(response.get_data()) + stylesheet_bytes
-        assert size <= BUDGET, f"{where}: {size} bytes"
+        budget = FORM_BUDGET if COUNTRY_LIST.search(html) else BUDGET
+        assert size <= budget, f"{where}: {size} bytes"
         stylesheets = [a for a in page.links if a.get("rel") == "stylesheet"]
         assert [a.get("href") for a in stylesheets] == ["/static/style.css"], where
         others = [a for a in page.links if a.get("rel") != "stylesheet"]
@@ -379,7 +386,8 @@ def test_arabic_errors_are_in_arabic(client: FlaskClient) -> None:
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in html
-    for msgid in ("Please name the country.", "Please confirm that you have read this.",
+    for msgid in ("Please choose the country, or another place at the end of the list.",
+                  "Please confirm that you have read this.",
                   "Please check the answers marked below."):
         arabic = translate("ar", msgid)
         assert arabic != msgid and re.search("[\u0600-\u06ff]", arabic)

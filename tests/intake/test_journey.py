@@ -65,10 +65,11 @@ def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey)
 
     docs = opened_submissions(app, reviewer_key)
     first, second = sorted(docs, key=lambda d: d["kind"])  # application < followup
-    assert first["format"] == "refuge-intake submission" and first["version"] == 1
+    assert first["format"] == "refuge-intake submission" and first["version"] == 2
     assert first["kind"] == "application"
     expected = answers()
     expected["acknowledge"] = "yes"
+    expected["country_other"] = ""  # every question is written; "" when unanswered
     assert first["answers"] == expected
     names = [(a["name"], a["type"], a["size"]) for a in first["attachments"]]
     assert names == [("poems.pdf", "application/pdf", len(pdf)),

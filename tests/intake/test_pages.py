@@ -149,7 +149,8 @@ def test_stylesheet_is_served_by_the_app(client: FlaskClient) -> None:
 
 def test_apply_form_has_every_field_and_a_proper_honeypot(client: FlaskClient) -> None:
     html = check_page(client.get("/apply"))
-    for name in ("name", "contact", "country", "profession", "profession_other", "languages",
+    for name in ("name", "contact", "country", "country_other", "profession", "profession_other",
+                 "languages",
                  "work", "threat", "situation", "urgency", "family", "references",
                  "attachments", "acknowledge", "csrf_token"):
         assert f'name="{name}"' in html, name
@@ -187,7 +188,7 @@ def test_per_field_errors_keep_what_was_typed(app: Flask, client: FlaskClient) -
     response = post(client, "/apply", data)
     assert response.status_code == 400
     html = check_page(response)
-    assert "Please name the country." in html
+    assert "Please choose the country, or another place at the end of the list." in html
     assert "Please say what you do." in html
     assert "Please confirm that you have read this." in html
     assert "Poems about rivers." in html and "Ayşe Example" in html  # kept
@@ -395,8 +396,8 @@ def test_error_markup_is_accessible(client: FlaskClient) -> None:
     data["csrf_token"] = csrf(client, "/apply")
     html = check_page(post(client, "/apply", data))
     assert '"None"' not in html
-    assert re.search(r'<input[^>]*aria-describedby="country-error"[^>]*aria-invalid="true"'
-                     r'|<input[^>]*aria-invalid="true"[^>]*aria-describedby="country-error"', html)
+    assert re.search(r'<select[^>]*aria-describedby="country-error"[^>]*aria-invalid="true"'
+                     r'|<select[^>]*aria-invalid="true"[^>]*aria-describedby="country-error"', html)
     assert 'id="country-error"' in html
 
 

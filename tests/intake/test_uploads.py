@@ -63,8 +63,10 @@ def test_canary_never_reaches_disk_logs_or_temp(
     # temp directory could find one afterwards: the watch refuses it as it is made.
     client = spooling.watch(app).test_client()
     data = {k: f"{canary} {v}" for k, v in answers().items() if k not in
-            ("profession", "urgency", "acknowledge")}
-    data.update(profession="other", urgency="weeks", acknowledge="y")
+            ("country", "profession", "urgency", "acknowledge")}
+    # The place in the applicant's own words carries the canary too.
+    data.update(country="other", country_other=f"{canary} Kurdistan", profession="other",
+                urgency="weeks", acknowledge="y")
     big = (canary.encode() + b"\x00" * 1000) * 5300  # ~5 MB
     attachments = [
         (big, f"{canary}-big.bin", f"application/x-{canary}"),

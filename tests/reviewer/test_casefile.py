@@ -49,7 +49,7 @@ def test_answers_under_the_forms_questions_in_its_order(env: Env, tmp_path: Path
     application, followup = case.submissions
     assert application.kind == "application" and application.readable
     keys = [x.key for x in application.answers]
-    empty = ("family", "contact", "profession_other")
+    empty = ("family", "contact", "profession_other", "country_other")
     form_keys = [k for k in answersform.form("application").keys if k not in empty]
     assert keys == [*form_keys, "alpha_extra", "zeta_extra"]  # empty answers left out
     by_key = {x.key: x for x in application.answers}
@@ -61,6 +61,27 @@ def test_answers_under_the_forms_questions_in_its_order(env: Env, tmp_path: Path
     assert by_key["zeta_extra"] == Answer("zeta_extra", "zeta_extra", "later key")
     assert followup.answers == (Answer("message", "Your message", "More."),)
     assert case.received == "2026-11-20" and case.verifications == () and case.replies == ()
+
+
+def test_the_country_of_both_document_versions(env: Env, tmp_path: Path) -> None:
+    """Version 1: the applicant's text, as written (even "IR"); version 2: a code by its
+    English name, or "another place" with the applicant's words beside it."""
+    v1, v2, v2_other = Applicant(), Applicant(), Applicant()
+    submit(v1, [env.public], answers={**APPLICATION, "country": "IR"})
+    submit(v2, [env.public], answers={**APPLICATION, "country": "SY", "country_other": ""},
+           doc_override={"version": 2})
+    submit(v2_other, [env.public], answers={**APPLICATION, "country": "other",
+                                            "country_other": "Kurdistan"},
+           doc_override={"version": 2})
+    imported(env, tmp_path, v1, v2, v2_other)
+
+    def shown(a: Applicant) -> dict[str, str]:
+        return {x.key: x.value for x in opened(env, a.case).submissions[0].answers}
+
+    assert shown(v1)["country"] == "IR"
+    assert shown(v2)["country"] == "Syria" and "country_other" not in shown(v2)
+    assert shown(v2_other)["country"] == "Another place / I prefer to write it"
+    assert shown(v2_other)["country_other"] == "Kurdistan"
 
 
 def test_a_value_that_is_not_a_choice_is_shown_as_it_is(env: Env, tmp_path: Path) -> None:

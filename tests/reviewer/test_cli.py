@@ -357,7 +357,7 @@ def _relist(bundle_bytes: bytes, recipients: list[PublicKey]) -> bytes:
      # The document's own rules (docs/format.md, "Documents") come first: its
      # format is "refuge-intake submission", not the manifest's.
      ({"format": "refuge-intake bundle"}, "malformed (its format"),
-     ({"version": 2}, "newer, unknown version"),
+     ({"version": 3}, "newer, unknown version"),
      ({"extra": 1}, "does not have exactly the fields"),
      ({"day": "2026-02-30"}, "its day is not a date")],
 )

@@ -205,7 +205,6 @@ def fill_application(driver: WebDriver, files: list[Path], name: str = "Leyla K.
     values = {
         "name": name,
         "contact": "signal: +00 000 000",
-        "country": "Nowhere",
         "languages": "Kurdish, Turkish",
         "work": "Poems about rivers.\nhttps://example.org/leyla",
         "threat": "Charged in 2023 for a poem.",
@@ -215,6 +214,8 @@ def fill_application(driver: WebDriver, files: list[Path], name: str = "Leyla K.
         element = driver.find_element(By.ID, name)
         element.clear()
         element.send_keys(value)
+    driver.find_element(By.ID, "country_other").clear()
+    Select(driver.find_element(By.ID, "country")).select_by_value("TR")
     Select(driver.find_element(By.ID, "profession")).select_by_value("poet")
     Select(driver.find_element(By.ID, "urgency")).select_by_value("weeks")
     acknowledge = driver.find_element(By.ID, "acknowledge")
@@ -287,15 +288,18 @@ def test_whole_journey(
 
     # The browser itself refuses an empty form (the fields carry `required`, which needs
     # no script); answers of only spaces get past it and are refused by the server.
-    for name in ("name", "country", "languages", "work", "threat", "situation"):
+    for name in ("name", "country_other", "languages", "work", "threat", "situation"):
         browser.find_element(By.ID, name).send_keys("   ")
+    # "Another place" with only spaces for the place: the free-text path, refused.
+    Select(browser.find_element(By.ID, "country")).select_by_value("other")
     Select(browser.find_element(By.ID, "profession")).select_by_value("other")
     Select(browser.find_element(By.ID, "urgency")).select_by_value("weeks")
     browser.find_element(By.ID, "acknowledge").click()
     browser.find_element(By.ID, "attachments").send_keys(str(poems))
     harness.submit(browser, button(browser))
     assert browser.find_elements(By.CSS_SELECTOR, ".errors[role=alert]")
-    for invalid in ("name", "country", "languages", "work", "threat", "situation", "profession_other"):
+    for invalid in ("name", "country_other", "languages", "work", "threat", "situation",
+                    "profession_other"):
         control = browser.find_element(By.ID, invalid)
         assert control.get_attribute("aria-invalid") == "true", invalid
         assert f"{invalid}-error" in (control.get_attribute("aria-describedby") or "").split()
@@ -465,9 +469,9 @@ def test_apply_form_is_reached_by_keyboard_in_order(live_server: str, browser: W
     order = harness.tab_order(browser)
     controls = [entry for entry in order if entry != "a"]
     assert controls == [
-        "name", "contact", "country", "profession", "profession_other", "languages", "work",
-        "threat", "situation", "urgency", "family", "references", "attachments", "acknowledge",
-        "submit",
+        "name", "contact", "country", "country_other", "profession", "profession_other",
+        "languages", "work", "threat", "situation", "urgency", "family", "references",
+        "attachments", "acknowledge", "submit",
     ]
     assert "homepage" not in order  # the honeypot is out of reach
 

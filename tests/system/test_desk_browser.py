@@ -31,6 +31,7 @@ from reviewer.desk import Desk
 from reviewer.desk.server import make_server, stop
 from reviewer.home import Home
 from tests.harness import browser as harness
+from tests.harness.many_cases import generate, populate
 from tests.reviewer.desk.conftest import (
     ARABIC_NAME,
     CANARY_ANSWER,
@@ -228,3 +229,59 @@ def test_a_reviewers_day_at_the_desk(tmp_path: Path, monkeypatch: pytest.MonkeyP
                 for canary in canaries:
                     for form in {canary.encode(), canary.encode("utf-16-le")}:
                         assert form not in data, (path, canary)
+
+
+def test_the_overview_in_chromium_without_script(tmp_path: Path) -> None:
+    """The Overview page over 200 generated cases, JavaScript off: every chart is drawn
+    (SVG, laid out with a real size), nothing carries a style attribute or element, no
+    script runs, the page asks nothing of anyone but the desk, Chromium reports no
+    Content-Security-Policy refusal, axe-core finds nothing, and "Download counts (CSV)"
+    downloads the counts."""
+    harness.require_browser()
+    world = make_home(tmp_path, imported=False)
+    home = Home(world.home_dir)
+    keys = home.unlock(PASSPHRASE)
+    populate(home, keys, generate(200), tmp_path)
+    desk = Desk(home, keys)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with desk_served(desk) as base, \
+            chromium(tmp_path / "axe-profile", javascript=True) as js:
+        b = harness.start_chromium(javascript=False, user_data_dir=tmp_path / "profile",
+                                   log_network=True)
+        try:
+            b.execute_cdp_cmd("Page.setDownloadBehavior",
+                              {"behavior": "allow", "downloadPath": str(downloads)})
+            b.get(f"{base}/cases?token={desk.token}")
+            load = harness.load_and_count(b, f"{base}/overview")
+            assert load.fetches and all(f.url.startswith(base + "/") for f in load.fetches), \
+                load.fetches
+            assert all(f.status in (200, 404) for f in load.fetches)  # 404: the favicon
+            assert b.title == "Overview · Reviewer's desk"
+            assert "<script" not in b.page_source
+            assert b.find_elements(By.CSS_SELECTOR, "[style], style") == []
+            charts = b.find_elements(By.CSS_SELECTOR, "section.chart svg")
+            assert len(charts) == 5
+            for chart in charts:
+                assert chart.size["width"] > 300 and chart.size["height"] > 20
+                bars = chart.find_elements(By.TAG_NAME, "rect")
+                assert bars and max(bar.size["width"] for bar in bars) > 100
+            assert len(b.find_elements(By.CSS_SELECTOR, "table.figures")) == 5
+            assert "Syria" in b.find_element(By.ID, "country-title").find_element(
+                By.XPATH, "..").text
+            refused = [e for e in b.get_log("browser") if "Content Security Policy" in
+                       str(e.get("message"))]
+            assert refused == []
+            js.get(f"{base}/nowhere")
+            js.execute_cdp_cmd("Network.setCookie", {"name": desk.cookie_name,
+                                                     "value": desk.cookie, "url": base,
+                                                     "httpOnly": True, "sameSite": "Strict"})
+            found = harness.axe_scan_snapshot(js, b)
+            assert not found, harness.format_violations(found)
+            before = set(downloads.iterdir())
+            button(b, "Download counts (CSV)").click()
+            counts = wait_for_file(downloads, ".csv", before)
+            time.sleep(0.3)
+            assert counts.read_text("utf-8").startswith("table,key,label,cases\n")
+        finally:
+            b.quit()

@@ -212,7 +212,8 @@ def test_pages_are_script_free_and_say_nothing_in_titles(client: FlaskClient,
          status=303)
     for path in ("/cases", f"/cases/{world.a.case}", f"/cases/{world.b.case}",
                  f"/cases/{world.a.case}/verify", f"/cases/{world.a.case}/replies/compose",
-                 "/import", "/cases?mine=1", "/cases?assignee=nobody&conflict=1"):
+                 "/import", "/cases?mine=1", "/cases?assignee=nobody&conflict=1",
+                 "/overview"):
         html = page(client, path)
         assert "<script" not in html.replace("&lt;script", "")
         assert " style=" not in html and "<style" not in html
