@@ -21,6 +21,12 @@ which an older tool refuses (it would seal to every key a bundle names).
 A reply's optional "exported_on" (the day of its first export) came later
 within version 3: a reply without it reads as one whose export day is unknown,
 and a version 3 tool that predates it ignores it (and drops it when it writes).
+4 added the register of member cities ("cities": name, country, coordinator
+key, day added) and, per case, the referrals (the dossier's id, the day, the
+envelope holding what was sent to which city, and the coordinators' answers'
+envelopes) and the consents recorded (the day, the envelope holding how);
+an older state is read as one with none. Version 4 because a version 3 tool
+would drop them when it writes.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from crypto.errors import InvalidPublicKey
 from crypto.keys import PublicKey
 from reviewer.errors import NotFound
 
-STATE_VERSION = 3
-READABLE_STATE_VERSIONS = (1, 2, 3)
+STATE_VERSION = 4
+READABLE_STATE_VERSIONS = (1, 2, 3, 4)
 
 Kind = Literal["application", "followup"]
 KINDS: tuple[Kind, ...] = ("application", "followup")
@@ -93,6 +99,34 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class DossierAnswer:
+    """A city coordinator's answer to a dossier, as received (the envelope, kept as it came)."""
+
+    id: str
+    day: str  # the day it was imported
+    blob: str
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A dossier written about a case (reviewer.referrals): which city, what went, by
+    whom, sealed in `blob` to the trusted keys; `dossier` is the dossier's id."""
+
+    dossier: str
+    day: str
+    blob: str
+    answers: tuple[DossierAnswer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """How a reviewer recorded the applicant's consent to share with cities, sealed in `blob`."""
+
+    day: str
+    blob: str
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     #: The applicant's reply key, as text (crypto.keys.PublicKey.to_text).
     reply_key: str
@@ -102,6 +136,8 @@ class Case:
     submissions: tuple[Submission, ...] = ()
     verifications: tuple[Verification, ...] = ()
     replies: tuple[Reply, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    consents: tuple[Consent, ...] = ()
 
     @property
     def followups(self) -> int:
@@ -113,6 +149,16 @@ class ConfirmedKey:
     """A colleague's public key that a person confirmed by fingerprint (reviewer.trust)."""
 
     name: str
+    key: PublicKey
+    added: str
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A member city in the register: its coordinator's key was compared by fingerprint."""
+
+    name: str
+    country: str  # "" when not given
     key: PublicKey
     added: str
 
@@ -129,6 +175,7 @@ class State:
     server_keys: tuple[str, ...] = ()
     reviewers: tuple[ConfirmedKey, ...] = ()
     packs: Packs = field(default_factory=dict)
+    cities: tuple[City, ...] = ()
     #: Read from a version before confirmed keys (written back as the current one).
     predates_trust: bool = False
 
@@ -187,6 +234,27 @@ class State:
             case, replies=tuple(r for r in case.replies if r.id != reply_id)
         ))
 
+    def with_referral(self, case_id: str, referral: Referral) -> State:
+        case = self.cases[case_id]
+        return self.with_case(case_id, replace(case, referrals=(*case.referrals, referral)))
+
+    def with_dossier_answer(self, dossier: str, answer: DossierAnswer) -> State:
+        """The answer added to the referral of dossier `dossier` (NotFound if none)."""
+        for case_id, case in self.cases.items():
+            for r in case.referrals:
+                if r.dossier == dossier:
+                    return self.with_case(case_id, replace(case, referrals=tuple(
+                        replace(x, answers=(*x.answers, answer)) if x is r else x
+                        for x in case.referrals)))
+        raise NotFound(f"no case of this home was referred with dossier {dossier}")
+
+    def with_consent(self, case_id: str, consent: Consent) -> State:
+        case = self.cases[case_id]
+        return self.with_case(case_id, replace(case, consents=(*case.consents, consent)))
+
+    def with_cities(self, cities: Iterable[City]) -> State:
+        return replace(self, cities=tuple(cities))
+
     def with_pack(self, pack: str, entries: Mapping[str, tuple[int, int]]) -> State:
         return replace(self, packs={**self.packs, pack: dict(entries)})
 
@@ -217,6 +285,7 @@ def parse(data: bytes) -> State:
             server_keys=tuple(_str(k) for k in _list(doc.get("server_keys", []))),
             reviewers=_reviewers(doc.get("reviewers", [])),
             packs=_packs(doc.get("packs", {})),
+            cities=_cities(doc.get("cities", [])),
             predates_trust=doc["version"] < 3,
         )
     except StateError:
@@ -242,6 +311,10 @@ def dump(state: State) -> bytes:
             pack: dict(entries)  # (offset, length) tuples, written as arrays
             for pack, entries in state.packs.items()
         },
+        "cities": [
+            {"name": c.name, "country": c.country, "key": c.key.to_text(), "added": c.added}
+            for c in state.cities
+        ],
     }
     # Compact: with `indent`, json falls back to its pure-Python encoder,
     # which took most of a second for 10,000 cases.
@@ -267,6 +340,13 @@ def _case_json(case: Case) -> dict[str, Any]:
              **({"exported_on": r.exported_on} if r.exported_on else {})}
             for r in case.replies
         ] if case.replies else [],
+        # Only when there are some: a case without them is written as version 3 wrote it.
+        **({"referrals": [
+            {"dossier": r.dossier, "day": r.day, "blob": r.blob,
+             "answers": [{"id": a.id, "day": a.day, "blob": a.blob} for a in r.answers]}
+            for r in case.referrals]} if case.referrals else {}),
+        **({"consents": [{"day": c.day, "blob": c.blob} for c in case.consents]}
+           if case.consents else {}),
     }
 
 
@@ -343,8 +423,20 @@ def _cases(entries: dict[str, Any]) -> dict[str, Case]:
                       _str(r.get("exported_on", "")))
                 for r in replies
             ]) if replies else (),
+            _referrals(v["referrals"]) if "referrals" in v else (),
+            tuple([Consent(_str(c["day"]), _str(c["blob"])) for c in _list(v["consents"])])
+            if "consents" in v else (),
         )
     return cases
+
+
+def _referrals(entries: object) -> tuple[Referral, ...]:
+    return tuple(
+        Referral(_str(r["dossier"]), _str(r["day"]), _str(r["blob"]), tuple(
+            DossierAnswer(_str(a["id"]), _str(a["day"]), _str(a["blob"]))
+            for a in _list(r["answers"])))
+        for r in _list(entries)
+    )
 
 
 _HEX = re.compile(r"[0-9a-f]*")
@@ -376,6 +468,25 @@ def _reviewers(entries: object) -> tuple[ConfirmedKey, ...]:
             raise StateError("a confirmed reviewer key is not a valid public key") from None
         keys.append(ConfirmedKey(entry["name"], key, entry["added"]))
     return tuple(keys)
+
+
+def _cities(entries: object) -> tuple[City, ...]:
+    if not isinstance(entries, list):
+        raise StateError("its cities are not a list")
+    cities: list[City] = []
+    for entry in entries:
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"name", "country", "key", "added"}
+            and all(isinstance(v, str) for v in entry.values())
+        ):
+            raise StateError("a city entry is malformed")
+        try:
+            key = PublicKey.from_text(entry["key"])
+        except InvalidPublicKey:
+            raise StateError("a city's key is not a valid public key") from None
+        cities.append(City(entry["name"], entry["country"], key, entry["added"]))
+    return tuple(cities)
 
 
 def _packs(packs: object) -> dict[str, dict[str, tuple[int, int]]]:

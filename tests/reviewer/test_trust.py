@@ -21,6 +21,7 @@ from crypto.errors import NoMatch
 from crypto.keys import PrivateKey, PublicKey
 from reviewer.cli import cli
 from reviewer.errors import EXIT_ERROR, EXIT_KEY, EXIT_NOT_FOUND, EXIT_USAGE
+from reviewer.state import STATE_VERSION
 from tests.harness.bundles import read_members
 from tests.reviewer.test_cli import CANARY_NOTE, CANARY_REPLY, Env, home_files, make_env
 from tests.vectors import gen_bundle
@@ -232,7 +233,7 @@ def test_home_made_before_confirmed_keys_trusts_only_its_own(env: Env, tmp_path:
     (line,) = unconfirmed_lines(result.stderr)
     assert colleague.public_key.fingerprint in line and "earlier bundle" in line
     migrated = json.loads(state_path.read_text())
-    assert migrated["version"] == 3 and migrated["reviewers"] == []
+    assert migrated["version"] == STATE_VERSION and migrated["reviewers"] == []
     assert unconfirmed_lines(env.run("list", "--json").stderr) == []  # said once
 
     env.run("verify", a.case, *VERIFY)
