@@ -76,6 +76,7 @@ class CaseRow:
     readable: bool
     mark: Mark  # new: never opened by this reviewer; updated: a submission
     # arrived since this reviewer last opened it
+    referred: int = 0  # dossiers written for member cities (reviewer.referrals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +97,10 @@ def _folded(value: str) -> str:
 
 
 def last_activity(case: Case) -> str:
-    """The latest day of any submission, verification record or reply (from the state)."""
+    """The latest day of any submission, verification record, reply or referral (from the
+    state)."""
     latest = case.received
-    for records in (case.submissions, case.verifications, case.replies):
+    for records in (case.submissions, case.verifications, case.replies, case.referrals):
         for record in records:
             if record.day > latest:
                 latest = record.day
@@ -324,6 +326,7 @@ class Casebook:
                 case.followups,
                 entry["readable"],
                 "new" if seen is None else mark_of(case, seen),
+                len(case.referrals),
             ))
         self._text_part = self.home.index.text_part
         self._search = None
