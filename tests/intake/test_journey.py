@@ -69,6 +69,7 @@ def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey)
     assert first["kind"] == "application"
     expected = answers()
     expected["acknowledge"] = "yes"
+    expected["share"] = ""  # the consent question, left unanswered: read as "ask me first"
     assert first["answers"] == expected
     names = [(a["name"], a["type"], a["size"]) for a in first["attachments"]]
     assert names == [("poems.pdf", "application/pdf", len(pdf)),
