@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from bench.server_sim import APPLICATION, Applicant, submit, write_bundle
 from crypto.keys import PublicKey
 from reviewer.cli import cli
-from tests.reviewer.test_cli import PASSPHRASE
+from tests.reviewer.test_cli import ESCAPES, PASSPHRASE
 
 GROUPS = ("keys", "cities", "dossier")
 POEMS = b"%PDF-1.4\n" + b"poem " * 20_000  # more than one 64 KiB chunk
@@ -76,7 +76,8 @@ def world(tmp_path: Path) -> dict[str, object]:
     coordinator, stranger = person(tmp_path, "city"), person(tmp_path, "stranger")
     keys = [sara.public, colleague.public]
     willing, asks = Applicant(), Applicant()
-    submit(willing, keys, answers={**APPLICATION, "share": "yes"},
+    submit(willing, keys, answers={**APPLICATION, "share": "yes",
+                                   "work": APPLICATION["work"] + ESCAPES},
            files=[("poems.pdf", "application/pdf", POEMS),
                   ("../../letter.png", "image/png", LETTER), ("cv.pdf", "application/pdf", CV)])
     submit(willing, keys, kind="followup", day="2026-11-22", answers={"message": "more"},
@@ -141,6 +142,7 @@ def test_the_whole_referral(world: dict[str, object]) -> None:
     opened = " ".join(opened.split())
     assert "Signed by Sara (ICORN)" in opened and CANARY_NOTE in opened
     assert "Columns on press freedom" in opened and "signal +90 555" in opened
+    assert not any(c in opened for c in "\x1b\x07\r\u202e")  # shown inertly, as `show` does
     assert "Prosecuted for articles" not in opened  # `threat` was not chosen
     assert "recommendation refer" in opened and "PEN confirms" in opened
     written = sorted(p.name for p in folder.iterdir())
