@@ -77,7 +77,7 @@ def world(tmp_path: Path) -> dict[str, object]:
     keys = [sara.public, colleague.public]
     willing, asks = Applicant(), Applicant()
     submit(willing, keys, answers={**APPLICATION, "share": "yes",
-                                   "work": APPLICATION["work"] + ESCAPES},
+                                   "work": str(APPLICATION["work"]) + ESCAPES},
            files=[("poems.pdf", "application/pdf", POEMS),
                   ("../../letter.png", "image/png", LETTER), ("cv.pdf", "application/pdf", CV)])
     submit(willing, keys, kind="followup", day="2026-11-22", answers={"message": "more"},
@@ -105,7 +105,8 @@ def world(tmp_path: Path) -> dict[str, object]:
 def test_the_whole_referral(world: dict[str, object]) -> None:
     sara, colleague = world["sara"], world["colleague"]
     coordinator, stranger = world["coordinator"], world["stranger"]
-    willing, tmp = world["willing"], world["tmp"]
+    willing, asks, tmp = world["willing"], world["asks"], world["tmp"]
+    assert isinstance(asks, Applicant)
     assert isinstance(sara, Person) and isinstance(colleague, Person)
     assert isinstance(coordinator, Person) and isinstance(stranger, Person)
     assert isinstance(willing, Applicant) and isinstance(tmp, Path)
@@ -128,7 +129,7 @@ def test_the_whole_referral(world: dict[str, object]) -> None:
     shown = " ".join(ok(sara.run("show", willing.case)).split())  # unwrapped
     assert "referred to Stavanger (NO)" in shown and "answers work, contact; files 2, 4" in shown
     rows = json.loads(ok(sara.run("list", "--json")))
-    assert {r["case"]: r["referred"] for r in rows} == {willing.case: 1, world["asks"].case: 0}
+    assert {r["case"]: r["referred"] for r in rows} == {willing.case: 1, asks.case: 0}
     assert "referred" in ok(sara.run("list"))
     for path in sara.home.rglob("*"):
         if path.is_file():
