@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,29 @@ def test_a_dossier_changed_between_check_and_extraction_hands_out_nothing() -> N
     with pytest.raises(errors.DossierBadSignature):
         list(dossier.dossier_files(io.BytesIO(other), [CITY], verified))
     assert envelope.MAGIC in data[:8]
+
+
+def test_memory_stays_flat_whatever_the_file_size(tmp_path: Path) -> None:
+    """Writing and checking a dossier of a 16 MiB file holds a few chunks, not the file."""
+    size = 16 * 1024 * 1024
+    chunk = bytes(range(256)) * 256  # 64 KiB
+
+    def source() -> Iterator[bytes]:
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    path = tmp_path / "big.dossier"
+    tracemalloc.start()
+    try:
+        with open(path, "wb") as out:
+            dossier.write(out, dossier.DOSSIER, doc(), signer=SIGNER, signing_key=SIGNING,
+                          recipients=[CITY.public_key, SIGNER.public_key],
+                          files=[dossier.FileSource("big", "", size, source)])
+        _, written_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with open(path, "rb") as src:
+            dossier.read_dossier(src, [CITY], [SIGNER.public_key])
+        _, read_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert written_peak < 1024 * 1024 and read_peak < 1024 * 1024, (written_peak, read_peak)

@@ -9,6 +9,7 @@ and the coordinator's answer comes back into the case's history.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,3 +224,28 @@ def test_bad_choices_write_nothing(world: dict[str, object]) -> None:
                                                 "--out", str(out)))
     ok(sara.run("cities", "remove", "Stavanger"))
     assert "No cities yet" in ok(sara.run("cities", "list"))
+
+
+def test_refer_writes_no_plaintext_anywhere(world: dict[str, object],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files go from the home's envelopes into the dossier's, chunk by chunk: no
+    temporary file, and no new file anywhere holds a byte of them in the clear."""
+    sara, willing, tmp = world["sara"], world["willing"], world["tmp"]
+    assert isinstance(sara, Person) and isinstance(willing, Applicant) and isinstance(tmp, Path)
+
+    def no_temporary_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temporary file was made")
+
+    for name in ("mkstemp", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile",
+                 "mkdtemp", "TemporaryDirectory"):
+        monkeypatch.setattr(tempfile, name, no_temporary_file)
+    before = {p for p in tmp.rglob("*") if p.is_file()}
+    out = tmp / "plain.dossier"
+    ok(sara.run("refer", willing.case, "--city", "Stavanger", "--out", str(out),
+                "--file", "1", "--file", "2", "--note-file", str(world["note"])))
+    new = {p for p in tmp.rglob("*") if p.is_file()} - before
+    assert out in new
+    for path in new | {tmp / "sara" / "home" / "state.json"}:
+        data = path.read_bytes()
+        for secret in (b"poem poem poem", b"threat letter", CANARY_NOTE.encode()):
+            assert secret not in data, path
