@@ -425,6 +425,12 @@ def import_answer(home: Home, keys: Keys, path: Path) -> ImportedAnswer:
                 if any(a.id == verified.id for a in r.answers):
                     return ImportedAnswer(case_id, city, str(verified.document["day"]), True)
                 store = home.store(state)
+                sent_to = str(store.open_json(r.blob, keys).get("coordinator", ""))
+                if sent_to != verified.signer.fingerprint:
+                    raise ReviewerError(
+                        f"this answer is signed by the coordinator of {city}, but dossier"
+                        f" {target} was sent to another city's coordinator ({sent_to});"
+                        " nothing was imported")
                 blob = store.put_loose(data)
                 home.save_state(state.with_dossier_answer(
                     target, DossierAnswer(verified.id, today(), blob)))

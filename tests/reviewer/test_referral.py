@@ -17,8 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench.server_sim import APPLICATION, Applicant, submit, write_bundle
+from crypto import dossier as crypto_dossier
 from crypto.keys import PublicKey
 from reviewer.cli import cli
+from reviewer.home import Home
 from tests.reviewer.test_cli import ESCAPES, PASSPHRASE
 
 GROUPS = ("keys", "cities", "dossier")
@@ -118,6 +120,7 @@ def test_the_whole_referral(world: dict[str, object]) -> None:
                       "--answer", "work", "--answer", "contact", "--file", "2", "--file", "4",
                       "--note-file", str(world["note"]), "--with-verification"))
     assert "WARNING: 'contact' is the applicant's contact details" in out
+    stavanger_id = out.split()[1]
     assert "2. ../../letter.png, 4. poems.pdf" in out
     data = dossier.read_bytes()
     # Nothing in the clear, and never the server's envelope of a chosen file.
@@ -188,6 +191,15 @@ def test_the_whole_referral(world: dict[str, object]) -> None:
     berlin = tmp / "berlin.env"
     ok(second.run("dossier", "answer", str(other), "--note-file", str(answer_text),
                   "--out", str(berlin)))
+    # Berlin's coordinator cannot answer in Stavanger's place, even knowing the dossier's id.
+    berlin_keys = Home(second.home).unlock(PASSPHRASE)
+    crossed = tmp / "crossed.env"
+    with open(crossed, "wb") as f:
+        crypto_dossier.write(f, crypto_dossier.ANSWER, {
+            "id": "1" * 32, "dossier": stavanger_id, "day": "2026-12-01", "text": "Ours."},
+            signer=berlin_keys.private[0], signing_key=berlin_keys.signing[0],
+            recipients=[sara.public, second.public])
+    assert "sent to another city's coordinator" in refused(sara.run("import", str(crossed)))
     ok(sara.run("cities", "remove", "Berlin"))
     line = refused(sara.run("import", str(berlin)))
     assert "not confirmed" in line and second.public.fingerprint in line
