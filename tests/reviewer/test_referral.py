@@ -203,6 +203,9 @@ def test_the_whole_referral(world: dict[str, object]) -> None:
     ok(sara.run("cities", "remove", "Berlin"))
     line = refused(sara.run("import", str(berlin)))
     assert "not confirmed" in line and second.public.fingerprint in line
+    # An answer imported before its city left the register is still shown.
+    ok(sara.run("cities", "remove", "Stavanger"))
+    assert CANARY_ANSWER in ok(sara.run("show", willing.case))
 
 
 def test_ask_me_first_is_refused_until_consent_is_recorded(world: dict[str, object]) -> None:
