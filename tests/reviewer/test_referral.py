@@ -239,6 +239,8 @@ def test_bad_choices_write_nothing(world: dict[str, object]) -> None:
                                                 "--out", str(out)))
     ok(sara.run("cities", "remove", "Stavanger"))
     assert "No cities yet" in ok(sara.run("cities", "list"))
+    helped = " ".join(CliRunner().invoke(cli, ["refer", "--help"]).output.split())
+    assert "`contact` is the applicant's contact details: the most sensitive" in helped
 
 
 def test_refer_writes_no_plaintext_anywhere(world: dict[str, object],
