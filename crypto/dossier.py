@@ -14,9 +14,9 @@ content is a frame that a coordinator's answer shares:
     | Ed25519 signature (64)
 
 The signature covers a domain string, the document (which names every
-file's BLAKE2b-256 digest) and the recipients, so no one holding the
-envelope's file key (every recipient) can change a byte of the document, a
-file or the list of recipients, and keep the signature. The announcement
+file's BLAKE2b-256 digest), the recipients and the announcements, so no one
+holding the envelope's file key (every recipient) can change a byte of the
+dossier and keep the signature. The announcement
 lets a coordinator who confirmed only the reviewer's X25519 key (`reviewer
 keys add`) learn the signing key from the dossier itself.
 
@@ -101,10 +101,12 @@ def encode(document: Mapping[str, Any]) -> bytes:
                       separators=(",", ":")).encode("utf-8")
 
 
-def signed_message(kind: str, data: bytes, recipients: Sequence[PublicKey]) -> bytes:
-    """What the signature covers (docs/dossier.md, "The signature")."""
+def signed_message(kind: str, data: bytes, recipients: Sequence[PublicKey],
+                   announcements: Sequence[bytes]) -> bytes:
+    """What the signature covers (docs/dossier.md, "The signature"): every byte of the
+    frame before the files, in another order, so no byte of a dossier can change."""
     return b"".join([DOMAIN[kind], _L.pack(len(data)), data, bytes([len(recipients)]),
-                     *(k.raw for k in recipients)])
+                     *(k.raw for k in recipients), *announcements])
 
 
 # --- writing ----------------------------------------------------------------------
@@ -160,9 +162,9 @@ def write(
         raise DossierError("an answer carries no files")
     data = encode(doc)
     check_document(kind, data, keys)  # every rule a reader applies, before anything leaves
-    head = [MAGIC[kind], bytes([len(keys)]), *(k.raw for k in keys)]
-    head += [seal_announcement(signer, signing_key, k, random=random) for k in keys]
-    head += [_L.pack(len(data)), data]
+    announcements = [seal_announcement(signer, signing_key, k, random=random) for k in keys]
+    head = [MAGIC[kind], bytes([len(keys)]), *(k.raw for k in keys), *announcements,
+            _L.pack(len(data)), data]
     writer = envelope.EnvelopeWriter(dst, list(keys), random=random)
     writer.write(b"".join(head))
     for f, entry in zip(files, doc.get("files", []), strict=True):
@@ -173,7 +175,7 @@ def write(
             writer.write(piece)
         if h.hexdigest() != entry["digest"]:
             raise DossierError(f"the file {f.name!r} changed while it was being written")
-    writer.write(signing_key.sign(signed_message(kind, data, keys)))
+    writer.write(signing_key.sign(signed_message(kind, data, keys, announcements)))
     writer.close()
     return doc
 
@@ -446,7 +448,8 @@ def read_dossier(
         raise DossierBadSignature(
             "this dossier has been altered: it names another signer than its announcement"
         )
-    if not announced.signing.verify(signed_message(kind, data, recipients), signature):
+    if not announced.signing.verify(signed_message(kind, data, recipients, announcements),
+                                    signature):
         raise DossierBadSignature()
     for number, (entry, digest) in enumerate(zip(doc.get("files", []), digests,
                                                  strict=True), 1):

@@ -92,7 +92,7 @@ def frame(doc: dict[str, Any] | bytes, *, kind: str = "dossier",
     sizes = [len(c) for c in contents] if sizes is None else sizes
     nonce = Drbg(f"announcement nonces {hashlib.sha256(data).hexdigest()}")
     anns = [seal_announcement(signer, signing, k, random=nonce) for k in recipients]
-    signed = signing.sign(dossier.signed_message(kind, data, recipients))
+    signed = signing.sign(dossier.signed_message(kind, data, recipients, anns))
     sig = signed if signature is None else signature
     if after_sign is not None:
         data = after_sign(data)

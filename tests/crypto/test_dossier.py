@@ -125,3 +125,19 @@ def test_memory_stays_flat_whatever_the_file_size(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert written_peak < 1024 * 1024 and read_peak < 1024 * 1024, (written_peak, read_peak)
+
+
+def test_every_byte_of_the_frame_is_covered() -> None:
+    """A recipient knows the file key and can seal a changed frame again: whichever byte
+    she changes (an announcement meant for another recipient included), it is refused."""
+    data = write([dossier.FileSource("a.txt", "text/plain", 5, lambda: iter([b"hello"]))],
+                 note="note", answers=[{"name": "work", "question": "q", "value": "v"}])
+    frame = envelope.decrypt_bytes(data, [CITY])
+    recipients = [CITY.public_key, SIGNER.public_key, COLLEAGUE.public_key]
+    assert dossier.read_bytes(envelope.encrypt_bytes(frame, recipients), [CITY],
+                              [SIGNER.public_key]).document["note"] == "note"
+    for i in range(len(frame)):
+        changed = frame[:i] + bytes([frame[i] ^ 0x01]) + frame[i + 1 :]
+        with pytest.raises(errors.CryptoError):
+            dossier.read_bytes(envelope.encrypt_bytes(changed, recipients), [CITY],
+                               [SIGNER.public_key])
