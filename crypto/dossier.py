@@ -326,7 +326,7 @@ def check_document(kind: str, data: bytes, recipients: Sequence[PublicKey]) -> d
         _text(doc, "text", blank=False)
         return doc
     city = _text(doc, "city", blank=False, most=MAX_CITY)
-    if city != city.strip() or "\n" in city:
+    if city != city.strip() or len(city.splitlines()) != 1:
         raise _fail("its city is not one line without outer spaces")
     coordinator = _key_text(doc, "coordinator")
     if coordinator not in recipients:

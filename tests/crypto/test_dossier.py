@@ -70,7 +70,7 @@ def test_a_size_other_than_announced_is_refused() -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("city", " "), ("city", "Two\nlines"), ("coordinator", COLLEAGUE.public_key.to_text() + " "),
+    ("city", " "), ("city", "Two\nlines"), ("city", "Two\u2028lines"), ("city", "x" * 101), ("coordinator", COLLEAGUE.public_key.to_text() + " "),
     ("answers", [{"name": "Work", "question": "q", "value": "v"}]),
     ("verification", {"risk": "high"}),
 ])
