@@ -190,3 +190,32 @@ class AnnouncementError(CryptoError):
 
 class AnnouncementNoMatch(AnnouncementError):
     message = "this signing key announcement is not addressed to any of your keys"
+
+
+# --- referral dossiers and their answers (docs/dossier.md) ---------------------
+
+
+class DossierError(CryptoError):
+    """A dossier or a dossier answer is malformed: its frame, its JSON or a field."""
+
+    message = "this dossier is malformed"
+
+
+class NotADossier(DossierError):
+    message = "this is not a refuge-intake dossier (or dossier answer)"
+
+
+class UnsupportedDossier(DossierError):
+    message = "this dossier was made by a newer, unknown version"
+
+
+class DossierBadSignature(DossierError):
+    """The signature does not verify, or a file is not the one the signed document names."""
+
+    message = "this dossier has been altered: its signature does not verify"
+
+
+class UnknownSigner(DossierError):
+    """Well formed and signed, but by a key this reader has not confirmed."""
+
+    message = "this dossier is signed by a key you have not confirmed"

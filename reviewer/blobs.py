@@ -102,6 +102,14 @@ class BlobStore:
             os.close(fd)
         return True
 
+    def put_loose(self, sealed: bytes) -> str:
+        """Keep an envelope received whole (a coordinator's answer) as a new loose blob; its id."""
+        blob = new_id()
+        self.loose.mkdir(mode=0o700, exist_ok=True)
+        with atomic_output(self.loose_path(blob)) as out:
+            out.write(sealed)
+        return blob
+
     def seal_json(self, doc: dict[str, Any], recipients: list[PublicKey]) -> str:
         """Seal a small JSON document into a new loose envelope; its id."""
         blob = new_id()

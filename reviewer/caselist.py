@@ -82,6 +82,7 @@ class CaseRow:
     # arrived since this reviewer last opened it
     assignee: str = ""  # "" nobody (or assignments in conflict), "you", or a colleague's name
     conflict: bool = False  # the state or the assignee is in conflict (reviewer.teamview)
+    referred: int = 0  # dossiers written for member cities (reviewer.referrals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +109,10 @@ def _folded(value: str) -> str:
 
 
 def last_activity(case: Case) -> str:
-    """The latest day of any submission, verification record or reply (from the state)."""
+    """The latest day of any submission, verification record, reply or referral (from the
+    state)."""
     latest = case.received
-    for records in (case.submissions, case.verifications, case.replies):
+    for records in (case.submissions, case.verifications, case.replies, case.referrals):
         for record in records:
             if record.day > latest:
                 latest = record.day
@@ -349,7 +351,8 @@ class Casebook:
                 case.followups,
                 entry["readable"],
                 "new" if seen is None else mark_of(case, seen),
-                *((team.assignee or "", team.conflict) if team is not None else ()),
+                *((team.assignee or "", team.conflict) if team is not None else ("", False)),
+                len(case.referrals),
             ))
         self._text_part = self.home.index.text_part
         self._search = None

@@ -300,9 +300,27 @@ def pubkey(home_dir: Path) -> None:
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     """Verify a submissions bundle (or a colleague's outbox) completely, then store what
-    is new: submissions, and team records for this home."""
+    is new: submissions, and team records for this home.
+
+    A city coordinator's answer to a dossier (`reviewer dossier answer`) is
+    imported too: checked, and put in its case's history.
+    """
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
+    from reviewer import referrals  # here: only an answer needs it
+
+    if referrals.is_dossier_answer(bundle):
+        load_state(home)
+        try:
+            got = referrals.import_answer(home, keys, bundle)
+        except NoMatch:
+            raise ReviewerError("this dossier answer is not addressed to your key") from None
+        except DecryptError as e:
+            raise ReviewerError(f"{e.public_message}; nothing was imported") from None
+        click.echo(f"{'Already had this' if got.already else 'Imported the'} answer from"
+                   f" {inert(got.city, multiline=False)} (written {got.day}) to the dossier"
+                   f" of case {got.case}: `reviewer show {got.case[:8]}` shows it.")
+        return
     size = bundle.stat().st_size
     with open(bundle, "rb") as src:
         if size >= PROGRESS_THRESHOLD:
@@ -411,6 +429,7 @@ def _json_row(r: CaseRow) -> dict[str, Any]:
         "mark": r.mark,
         "assignee": r.assignee,
         "conflict": r.conflict,
+        "referred": r.referred,
     }
 
 
@@ -427,7 +446,8 @@ def list_lines(rows: list[CaseRow], *, team: bool = False) -> list[str]:
         line = (
             f"{MARK_SIGNS[r.mark]} {r.case[:8]} {fit(name, widths['name'])}"
             f" {cells(r.country, widths['country'])} {cells(r.profession, widths['profession'])}"
-            f" {cells(r.urgency, widths['urgency'])} {cells(r.state, widths['state'])}"
+            f" {cells(r.urgency, widths['urgency'])}"
+            f" {cells('referred' if r.referred else r.state, widths['state'])}"
             f" {cells(r.last_activity, widths['last'])}"
         )
         if team:
@@ -436,6 +456,8 @@ def list_lines(rows: list[CaseRow], *, team: bool = False) -> list[str]:
     lines.append(f"{len(rows)} case{'s' * (len(rows) != 1)}.")
     if any(r.mark for r in rows):
         lines.append("N: new, never opened by you. U: updated since you last opened it.")
+    if any(r.referred for r in rows):
+        lines.append("referred: a dossier was written for a member city (`reviewer show`).")
     return lines
 
 
@@ -481,6 +503,12 @@ def show(home_dir: Path, passphrase_file: Path | None, case: str) -> None:
     case_id = home.resolve_case(state, case)
     width = shutil.get_terminal_size().columns
     lines = case_lines(case_file(home, state, keys, case_id), width)
+    from reviewer.referrals import case_content, referral_views
+    from reviewer.showtext import referral_lines
+
+    content = case_content(home, state, keys, case_id)
+    lines += referral_lines(content.consent, content.consents,
+                            referral_views(home, state, keys, case_id), width)
     if state.team:
         team = home.case_team(case_id, keys)
         if team.history or team.held:
@@ -1020,3 +1048,6 @@ def stats_command(home_dir: Path, passphrase_file: Path | None, since: str | Non
 def main() -> None:
     cli(prog_name="reviewer")
 
+
+# The member-city commands register themselves on `cli` (cities, refer, consent, dossier).
+from reviewer import referral_commands  # noqa: E402, F401

@@ -12,10 +12,14 @@ the desk shows them properly.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from reviewer.casefile import Answer, CaseFile, FileView, SubmissionView
 from reviewer.columns import char_width, display_width
 from reviewer.inert import inert
+
+if TYPE_CHECKING:
+    from reviewer.referrals import ReferralView
 
 #: Below this many columns lines are wrapped as if the terminal were this wide.
 MIN_WIDTH = 40
@@ -90,13 +94,13 @@ def _answer(answer: Answer, width: int, indent: str = "") -> list[str]:
             *wrap(value.strip("\n"), width, indent + INDENT)]
 
 
-def _file(f: FileView, width: int) -> list[str]:
+def _file(f: FileView, width: int, number: int) -> list[str]:
     claimed = f.claimed_type or "no type given"
     if f.detected_type:
         what = f"{f.size:,} bytes; claimed {claimed}; detected {f.detected_type}"
     else:
         what = f"{f.size:,} bytes reported; claimed {claimed}"
-    lines = wrap_line(f"{f.number}. {f.name}  ({what})", width, "  ", "     ")
+    lines = wrap_line(f"{number}. {f.name}  ({what})", width, "  ", "     ")
     lines += [line for w in f.warnings for line in wrap_line(f"WARNING: {w}", width, "     ")]
     lines += [line for label, value in f.metadata
               for line in wrap_line(f"{inert(label, multiline=False)}: "
@@ -104,7 +108,9 @@ def _file(f: FileView, width: int) -> list[str]:
     return lines
 
 
-def _submission(sub: SubmissionView, width: int) -> list[str]:
+def _submission(sub: SubmissionView, width: int, first: int = 1) -> list[str]:
+    """A submission's lines; its files numbered from `first` (the case's numbering:
+    `reviewer refer --file N` takes these numbers)."""
     title = "Application" if sub.kind == "application" else "Follow-up"
     lines = ["", *wrap_line(f"== {title}, {sub.day} (submission {sub.id})", width, "", "   ")]
     if not sub.readable:
@@ -115,8 +121,8 @@ def _submission(sub: SubmissionView, width: int) -> list[str]:
     if not sub.answers:
         lines.append("(no answers)")
     lines.append(f"Files: {len(sub.files) or 'none'}")
-    for f in sub.files:
-        lines += _file(f, width)
+    for number, f in enumerate(sub.files, first):
+        lines += _file(f, width, number)
     return lines
 
 
@@ -132,8 +138,10 @@ def case_lines(case: CaseFile, width: int) -> list[str]:
     """The whole case, as lines of at most `width` columns (at least MIN_WIDTH)."""
     width = max(width, MIN_WIDTH)
     out = wrap_line(f"Case {case.case}, received {case.received}", width)
+    first = 1
     for sub in case.submissions:
-        out += _submission(sub, width)
+        out += _submission(sub, width, first)
+        first += len(sub.files)
     out += ["", "== Verification records"]
     if not case.verifications:
         out.append("none yet")
@@ -157,4 +165,34 @@ def case_lines(case: CaseFile, width: int) -> list[str]:
         out += wrap_line(f"{i}. {r.day} ({flag}; reply {r.id})", width, "", "   ")
         text = inert(r.text) if r.readable else "(not addressed to your key)"
         out += wrap(text, width, "   ")
+    return out
+
+
+def referral_lines(consent: str, consents: tuple[str, ...], referrals: list[ReferralView],
+                   width: int) -> list[str]:
+    """Whether the case may be shared with member cities, and each referral with its answers."""
+    width = max(width, MIN_WIDTH)
+    out = ["", "== Member cities"]
+    said = ("yes" if consent == "yes" else
+            "ask me first (or the application predates the question)")
+    out += wrap_line(f"The applicant's answer to sharing with member cities: {said}", width)
+    for how in consents:
+        out += wrap_line("Consent recorded: " + inert(how, multiline=False), width, "", "   ")
+    if not referrals:
+        out.append("No referrals yet.")
+    for i, r in enumerate(referrals, 1):
+        if not r.readable:
+            out.append(f"{i}. {r.day}: referral (not addressed to your key; dossier {r.dossier})")
+        else:
+            where = f" ({inert(r.country, multiline=False)})" if r.country else ""
+            sent = [f"answers {', '.join(r.answers) or 'none'}",
+                    f"files {', '.join(map(str, r.files)) or 'none'}",
+                    "a note" if r.note else "no note",
+                    "the verification summary" if r.verification else "no verification"]
+            out += wrap_line(f"{i}. {r.day} referred to {inert(r.city, multiline=False)}{where}"
+                             f" by {inert(r.reviewer, multiline=False)}: {'; '.join(sent)}"
+                             f" (dossier {r.dossier})", width, "", "   ")
+        for day, text in r.replies:
+            out += wrap_line(f"Answer from the city, {day}:", width, "   ")
+            out += wrap(inert(text).strip("\n"), width, "      ")
     return out

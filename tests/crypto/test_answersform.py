@@ -24,7 +24,7 @@ def test_the_shipped_forms() -> None:
     assert application.keys == (
         "name", "contact", "country", "country_other", "profession", "profession_other",
         "languages", "work", "threat", "situation", "urgency", "family", "references",
-        "acknowledge",
+        "share", "acknowledge",
     )
     assert answersform.form("followup").keys == ("message",)
     assert set(answersform.forms()) == set(documents.SUBMISSION_KINDS)
@@ -33,6 +33,9 @@ def test_the_shipped_forms() -> None:
     assert [c.value for c in urgency.choices] == ["immediate", "weeks", "months", "not urgent"]
     assert urgency.label_of("immediate") == "I am in danger now (days)"
     assert urgency.label_of("high") == "high"  # not a choice: shown as it is
+    share = application.get("share")  # consent to share with member cities
+    assert share is not None and share.input == "choice" and not share.required
+    assert [c.value for c in share.choices] == ["yes", "ask"]
     acknowledge = application.get("acknowledge")
     assert acknowledge is not None and acknowledge.input == "confirm"
     assert acknowledge.value == "yes"

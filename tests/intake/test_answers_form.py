@@ -218,3 +218,20 @@ def test_country_messages_are_translated(client: FlaskClient) -> None:
     html = apply(client, data=answers(country="other", country_other="")).get_data(as_text=True)
     assert translate("ar", "You chose another place: please write it here, in your own words.") \
         in html
+
+
+@pytest.mark.parametrize(("given", "stored"), [("yes", "yes"), ("ask", "ask"), ("", "")])
+def test_the_consent_to_share_with_cities_is_stored_as_chosen(
+        app: Any, client: FlaskClient, reviewer_key: Any, given: str, stored: str) -> None:
+    """Optional: left unanswered it is stored empty, which the reviewer reads as "ask me
+    first" (reviewer/referrals.py), as every application made before the question."""
+    apply(client, data=answers(share=given))
+    document = opened_submissions(app, reviewer_key)[0]
+    assert document["answers"]["share"] == stored
+
+
+def test_a_consent_answer_that_is_not_a_choice_is_refused(
+        app: Any, client: FlaskClient, reviewer_key: Any) -> None:
+    response = apply(client, data=answers(share="maybe"))
+    assert b"Please choose one of the options in the list." in response.data
+    assert opened_submissions(app, reviewer_key) == []

@@ -70,6 +70,7 @@ def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey)
     expected = answers()
     expected["acknowledge"] = "yes"
     expected["country_other"] = ""  # every question is written; "" when unanswered
+    expected["share"] = ""  # the consent question, left unanswered: read as "ask me first"
     assert first["answers"] == expected
     names = [(a["name"], a["type"], a["size"]) for a in first["attachments"]]
     assert names == [("poems.pdf", "application/pdf", len(pdf)),

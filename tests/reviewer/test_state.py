@@ -69,15 +69,37 @@ def test_parsed_records_are_frozen_with_tuples(env: Env, tmp_path: Path) -> None
 
 def test_a_state_the_earlier_tool_wrote_is_written_back_byte_identical(
         env: Env, tmp_path: Path) -> None:
+    """Version 3 is written back as version 4 with an empty register of cities, every
+    other byte as it was (a case without referrals or consents is written as before)."""
     data = WRITTEN_BEFORE.read_bytes()
     state = state_json.parse(data)
     assert sum(len(c.submissions) for c in state.cases.values()) == 3
     assert sum(len(s.attachments) for c in state.cases.values() for s in c.submissions) == 2
-    assert state_json.dump(state) == data
+    assert data.count(b'"packs":') == 1 and data.endswith(b'"version":3}')
+    expected = data.replace(b'"packs":', b'"cities":[],"packs":').replace(
+        b'"version":3}', b'"version":4}')
+    assert state_json.dump(state) == expected
     (env.home / "state.json").write_bytes(data)
     home = Home(env.home)
     home.save_state(home.load_state())
-    assert (env.home / "state.json").read_bytes() == data
+    assert (env.home / "state.json").read_bytes() == expected
+    assert state_json.dump(state_json.parse(expected)) == expected
+
+
+def test_cities_referrals_and_consents_round_trip() -> None:
+    key = PrivateKey.generate().public_key
+    case = state_json.Case("refuge-pk1-x", "2026-12-01")
+    state = state_json.State(cases={"a" * 32: case}).with_cities(
+        [state_json.City("Stavanger", "NO", key, "2026-12-01")])
+    state = state.with_referral("a" * 32, state_json.Referral("b" * 32, "2026-12-01", "c" * 32))
+    state = state.with_dossier_answer("b" * 32, state_json.DossierAnswer("d" * 32, "2026-12-02",
+                                                                          "e" * 32))
+    state = state.with_consent("a" * 32, state_json.Consent("2026-12-01", "f" * 32))
+    again = state_json.parse(state_json.dump(state))
+    assert again.cities == state.cities and again.cases == state.cases
+    assert again.cases["a" * 32].referrals[0].answers[0].id == "d" * 32
+    with pytest.raises(errors.NotFound):
+        state.with_dossier_answer("9" * 32, state_json.DossierAnswer("d" * 32, "x", "e" * 32))
 
 
 def test_changes_are_new_states(env: Env, tmp_path: Path) -> None:
@@ -109,7 +131,7 @@ def test_older_versions_still_read(env: Env, tmp_path: Path, version: int) -> No
         expected["packs"] = {}
     state = state_json.parse(json.dumps(doc).encode())
     assert state.predates_trust and state.reviewers == ()
-    expected["version"] = 3
+    expected["version"] = state_json.STATE_VERSION
     written = state_json.dump(state)
     assert written == json.dumps(expected, sort_keys=True, separators=(",", ":")).encode()
 
@@ -128,7 +150,7 @@ def test_a_home_before_confirmed_keys_is_written_back_as_version_3(env: Env,
     assert listed.exit_code == 0, listed.output
     assert colleague.fingerprint in listed.stderr and "earlier bundle" in listed.stderr
     migrated = json.loads((env.home / "state.json").read_bytes())
-    assert migrated["version"] == 3 and migrated["reviewers"] == []
+    assert migrated["version"] == state_json.STATE_VERSION and migrated["reviewers"] == []
     assert env.run("list", "--json").stderr == ""  # said once
 
 
@@ -182,5 +204,5 @@ def test_library_errors_are_plain_exceptions() -> None:
 
 def test_empty_state_dumps_as_the_first_save_did() -> None:
     assert state_json.dump(State()) == (
-        b'{"cases":{},"packs":{},"reviewers":[],"server_keys":[],"version":3}'
+        b'{"cases":{},"cities":[],"packs":{},"reviewers":[],"server_keys":[],"version":4}'
     )

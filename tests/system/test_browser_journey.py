@@ -470,7 +470,7 @@ def test_apply_form_is_reached_by_keyboard_in_order(live_server: str, browser: W
     controls = [entry for entry in order if entry != "a"]
     assert controls == [
         "name", "contact", "country", "country_other", "profession", "profession_other",
-        "languages", "work", "threat", "situation", "urgency", "family", "references",
+        "languages", "work", "threat", "situation", "urgency", "family", "references", "share",
         "attachments", "acknowledge", "submit",
     ]
     assert "homepage" not in order  # the honeypot is out of reach
