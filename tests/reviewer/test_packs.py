@@ -29,7 +29,6 @@ from crypto.keys import PrivateKey
 from reviewer import packs
 from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR
 from reviewer.home import Home
-from reviewer.state import STATE_VERSION
 from tests.reviewer.test_cli import Env, make_env
 
 REPO = Path(__file__).parents[2]
@@ -78,7 +77,7 @@ def test_packed_blobs_read_back_exactly(env: Env, tmp_path: Path) -> None:
     assert list((env.home / "blobs").iterdir()) == []
     assert list((env.home / "tmp").iterdir()) == []
     state = state_of(env)
-    assert state["version"] == STATE_VERSION and list(state["packs"]) == [pack.name]
+    assert state["version"] == 3 and list(state["packs"]) == [pack.name]
     home = Home(env.home)
     store = home.store(home.load_state())
     blobs = all_blobs(who)

@@ -69,21 +69,17 @@ def test_parsed_records_are_frozen_with_tuples(env: Env, tmp_path: Path) -> None
 
 def test_a_state_the_earlier_tool_wrote_is_written_back_byte_identical(
         env: Env, tmp_path: Path) -> None:
-    """Version 3 is written back as version 4 with an empty register of cities, every
-    other byte as it was (a case without referrals or consents is written as before)."""
+    """A home that uses nothing of version 4 (no team records, removed colleague, city,
+    referral or consent) is written back exactly as the version 3 tool wrote it."""
     data = WRITTEN_BEFORE.read_bytes()
     state = state_json.parse(data)
     assert sum(len(c.submissions) for c in state.cases.values()) == 3
     assert sum(len(s.attachments) for c in state.cases.values() for s in c.submissions) == 2
-    assert data.count(b'"packs":') == 1 and data.endswith(b'"version":3}')
-    expected = data.replace(b'"packs":', b'"cities":[],"packs":').replace(
-        b'"version":3}', b'"version":4}')
-    assert state_json.dump(state) == expected
+    assert state_json.dump(state) == data
     (env.home / "state.json").write_bytes(data)
     home = Home(env.home)
     home.save_state(home.load_state())
-    assert (env.home / "state.json").read_bytes() == expected
-    assert state_json.dump(state_json.parse(expected)) == expected
+    assert (env.home / "state.json").read_bytes() == data
 
 
 def test_cities_referrals_and_consents_round_trip() -> None:
@@ -95,7 +91,9 @@ def test_cities_referrals_and_consents_round_trip() -> None:
     state = state.with_dossier_answer("b" * 32, state_json.DossierAnswer("d" * 32, "2026-12-02",
                                                                           "e" * 32))
     state = state.with_consent("a" * 32, state_json.Consent("2026-12-01", "f" * 32))
-    again = state_json.parse(state_json.dump(state))
+    written = state_json.dump(state)
+    assert written.endswith(b'"version":4}')  # a version 3 tool would drop them
+    again = state_json.parse(written)
     assert again.cities == state.cities and again.cases == state.cases
     assert again.cases["a" * 32].referrals[0].answers[0].id == "d" * 32
     with pytest.raises(errors.NotFound):
@@ -123,7 +121,7 @@ def test_older_versions_still_read(env: Env, tmp_path: Path, version: int) -> No
     doc = json.loads(data)
     doc["version"] = version
     doc["reviewers"] = []
-    del doc["team"], doc["team_outbox"]  # version 4's (the verification's team record)
+    del doc["team"], doc["team_outbox"], doc["cities"]  # version 4's (the verification's team record)
     expected = json.loads(json.dumps(doc))
     del doc["reviewers"]
     if version == 1:
@@ -131,7 +129,7 @@ def test_older_versions_still_read(env: Env, tmp_path: Path, version: int) -> No
         expected["packs"] = {}
     state = state_json.parse(json.dumps(doc).encode())
     assert state.predates_trust and state.reviewers == ()
-    expected["version"] = state_json.STATE_VERSION
+    expected["version"] = 3
     written = state_json.dump(state)
     assert written == json.dumps(expected, sort_keys=True, separators=(",", ":")).encode()
 
@@ -150,7 +148,7 @@ def test_a_home_before_confirmed_keys_is_written_back_as_version_3(env: Env,
     assert listed.exit_code == 0, listed.output
     assert colleague.fingerprint in listed.stderr and "earlier bundle" in listed.stderr
     migrated = json.loads((env.home / "state.json").read_bytes())
-    assert migrated["version"] == state_json.STATE_VERSION and migrated["reviewers"] == []
+    assert migrated["version"] == 3 and migrated["reviewers"] == []
     assert env.run("list", "--json").stderr == ""  # said once
 
 
@@ -204,5 +202,5 @@ def test_library_errors_are_plain_exceptions() -> None:
 
 def test_empty_state_dumps_as_the_first_save_did() -> None:
     assert state_json.dump(State()) == (
-        b'{"cases":{},"cities":[],"packs":{},"reviewers":[],"server_keys":[],"version":4}'
+        b'{"cases":{},"packs":{},"reviewers":[],"server_keys":[],"version":3}'
     )
