@@ -52,10 +52,10 @@ def test_a_disagreement_is_reported() -> None:
     project, locks = LOCKFILES.read_project(), LOCKFILES.read_locks()
 
     added = copy.deepcopy(project)
-    added["optional-dependencies"]["server"].append("boto3>=1.30")
+    added["optional-dependencies"]["server"].append("zstandard>=0.22")
     assert LOCKFILES.disagreements(added, locks) == [
-        "server.txt: boto3>=1.30 is asked for but not locked: run `make lock`",
-        "dev.txt: boto3>=1.30 is asked for but not locked: run `make lock`",
+        "server.txt: zstandard>=0.22 is asked for but not locked: run `make lock`",
+        "dev.txt: zstandard>=0.22 is asked for but not locked: run `make lock`",
     ]
 
     removed = copy.deepcopy(project)
