@@ -34,6 +34,7 @@ OSError whose message holds the operation and the bucket's error code only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import os
@@ -41,6 +42,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
@@ -49,6 +51,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from crypto.atomic import fsync_dir
 from crypto.ids import is_id
 from intake.config import ConfigError
 from intake.storage import Committed, StagingArea, clean_abandoned_staging, remove_files
@@ -433,3 +436,72 @@ class S3Store(Store):
         # A fresh object without a row may be a submission being stored now.
         return [name for name, stamped in self.names()
                 if name not in named and stamped < older_than]
+
+
+# --- moving a single host's store/ into a bucket ------------------------------------
+
+
+def _digest(f: BinaryIO) -> str:
+    h = hashlib.sha256()
+    while chunk := f.read(MIB):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _local_ids(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if is_id(p.name) and p.is_file())
+
+
+def _matches(target: S3Store, blob_id: str, local_digest: str) -> bool:
+    """Whether the bucket holds this envelope with exactly the local file's bytes."""
+    if not target.has(blob_id):
+        return False
+    with target.open(blob_id) as f:
+        return _digest(f) == local_digest
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    copied: int
+    already: int
+
+
+def migrate_to_bucket(root: Path, target: S3Store) -> MigrateResult:
+    """Copy every envelope in the local store `root` into `target`, each verified; remove nothing.
+
+    Resumable: an envelope the bucket already holds with the same SHA-256 is
+    left as it is; one that differs (an upload cut short) is uploaded again.
+    Each upload is read back and its digest compared before the next begins.
+    """
+    copied = already = 0
+    for blob_id in _local_ids(root):
+        path = root / blob_id
+        with open(path, "rb") as f:
+            local = _digest(f)
+        if _matches(target, blob_id, local):
+            already += 1
+            continue
+        target._upload(blob_id, path)
+        if not _matches(target, blob_id, local):
+            raise StoreFailed(f"the copy of {blob_id} in {target} does not match {path}; "
+                              "nothing was removed, run the migration again")
+        copied += 1
+    return MigrateResult(copied, already)
+
+
+def remove_migrated(root: Path, target: S3Store) -> tuple[int, list[str]]:
+    """Delete each local envelope the bucket holds with the same digest; returns (removed, kept)."""
+    removed = 0
+    kept = []
+    for blob_id in _local_ids(root):
+        path = root / blob_id
+        with open(path, "rb") as f:
+            local = _digest(f)
+        if not _matches(target, blob_id, local):
+            kept.append(blob_id)
+            continue
+        path.unlink()
+        removed += 1
+    if removed:
+        fsync_dir(root)
+    return removed, kept

@@ -270,3 +270,39 @@ def test_the_store_failing_then_recovering_leaves_nothing(
     assert counts(app) == (0, 0, 0)
     assert staging_files(app) == []
     assert fresh_bucket.keys() == [] and fresh_bucket.uploads() == []
+
+
+def test_migrating_store_into_a_bucket_is_resumable_and_removes_only_when_asked(
+        make_app, fresh_bucket: Bucket, reviewer_key: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A single host on store/, its environment already naming the endpoint.
+    local = make_app(S3_ENDPOINT_URL=fresh_bucket.endpoint)
+    for _ in range(2):
+        apply(local.test_client(), attachments=files((os.urandom(3000), "a.bin", "x/y")))
+    ids = store_files(local)
+    assert len(ids) == 4
+    runner = local.test_cli_runner()
+    url = fresh_bucket.url
+
+    first = runner.invoke(args=["store", "migrate", "--to", url])
+    assert first.exit_code == 0, first.output
+    assert "Copied 4 envelope(s)" in first.output and "Nothing was removed" in first.output
+    assert fresh_bucket.keys() == [f"envelopes/{b}" for b in ids]
+    # A copy cut short (different bytes) is found by its digest and copied again.
+    fresh_bucket.client().put_object(Bucket=fresh_bucket.name, Key=f"envelopes/{ids[0]}",
+                                     Body=b"half")
+    again = runner.invoke(args=["store", "migrate", "--to", url])
+    assert "Copied 1 envelope(s)" in again.output and "3 already there" in again.output
+    assert store_files(local) == ids  # nothing removed
+
+    # Removing local copies only once this server's store is the bucket.
+    refused = runner.invoke(args=["store", "remove-local", "--to", url])
+    assert refused.exit_code == 1 and "nothing was removed" in refused.output
+    assert store_files(local) == ids
+
+    moved = make_app(with_key=False, init=False, **fresh_bucket.config())
+    done = moved.test_cli_runner().invoke(args=["store", "remove-local", "--to", url])
+    assert done.exit_code == 0, done.output
+    assert "Removed 4 local envelope(s)" in done.output
+    assert list((Path(moved.config["DATA_DIR"]) / "store").iterdir()) == []
+    docs = opened_submissions(moved, reviewer_key)
+    assert len(docs) == 2 and all(len(d["_files"]) == 1 for d in docs)
