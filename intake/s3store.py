@@ -192,7 +192,8 @@ class S3Store(Store):
             endpoint_url=endpoint,
             region_name=session.region_name or "us-east-1",
             config=Config(
-                connect_timeout=5, read_timeout=60,
+                # A bucket may take minutes to join the parts of a large upload.
+                connect_timeout=5, read_timeout=300,
                 retries={"mode": "standard", "max_attempts": 3},
                 # A MinIO or Garage of one's own answers at one host name, not per bucket.
                 s3={"addressing_style": "path"} if endpoint else {},
