@@ -306,3 +306,19 @@ def test_migrating_store_into_a_bucket_is_resumable_and_removes_only_when_asked(
     assert list((Path(moved.config["DATA_DIR"]) / "store").iterdir()) == []
     docs = opened_submissions(moved, reviewer_key)
     assert len(docs) == 2 and all(len(d["_files"]) == 1 for d in docs)
+
+
+def test_refused_credentials_name_the_variables(
+        fresh_bucket: Bucket, data_dir: Path, tmp_path: Path) -> None:
+    # A second moto_server that checks every request's key (none is known to it).
+    checking = S3Server(tmp_path / "moto-auth.log", env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    checking.start()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            create_app({"DATA_DIR": data_dir, "STORE_URL": "s3://any-bucket/x",
+                        "S3_ENDPOINT_URL": checking.endpoint})
+    finally:
+        checking.stop()
+    line = str(refused.value)
+    assert "refused the credentials" in line and "AWS_ACCESS_KEY_ID" in line
+    assert "AWS_SECRET_ACCESS_KEY" in line and "\n" not in line
