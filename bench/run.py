@@ -359,21 +359,22 @@ def bench_s3(work: Path, size: int, big: int, runs: int, key: PrivateKey) -> Non
     """ingest_s3_vs_disk and rss_1g_s3_over_10m (docs/performance.md)."""
     sample = make_file(work / "s3_sample.bin", size)
     disk: list[float] = []
-    for i in range(runs):
-        server = start_server(work / f"s3disk{i}", key.public_key.to_text(),
-                              max_upload_mb=max(size, big) // MIB + 2)
-        try:
-            disk.append(upload(server, sample))
-        finally:
-            server.close()
-            shutil.rmtree(work / f"s3disk{i}", ignore_errors=True)
     bucket: list[float] = []
     alone: list[float] = []
     peaks = {}
+    limit = max(size, big) // MIB + 2
     with s3_environment(work) as (_url, stored, put_alone):
+        # Disk and bucket in turn, so that what else the machine does weighs on both alike.
         for i in range(runs):
+            server = start_server(work / f"s3disk{i}", key.public_key.to_text(),
+                                  max_upload_mb=limit, extra_env={"INTAKE_STORE_URL": ""})
+            try:
+                disk.append(upload(server, sample))
+            finally:
+                server.close()
+                shutil.rmtree(work / f"s3disk{i}", ignore_errors=True)
             server = start_server(work / f"s3bucket{i}", key.public_key.to_text(),
-                                  max_upload_mb=max(size, big) // MIB + 2)
+                                  max_upload_mb=limit)
             try:
                 bucket.append(upload(server, sample, stored=stored))
             finally:
