@@ -322,3 +322,18 @@ def test_refused_credentials_name_the_variables(
     line = str(refused.value)
     assert "refused the credentials" in line and "AWS_ACCESS_KEY_ID" in line
     assert "AWS_SECRET_ACCESS_KEY" in line and "\n" not in line
+
+
+def test_export_with_the_bucket_unreachable_is_one_line(
+        make_app, fresh_bucket: Bucket, tmp_path: Path) -> None:
+    proxy = CuttingProxy(fresh_bucket.server.port, 1 << 40)
+    try:
+        app = make_app(STORE_URL=fresh_bucket.url, S3_ENDPOINT_URL=proxy.endpoint)
+        assert apply(app.test_client()).status_code == 200
+    finally:
+        proxy.close()
+    result = app.test_cli_runner().invoke(args=["export", str(tmp_path / "x.bundle")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the object store failed")
+    assert result.output.strip().count("\n") == 0 and "no bundle was written" in result.output
+    assert not (tmp_path / "x.bundle").exists()
