@@ -3,7 +3,11 @@
 Callers see `Store`: `committing` to store staged envelopes together with the
 database rows that name them (a submission, imported replies), `remove` to
 delete envelopes (the purge, a reply the applicant deletes), `has` / `open` /
-`read` to read them, `orphans` for the purge's sweep, `recover` once at start.
+`read` to read them, `orphans` for the purge's sweep, `recover` once at start,
+`available` before taking a submission (False closes intake), and for a store
+that journals more than ids (a bucket's multipart uploads) `undo_notes` and
+`unfinished`; a local store has nothing to undo there. Every failure of the
+store itself reaches callers as `StoreFailed`, an OSError.
 `LocalStore` keeps each envelope as the file `store/<blob id>` in the data
 directory; `intake.s3store.S3Store` keeps it as the object `<prefix><blob id>`
 in an S3-compatible bucket (INTAKE_STORE_URL=s3://BUCKET/PREFIX), behind the
