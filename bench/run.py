@@ -9,6 +9,7 @@ timings depend on the machine (docs/performance.md has this machine's).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,8 +108,14 @@ class PeakWatcher:
         return max(self.peak_kib, *(status_kib(p, "VmHWM") for p in self.pids))
 
 
+def store_bytes(server: Server) -> int:
+    """The ciphertext bytes in a server's local store."""
+    return sum(p.stat().st_size for p in (server.data_dir / "store").iterdir())
+
+
 def upload(server: Server, path: Path, *, new_application: bool = False,
-           on_send: Callable[[], object] | None = None) -> float:
+           on_send: Callable[[], object] | None = None,
+           stored: Callable[[Server], int] = store_bytes) -> float:
     """Seconds from the first byte sent to the answer, which comes after the ciphertext
     is stored and fsync'd.
 
@@ -128,7 +135,7 @@ def upload(server: Server, path: Path, *, new_application: bool = False,
             raise RuntimeError(f"application refused with status {status}")
         fields = {"message": "", "csrf_token": client.token("/case")}
         target, expect = "/case", 302
-    before = sum(p.stat().st_size for p in (server.data_dir / "store").iterdir())
+    before = stored(server)
     with open(path, "rb") as handle:
         if on_send is not None:
             on_send()
@@ -138,8 +145,7 @@ def upload(server: Server, path: Path, *, new_application: bool = False,
     client.close()
     if status != expect:
         raise RuntimeError(f"upload refused with status {status}")
-    stored = sum(p.stat().st_size for p in (server.data_dir / "store").iterdir())
-    if stored - before < size:
+    if stored(server) - before < size:
         raise RuntimeError("the ciphertext was not stored")
     return elapsed
 
@@ -300,6 +306,105 @@ def bench_rss(work: Path, big: int, key: PrivateKey) -> None:
     report("rss_1g_over_10m", peaks["big"] / peaks["small"], "<= 1.1", lambda v: v <= 1.1)
     report("rss_10m_with_application_mib", peaks["small_apply"],
            note="10 MiB sent with a new application: adds Argon2id's 64 MiB")
+
+
+# --- envelopes in a bucket (moto_server on loopback) ---------------------------------
+
+
+@contextlib.contextmanager
+def s3_environment(work: Path) -> Iterator[tuple[str, Callable[[Server], int], Callable[[Path], float]]]:
+    """moto_server on 127.0.0.1 with one bucket, and the environment that points intake at it.
+
+    Yields the bucket's INTAKE_STORE_URL, a `stored` counter for `upload`, and a
+    function timing a plain boto3 PUT of a file into moto (moto's own cost).
+    """
+    from tests.harness.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
+
+    server = S3Server(work / "moto.log").start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update({
+            "INTAKE_STORE_URL": "s3://bench/envelopes",
+            "INTAKE_S3_ENDPOINT_URL": server.endpoint,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(work / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
+        })
+        client = server.client()
+        client.create_bucket(Bucket="bench")
+
+        def stored(_server: Server) -> int:
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket="bench")
+            return sum(int(o["Size"]) for page in pages for o in page.get("Contents", []))
+
+        def put_alone(path: Path) -> float:
+            key = f"alone/{path.name}"
+            start = time.perf_counter()
+            with open(path, "rb") as f:
+                client.put_object(Bucket="bench", Key=key, Body=f)
+            elapsed = time.perf_counter() - start
+            client.delete_object(Bucket="bench", Key=key)
+            return elapsed
+
+        yield "s3://bench/envelopes", stored, put_alone
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()
+
+
+def bench_s3(work: Path, size: int, big: int, runs: int, key: PrivateKey) -> None:
+    """ingest_s3_vs_disk and rss_1g_s3_over_10m (docs/performance.md)."""
+    sample = make_file(work / "s3_sample.bin", size)
+    disk: list[float] = []
+    bucket: list[float] = []
+    alone: list[float] = []
+    peaks = {}
+    limit = max(size, big) // MIB + 2
+    with s3_environment(work) as (_url, stored, put_alone):
+        # Disk and bucket in turn, so that what else the machine does weighs on both alike.
+        for i in range(runs):
+            server = start_server(work / f"s3disk{i}", key.public_key.to_text(),
+                                  max_upload_mb=limit, extra_env={"INTAKE_STORE_URL": ""})
+            try:
+                disk.append(upload(server, sample))
+            finally:
+                server.close()
+                shutil.rmtree(work / f"s3disk{i}", ignore_errors=True)
+            server = start_server(work / f"s3bucket{i}", key.public_key.to_text(),
+                                  max_upload_mb=limit)
+            try:
+                bucket.append(upload(server, sample, stored=stored))
+            finally:
+                server.close()
+                shutil.rmtree(work / f"s3bucket{i}", ignore_errors=True)
+            alone.append(put_alone(sample))
+        small_file = make_file(work / "s3_small.bin", 10 * MIB)
+        big_file = make_file(work / "s3_big.bin", big)
+        server = start_server(work / "s3rss", key.public_key.to_text(), max_upload_mb=big // MIB + 2)
+        try:
+            for label, path in (("small", small_file), ("big", big_file)):
+                watchers: list[PeakWatcher] = []
+
+                def watch(into: list[PeakWatcher] = watchers) -> None:
+                    into.append(PeakWatcher(server.workers()))
+
+                upload(server, path, on_send=watch, stored=stored)
+                peaks[label] = watchers[0].stop() / 1024
+        finally:
+            server.close()
+            shutil.rmtree(work / "s3rss", ignore_errors=True)
+    t_disk, t_bucket, t_alone = (statistics.median(v) for v in (disk, bucket, alone))
+    report("ingest_disk_s", t_disk, note=f"{size // MIB} MiB follow-up into store/, median of {runs}")
+    report("ingest_s3_s", t_bucket, note="the same upload into a bucket on moto_server, loopback")
+    report("s3_put_alone_s", t_alone,
+           note="moto's own cost: a plain boto3 PUT of the same file into moto, no intake")
+    report("ingest_s3_vs_disk", t_bucket / t_disk, "<= 1.5", lambda v: v <= 1.5)
+    report("rss_10m_s3_mib", peaks["small"])
+    report("rss_1g_s3_mib", peaks["big"], note=f"{big // MIB} MiB upload into the bucket")
+    report("rss_1g_s3_over_10m", peaks["big"] / peaks["small"], "<= 1.1", lambda v: v <= 1.1)
 
 
 # --- intake rate and sign-in flood ----------------------------------------------------
@@ -681,8 +786,8 @@ def table() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", help="comma-separated: ingest,rss,intake,flood,slowloris,reviewer,desk,"
-                        "pages")
+    parser.add_argument("--only", help="comma-separated: ingest,rss,s3,intake,flood,slowloris,reviewer,"
+                        "desk,pages")
     args = parser.parse_args()
     quick = bool(args.quick)
     only = set(args.only.split(",")) if args.only else None
@@ -694,6 +799,8 @@ def main() -> None:
             ("ingest", lambda: bench_ingest(work, (32 if quick else 256) * MIB,
                                             1 if quick else 3, key)),
             ("rss", lambda: bench_rss(work, (128 if quick else 1024) * MIB, key)),
+            ("s3", lambda: bench_s3(work, (32 if quick else 256) * MIB,
+                                    (128 if quick else 1024) * MIB, 1 if quick else 3, key)),
             ("intake", lambda: bench_intake(work, 5 if quick else 30, key)),
             ("flood", lambda: bench_flood(work, key, 1 if quick else 3)),
             ("slowloris", lambda: bench_slowloris(work, key, 15 if quick else 60,

@@ -1,5 +1,5 @@
 """Operator commands: `init-db`, `purge`, `keys add | list | remove`, `export`,
-`import-replies`, `version`.
+`import-replies`, `store migrate | remove-local`, `version`.
 
 The commands stay thin and raise plain exceptions: the domain's own
 (ConfigError, MigrationError, TransferError, InvalidPublicKey) or
@@ -261,6 +261,69 @@ def import_replies_command(bundle: Path) -> None:
     click.echo(f"Imported {result.new} new repl{'y' if result.new == 1 else 'ies'}{note}.{team}")
 
 
+store_cli = OperatorGroup("store", help="Where the envelopes rest: moving store/ into a bucket.")
+
+
+def _bucket(url: str) -> Any:
+    """The bucket `url` names, as a store reachable now (intake.s3store)."""
+    from intake.s3store import S3Store
+
+    target = S3Store.from_config(url, current_app.config, appstate.STAGING.get())
+    if not target.available():
+        raise OperatorError(f"cannot reach the object store for {url}; nothing was changed")
+    return target
+
+
+@store_cli.command("migrate")
+@click.option("--to", "url", required=True, metavar="s3://BUCKET/PREFIX",
+              help="The bucket (and prefix) to copy store/ into.")
+def store_migrate(url: str) -> None:
+    """Copy every envelope in store/ into a bucket, each verified by digest; remove nothing.
+
+    Safe to run again: what the bucket already holds, byte for byte, is skipped.
+    """
+    from intake.s3store import migrate_to_bucket
+
+    root = Path(current_app.config["DATA_DIR"]) / "store"
+    if not root.is_dir():
+        raise OperatorError(f"there is no local store at {root}; nothing to migrate")
+    target = _bucket(url)
+    try:
+        result = migrate_to_bucket(root, target)
+    except OSError as e:
+        raise OperatorError(f"{e}; what was copied stays, run the migration again") from None
+    click.echo(f"Copied {result.copied} envelope(s) into {target}, {result.already} already "
+               f"there; each verified by its SHA-256. Nothing was removed from {root}.")
+    click.echo("Once every host uses the bucket (INTAKE_STORE_URL), run migrate once more, then "
+               "`store remove-local --to` the same URL to delete the local copies.")
+
+
+@store_cli.command("remove-local")
+@click.option("--to", "url", required=True, metavar="s3://BUCKET/PREFIX",
+              help="The bucket the envelopes were migrated to; must be this server's store.")
+def store_remove_local(url: str) -> None:
+    """Delete the local copies in store/ that the bucket holds byte for byte."""
+    from intake.s3store import remove_migrated
+
+    configured = current_app.config.get("STORE_URL")
+    if not configured or str(configured).rstrip("/") != url.rstrip("/"):
+        raise OperatorError(
+            f"this server's store is not {url} (INTAKE_STORE_URL): set it there and restart "
+            "first, so that nothing reads the local copies any more; nothing was removed")
+    root = Path(current_app.config["DATA_DIR"]) / "store"
+    if not root.is_dir():
+        raise OperatorError(f"there is no local store at {root}; nothing to remove")
+    target = _bucket(url)
+    try:
+        removed, kept = remove_migrated(root, target)
+    except OSError as e:
+        raise OperatorError(f"{e}; what was removed was in the bucket, the rest stays") from None
+    click.echo(f"Removed {removed} local envelope(s), each found in {target} byte for byte.")
+    if kept:
+        raise OperatorError(f"{len(kept)} local envelope(s) are not in the bucket as they are "
+                            f"here (first: {kept[0]}); they were kept: run `store migrate` first")
+
+
 @click.command("version", cls=OperatorCommand)
 def version_command() -> None:
     """Print the version of refuge-intake this server runs."""
@@ -274,3 +337,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(import_replies_command)
+    app.cli.add_command(store_cli)

@@ -58,6 +58,12 @@ def defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     config: dict[str, Any] = {
         "DATA_DIR": data_dir,
         "DATABASE_URL": env.get("INTAKE_DATABASE_URL") or None,
+        # Where envelopes rest (intake.store): None for `store/` in the data directory,
+        # or s3://BUCKET/PREFIX for an S3-compatible bucket (intake.s3store), reached at
+        # S3_ENDPOINT_URL if set (a MinIO or Garage of your own), else AWS's own; the
+        # region and credentials come from the standard AWS variables.
+        "STORE_URL": env.get("INTAKE_STORE_URL") or None,
+        "S3_ENDPOINT_URL": env.get("INTAKE_S3_ENDPOINT_URL") or None,
         # The whole request body: text answers plus every file, after multipart framing.
         "MAX_CONTENT_LENGTH": max_upload_mb * MB,
         # One text answer in a multipart body (UTF-8 bytes). Longer answers are refused

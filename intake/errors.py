@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from intake.pacing import TooSlow
 from intake.security import drain_body
+from intake.store import StoreFailed
 
 logger = logging.getLogger("intake")
 
@@ -76,6 +77,8 @@ def handle_http(e: HTTPException) -> ResponseReturnValue:
         original = getattr(e, "original_exception", None)
         if original is not None and is_disk_full(original):
             return disk_full(original)
+        if isinstance(original, StoreFailed):
+            return store_failed(original)
         if not _drain_posted_body():
             title, text = MESSAGES[500]
             return render_template("error.html", code=500, title=title, text=text), 500, {
@@ -145,6 +148,18 @@ def disk_full(_e: BaseException) -> ResponseReturnValue:
     """The data directory or the database is full: say so, store nothing, tell the operator."""
     logger.error("no space left for the data directory or the database: applicants are "
                  "being turned away until room is made")
+    drained = _drain_posted_body()
+    title, text = NO_ROOM
+    body = render_template("error.html", code=503, title=title, text=text)
+    return body, 503, {} if drained else {"Connection": "close"}
+
+
+def store_failed(e: StoreFailed) -> ResponseReturnValue:
+    """The store (a bucket) refused or failed mid-upload: the full-disk page, and why, logged.
+
+    Nothing was stored (intake.store): the applicant may simply send again.
+    """
+    logger.error("%s; an applicant was asked to send again, nothing was stored", e)
     drained = _drain_posted_body()
     title, text = NO_ROOM
     body = render_template("error.html", code=503, title=title, text=text)

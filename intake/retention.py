@@ -29,7 +29,9 @@ envelopes named like a blob id that no row names and that were placed and
 last changed more than ORPHAN_GRACE ago (`Store.orphans`): a request places
 its envelopes in the store just before its transaction commits
 (`Store.committing`), so a fresh envelope without a row may be a submission
-being stored right now. staging/ is never touched here: each process cleans
+being stored right now. For a bucket, multipart uploads begun more than
+ORPHAN_GRACE ago and never finished are aborted too (`Store.unfinished`): a
+listing of the prefix never shows them. staging/ is never touched here: each process cleans
 abandoned staging at start, and with it the envelopes a dead process placed
 but never committed (its intent journal, intake.store); this sweep is the
 backstop.
@@ -84,6 +86,8 @@ class PurgeResult:
     team: int = 0
     files: int = 0
     orphans: int = 0
+    # Uploads into a bucket begun before the grace period and never finished (Store.unfinished).
+    uploads: int = 0
     # Inactive applicants kept because a submission of theirs is not exported yet.
     held: int = 0
 
@@ -96,6 +100,8 @@ class PurgeResult:
         )
         held = (f"; kept {self.held} inactive applicant(s) with submissions not yet exported"
                 if self.held else "")
+        if self.uploads:
+            held += f"; {'would abort' if dry_run else 'aborted'} {self.uploads} unfinished upload(s)"
         if dry_run:
             return f"Dry run, nothing changed: would delete {counts}{held}."
         return f"Deleted {counts}{held}."
@@ -211,6 +217,8 @@ def purge(dbs: Session, store: Store, today: dt.date, policy: Policy, *,
         applicants=len(plan.applicants), team=len(plan.team), files=len(plan.files),
         held=plan.held,
     )
+    unfinished = store.unfinished(now - ORPHAN_GRACE.total_seconds())
+    result.uploads = len(unfinished)
     if dry_run:
         result.orphans = len(_orphans(store, _named_ids(dbs), now))
         dbs.rollback()
@@ -225,5 +233,6 @@ def purge(dbs: Session, store: Store, today: dt.date, policy: Policy, *,
     result.files = store.remove(plan.files)
     result.orphans = store.remove(_orphans(store, _named_ids(dbs), now))
     dbs.rollback()  # end the read-only transaction _named_ids began
+    result.uploads = store.undo_notes(unfinished)
     return result
 

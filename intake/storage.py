@@ -17,6 +17,12 @@ behind; whoever cleans its staging directory first has the store remove every
 listed id that no database row names (`recover_intents`), so the store never
 keeps ciphertext nobody can find.
 
+A store may journal more than ids: an S3-compatible bucket journals each
+multipart upload it starts (`StagingArea.write_note`), because an upload
+neither completed nor aborted is kept by the bucket, invisibly to a listing.
+Lines of an intent file that are not ids are such notes; recovery hands them
+back to the store (`Store.undo_notes`) before removing the ids.
+
 Only ciphertext is ever written here: a `StagedEnvelope` encrypts each write
 before it reaches the file.
 """
@@ -85,6 +91,23 @@ class StagingArea:
         fsync_dir(self.dir)
         return path
 
+    def write_note(self, note: str) -> Path:
+        """Journal, durably, one line a store must act on if this process dies.
+
+        An intent file like `write_intent`'s, holding a line that is not an id
+        (a multipart upload under way, say); `clear_intent` removes it.
+        """
+        if "\n" in note or is_id(note):
+            raise ValueError("a note is one line and not an id")
+        path = self.dir / f"{INTENT_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(f"{note}\n".encode("ascii"))
+            f.flush()
+            os.fsync(f.fileno())
+        fsync_dir(self.dir)
+        return path
+
     def clear_intent(self, path: Path) -> None:
         # No fsync: if the unlink is lost, recovery finds the ids committed (or
         # their files gone) and removes nothing that a row names.
@@ -92,19 +115,30 @@ class StagingArea:
             path.unlink()
 
 
-def _intended_ids(sub: Path) -> list[str]:
-    """The blob ids journalled in a dead process's intent files."""
+def _journal(sub: Path) -> tuple[list[str], list[str]]:
+    """The blob ids and the store's notes journalled in a dead process's intent files."""
     ids: list[str] = []
+    notes: list[str] = []
     for intent in sub.glob(f"{INTENT_PREFIX}*"):
-        # A torn last line (killed while writing) names nothing yet moved.
-        ids.extend(line for line in intent.read_text("ascii", errors="replace").splitlines()
-                   if is_id(line))
-    return ids
+        data = intent.read_bytes()
+        complete = data.endswith(b"\n")
+        lines = data.decode("ascii", errors="replace").splitlines()
+        for n, line in enumerate(lines):
+            if is_id(line):
+                ids.append(line)  # a torn id is not an id: it names nothing yet placed
+            elif line and (complete or n < len(lines) - 1):
+                notes.append(line)  # a torn note is left out: what it names had not begun
+    return ids, notes
 
 
 def recover_intents(sub: Path, store: Store, committed: Committed) -> int:
-    """Remove from the store each journalled id no row names; returns how many were there."""
-    ids = _intended_ids(sub)
+    """Undo the store's notes, then remove each journalled id no row names.
+
+    Returns how many ids were there to remove.
+    """
+    ids, notes = _journal(sub)
+    if notes:
+        store.undo_notes(notes)
     if not ids:
         return 0
     keep = committed(ids)

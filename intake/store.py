@@ -3,10 +3,15 @@
 Callers see `Store`: `committing` to store staged envelopes together with the
 database rows that name them (a submission, imported replies), `remove` to
 delete envelopes (the purge, a reply the applicant deletes), `has` / `open` /
-`read` to read them, `orphans` for the purge's sweep, `recover` once at start.
+`read` to read them, `orphans` for the purge's sweep, `recover` once at start,
+`available` before taking a submission (False closes intake), and for a store
+that journals more than ids (a bucket's multipart uploads) `undo_notes` and
+`unfinished`; a local store has nothing to undo there. Every failure of the
+store itself reaches callers as `StoreFailed`, an OSError.
 `LocalStore` keeps each envelope as the file `store/<blob id>` in the data
-directory; another kind of store (an S3-compatible bucket) is another subclass
-behind the same methods. Staging stays on local disk whatever the store: it is
+directory; `intake.s3store.S3Store` keeps it as the object `<prefix><blob id>`
+in an S3-compatible bucket (INTAKE_STORE_URL=s3://BUCKET/PREFIX), behind the
+same methods. Staging stays on local disk whatever the store: it is
 where uploads are encrypted as they arrive and where the journal lives.
 
 The protocol, `Store.committing(dbs, staged, day)`. Placing envelopes in the
@@ -25,7 +30,9 @@ store and committing the rows that name them cannot be one atomic step, so:
 
 A failure anywhere in 1-4 rolls the transaction back, removes what was placed
 and what is still staged, clears the intent and re-raises: nothing is stored,
-and no row names a missing envelope.
+and no row names a missing envelope. If what was placed cannot be removed (the
+store itself failed: `StoreFailed.leftover`), the intent stays in the journal
+and the next start removes it, as after a kill.
 
 Recovery. A process killed between 2 and 5 leaves its intent file behind,
 and its staging directory's lock dies with it. At start, `recover` takes every
@@ -57,6 +64,21 @@ from intake.storage import Committed, StagingArea, clean_abandoned_staging, remo
 Staged = tuple[str, Path]
 
 
+class StoreFailed(OSError):
+    """The store refused or failed (a bucket unreachable, an upload cut): nothing was stored.
+
+    The message is one line for the operator: the operation and the store's
+    error code, never applicant data. `leftover` is True when what had been
+    placed could not be removed again: the journal then stays, and the next
+    start (or the purge's sweep) removes it. Applicants get the same "please
+    try again" page as for a full disk (intake.errors).
+    """
+
+    def __init__(self, message: str, *, leftover: bool = False) -> None:
+        super().__init__(message)
+        self.leftover = leftover
+
+
 class Store(abc.ABC):
     """Where envelopes rest, named by blob id; this process's staging area beside it."""
 
@@ -80,12 +102,16 @@ class Store(abc.ABC):
                 self.place(staged, day)
                 placed = True
             dbs.commit()
-        except BaseException:
+        except BaseException as e:
             dbs.rollback()
-            if placed:
-                self.remove(blob_ids)
+            leftover = isinstance(e, StoreFailed) and e.leftover
+            try:
+                if placed:
+                    self.remove(blob_ids)
+            except Exception:
+                leftover = True  # the store failed again: keep the journal for recovery
             remove_files([path for _blob_id, path in staged])
-            if intent is not None:
+            if intent is not None and not leftover:
                 self.staging.clear_intent(intent)
             raise
         if intent is not None:
@@ -98,6 +124,25 @@ class Store(abc.ABC):
     def read(self, blob_id: str) -> bytes:
         with self.open(blob_id) as f:
             return f.read()
+
+    def available(self) -> bool:
+        """Whether envelopes can be stored now; False closes intake (a clear page, a log line)."""
+        return True
+
+    def undo_notes(self, notes: Sequence[str]) -> int:
+        """Undo what a dead process journalled with `StagingArea.write_note`; returns how many.
+
+        A local store writes no notes; a bucket journals its multipart uploads.
+        """
+        return 0
+
+    def unfinished(self, older_than: float) -> list[str]:
+        """Notes (as `undo_notes` takes them) for work begun before `older_than`, never finished.
+
+        The purge's backstop for what no journal names: for a bucket, multipart
+        uploads neither completed nor aborted, which a listing never shows.
+        """
+        return []
 
     # --- what each kind of store provides ----------------------------------
     # `place` is step 3 of `committing`: callers never place envelopes directly.
@@ -188,5 +233,10 @@ class LocalStore(Store):
 
 
 def open_store(config: Mapping[str, Any], staging: StagingArea) -> Store:
-    """The store the configuration names: `store/` in the data directory."""
+    """The store the configuration names: STORE_URL's bucket, else `store/` in the data directory."""
+    url = config.get("STORE_URL")
+    if url:
+        from intake.s3store import S3Store  # boto3 only where a bucket is used
+
+        return S3Store.from_config(str(url), config, staging)
     return LocalStore(Path(config["DATA_DIR"]) / "store", staging)

@@ -180,7 +180,11 @@ def export_submissions(
             raise TransferError(f"the database has no case {case_id}; no bundle was written")
         plan.append((case_id, PublicKey.from_text(applicant.reply_public_key), records))
     for blob_id in [*members, *(t.id for t in team)]:
-        if not store.has(blob_id):
+        try:
+            present = store.has(blob_id)
+        except OSError as e:  # a bucket that cannot be reached (intake.store.StoreFailed)
+            raise TransferError(f"{e}; no bundle was written") from None
+        if not present:
             raise TransferError(
                 f"the stored envelope {blob_id} is missing from {store}; no bundle was written"
             )

@@ -196,7 +196,8 @@ def _receive(
 ) -> ResponseReturnValue:
     """The steps of a page that sends answers and files: show its form, or take what it sent.
 
-    A GET shows `page`. A POST with no reviewer key to seal to is closed;
+    A GET shows `page`. A POST with no reviewer key to seal to, or while the
+    store cannot be reached (`Store.available`, which logs why), is closed;
     otherwise its files are encrypted to `recipients` as the form is read, a
     filled honeypot is turned away, and a valid form goes to `store`, which
     answers. An invalid one shows `page` again with status 400, and a notice
@@ -204,7 +205,7 @@ def _receive(
     """
     if request.method != "POST":
         return page(make_form(), None), 200
-    if not recipients:
+    if not recipients or not appstate.STORE.get().available():
         return _closed()
     _request().accept_uploads(recipients)
     db.end_read()  # not while the body arrives
@@ -224,7 +225,7 @@ def landing() -> ResponseReturnValue:
 @bp.route("/apply", methods=["GET", "POST"])
 def apply() -> ResponseReturnValue:
     recipients = active_recipients()
-    if not recipients:
+    if not recipients or not appstate.STORE.get().available():
         return _closed()
     return _receive(
         ApplicationForm,

@@ -7,9 +7,11 @@ from hypothesis import settings
 
 from tests.harness.tools import in_ci
 
-# Real components: the browser fixtures (tests/harness/browser.py) and a throwaway
-# PostgreSQL server (tests/harness/postgres_server.py).
-pytest_plugins = ["tests.harness.browser", "tests.harness.postgres_server"]
+# Real components: the browser fixtures (tests/harness/browser.py), a throwaway
+# PostgreSQL server (tests/harness/postgres_server.py) and an S3 endpoint
+# (tests/harness/s3_server.py).
+pytest_plugins = ["tests.harness.browser", "tests.harness.postgres_server",
+                  "tests.harness.s3_server"]
 
 # Under CI hypothesis keeps no example database: a run proves what the code and
 # the examples pinned in the tests prove, never what an earlier run left in

@@ -4,6 +4,10 @@ Every test that uses `make_app` (and so `app`, `client`, `runner`) runs twice:
 on SQLite in the data directory, and on a fresh database on a real PostgreSQL
 server (tests/harness/postgres_server.py; skipped locally without PostgreSQL, a
 failure under CI).
+
+The envelopes go to `store/` in the data directory, unless a test module asks
+for both stores with `pytestmark = BOTH_STORES`: then each of its tests also runs
+with a fresh bucket on a real S3 endpoint (tests/harness/s3_server.py) as the store.
 """
 
 from __future__ import annotations
@@ -45,8 +49,27 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
     return str(request.getfixturevalue("fresh_postgres_url"))
 
 
+#: For a module's `pytestmark`: every test runs on the local store and on a bucket.
+BOTH_STORES = pytest.mark.parametrize("store_kind", ["local", "s3"], indirect=True)
+
+
 @pytest.fixture
-def make_app(data_dir: Path, reviewer_key: PrivateKey, database_url: str | None):
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """"local" (the default) or "s3", as BOTH_STORES asks."""
+    return str(getattr(request, "param", "local"))
+
+
+@pytest.fixture
+def store_config(store_kind: str, request: pytest.FixtureRequest) -> dict[str, object]:
+    """The settings that make the app use that store."""
+    if store_kind == "local":
+        return {}
+    return dict(request.getfixturevalue("fresh_bucket").config())
+
+
+@pytest.fixture
+def make_app(data_dir: Path, reviewer_key: PrivateKey, database_url: str | None,
+             store_config: dict[str, object]):
     made: list[Flask] = []
 
     def make(with_key: bool = True, init: bool = True, **config: object) -> Flask:
@@ -57,6 +80,7 @@ def make_app(data_dir: Path, reviewer_key: PrivateKey, database_url: str | None)
             "ARGON2_LIMITS": TEST_LIMITS,
             "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
             "DRAIN_LIMIT": 32 * 1024 * 1024,
+            **store_config,
         }
         settings.update(config)
         app = create_app(settings)

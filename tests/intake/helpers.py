@@ -17,8 +17,10 @@ from werkzeug.test import TestResponse, stream_encode_multipart
 from bench.server import APPLICATION
 from crypto.envelope import decrypt_bytes
 from crypto.keys import PrivateKey
-from intake import db
+from intake import appstate, db
 from intake.models import Applicant, Blob, Submission
+from intake.s3store import S3Store
+from intake.store import LocalStore
 
 TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
 CODENAME = re.compile(r'id="codename">([^<]+)<')
@@ -92,8 +94,28 @@ def codename_of(response: TestResponse) -> str:
     return found.group(1).strip()
 
 
-def store_files(app: Flask) -> list[Path]:
-    return sorted((Path(app.config["DATA_DIR"]) / "store").iterdir())
+def store_files(app: Flask) -> list[str]:
+    """The blob ids in the app's store, whichever kind it is (sorted)."""
+    store = appstate.STORE.get(app)
+    if isinstance(store, S3Store):
+        return sorted(name for name, _stamped in store.names())
+    assert isinstance(store, LocalStore)
+    return sorted(p.name for p in store.root.iterdir())
+
+
+def put_stored(app: Flask, blob_id: str, data: bytes) -> None:
+    """Put an envelope straight into the app's store, as if placed and never committed."""
+    store = appstate.STORE.get(app)
+    if isinstance(store, S3Store):
+        store.client.put_object(Bucket=store.bucket, Key=store.prefix + blob_id, Body=data)
+    else:
+        assert isinstance(store, LocalStore)
+        (store.root / blob_id).write_bytes(data)
+
+
+def drop_stored(app: Flask, blob_id: str) -> None:
+    """Delete an envelope behind the app's back (a lost file, a deleted object)."""
+    assert appstate.STORE.get(app).remove([blob_id]) == 1
 
 
 def staging_files(app: Flask) -> list[Path]:
@@ -113,13 +135,13 @@ def counts(app: Flask) -> tuple[int, int, int]:
 
 def opened_submissions(app: Flask, key: PrivateKey) -> list[dict[str, Any]]:
     """Every stored submission, decrypted as a reviewer would, with attachment bytes."""
-    store = Path(app.config["DATA_DIR"]) / "store"
+    store = appstate.STORE.get(app)
     out = []
     with app.app_context():
         for sub in db.session().scalars(select(Submission).order_by(Submission.day)).all():
-            doc = json.loads(decrypt_bytes((store / sub.answers_blob_id).read_bytes(), [key]))
+            doc = json.loads(decrypt_bytes(store.read(sub.answers_blob_id), [key]))
             doc["_files"] = {
-                a["blob"]: decrypt_bytes((store / a["blob"]).read_bytes(), [key])
+                a["blob"]: decrypt_bytes(store.read(a["blob"]), [key])
                 for a in doc["attachments"]
             }
             doc["_row"] = {"kind": sub.kind, "applicant": sub.applicant_id}

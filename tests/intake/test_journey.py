@@ -12,6 +12,7 @@ from crypto.keys import PrivateKey
 from intake import db
 from intake.models import Applicant, Submission
 
+from .conftest import BOTH_STORES
 from .helpers import (
     Clock,
     answers,
@@ -27,6 +28,7 @@ from .helpers import (
 )
 
 
+@BOTH_STORES
 def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey) -> None:
     pdf = b"%PDF-1.4 sample of work\x00\x01" * 100
     jpg = bytes(range(256)) * 3000  # > 500 KB: Werkzeug would have spooled this

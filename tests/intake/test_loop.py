@@ -19,7 +19,8 @@ from intake import db
 from intake.models import DeletedReply
 from reviewer.cli import cli as reviewer_cli
 
-from .helpers import answers, apply, codename_of, csrf, files, sign_out
+from .conftest import BOTH_STORES
+from .helpers import answers, apply, codename_of, csrf, files, sign_out, store_files
 from .transfer_helpers import case_of, data_files, new_applicant, reply_rows, sign_in
 
 PASSPHRASE = "correct horse battery staple"
@@ -29,6 +30,7 @@ ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202eevil"
 HOSTILE_NAME = "../../.bashrc\x1b[31m.pdf"
 
 
+@BOTH_STORES
 def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     # The reviewer creates a key; the operator installs it.
     rv = CliRunner()
@@ -140,12 +142,11 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
         assert CANARY_REPLY.encode() not in path.read_bytes(), path
 
     # Alice deletes it: the row and the file are gone, and re-importing keeps it gone.
-    blob = Path(app.config["DATA_DIR"]) / "store" / row.blob_id
-    assert blob.exists()
+    assert row.blob_id in store_files(app)
     token = csrf(alice, "/case")
     response = alice.post(f"/case/replies/{row.id}/delete", data={"csrf_token": token})
     assert response.status_code == 302
-    assert not blob.exists()
+    assert row.blob_id not in store_files(app)
     assert reply_rows(app) == []
     page = alice.get("/case").get_data(as_text=True)
     assert "deleted for good" in page and CANARY_REPLY not in page

@@ -16,11 +16,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from intake import db, retention
+from intake import appstate, db, retention
 from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
+from intake.s3store import S3Store
 from intake.store import LocalStore
 
-from .helpers import apply, codename_of, csrf, files, post
+from .conftest import BOTH_STORES
+from .helpers import apply, codename_of, csrf, files, post, put_stored, store_files
+
+# Every purge here runs against the local store and against a bucket.
+pytestmark = BOTH_STORES
 
 TODAY = dt.datetime.now(dt.UTC).date()
 
@@ -29,8 +34,30 @@ def ago(days: int) -> dt.date:
     return TODAY - dt.timedelta(days=days)
 
 
-def store(app: Flask) -> Path:
-    return Path(app.config["DATA_DIR"]) / "store"
+def has(app: Flask, blob_id: str) -> bool:
+    return appstate.STORE.get(app).has(blob_id)
+
+
+def put_old(app: Flask, name: str, data: bytes) -> None:
+    """An envelope (or a stranger) in the store, placed long ago as far as the store can say.
+
+    A file gets an old modification time (its change time stays now); a bucket
+    stamps the object itself, now, and no client can set that back.
+    """
+    put_stored(app, name, data)
+    store = appstate.STORE.get(app)
+    if isinstance(store, LocalStore):
+        os.utime(store.root / name, (0, 0))
+
+
+def stranger_kept(app: Flask) -> bool:
+    """Whether the object not named like a blob id is still there (the sweep never touches one)."""
+    store = appstate.STORE.get(app)
+    if isinstance(store, LocalStore):
+        return (store.root / "not-a-blob").is_file()
+    assert isinstance(store, S3Store)
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
+    return f"{store.prefix}not-a-blob" in [o["Key"] for o in listed.get("Contents", [])]
 
 
 def new_case(app: Flask, followups: int = 0) -> str:
@@ -49,7 +76,7 @@ def new_case(app: Flask, followups: int = 0) -> str:
 def add_reply(app: Flask, case: str, day: dt.date, read: dt.date | None) -> str:
     """A reply row and its (stand-in) ciphertext file, as import-replies stores them."""
     reply_id, blob_id = db.new_id(), db.new_id()
-    (store(app) / blob_id).write_bytes(b"ciphertext " + blob_id.encode())
+    put_stored(app, blob_id, b"ciphertext " + blob_id.encode())
     with app.app_context():
         s = db.session()
         s.add(Reply(id=reply_id, applicant_id=case, day=day, blob_id=blob_id, size=42,
@@ -64,10 +91,10 @@ def submissions_of(app: Flask, case: str) -> list[str]:
             select(Submission.id).where(Submission.applicant_id == case).order_by(Submission.id)))
 
 
-def blob_files(app: Flask, submission_id: str) -> list[Path]:
+def blob_files(app: Flask, submission_id: str) -> list[str]:
     with app.app_context():
-        ids = db.session().scalars(select(Blob.id).where(Blob.submission_id == submission_id))
-        return [store(app) / i for i in ids]
+        return list(db.session().scalars(
+            select(Blob.id).where(Blob.submission_id == submission_id)))
 
 
 def set_rows(app: Flask, statement: object) -> None:
@@ -107,13 +134,13 @@ def test_exported_submissions_go_after_the_period_with_their_files(make_app) -> 
     exported(app, boundary, ago(14))
     old_files = blob_files(app, old)
     kept_files = blob_files(app, boundary) + blob_files(app, waiting)
-    assert all(p.is_file() for p in old_files + kept_files)
+    assert all(has(app, p) for p in old_files + kept_files)
 
     assert purge(app) == ("Deleted 1 submission(s), 0 reply(ies), 0 applicant(s), "
                           f"0 team record(s), {len(old_files)} file(s) and 0 orphaned file(s).")
     assert submissions_of(app, case) == sorted([boundary, waiting])
-    assert not any(p.exists() for p in old_files)
-    assert all(p.is_file() for p in kept_files)
+    assert not any(has(app, p) for p in old_files)
+    assert all(has(app, p) for p in kept_files)
     assert purge(app).startswith("Deleted 0 submission(s)")  # nothing more to do
 
 
@@ -128,8 +155,8 @@ def test_read_replies_go_after_the_period(make_app) -> None:
     with app.app_context():
         purged = db.session().scalars(select(DeletedReply.id)).all()
     assert len(purged) == 1  # a re-imported bundle will not bring it back
-    assert not (store(app) / gone).exists()
-    assert (store(app) / boundary).is_file() and (store(app) / unread).is_file()
+    assert not has(app, gone)
+    assert has(app, boundary) and has(app, unread)
     assert row_counts(app) == (1, 1, 2, 2)
 
 
@@ -160,9 +187,9 @@ def test_inactive_applicants_go_with_everything_theirs(make_app) -> None:
         s = db.session()
         assert s.get(Applicant, inactive) is None
         assert {a.id for a in s.scalars(select(Applicant))} == {waiting, answered, boundary}
-    assert not any(p.exists() for p in their_files)
-    assert not (store(app) / reply_file).exists()
-    assert (store(app) / answered_reply).is_file()
+    assert not any(has(app, p) for p in their_files)
+    assert not has(app, reply_file)
+    assert has(app, answered_reply)
     assert row_counts(app) == (3, 3, 6, 1)
 
 
@@ -172,13 +199,10 @@ def test_dry_run_counts_and_changes_nothing(make_app) -> None:
     first, _second = submissions_of(app, case)
     exported(app, first, ago(30))
     add_reply(app, case, ago(90), read=ago(60))
-    orphan = store(app) / db.new_id()
-    orphan.write_bytes(b"left behind")
-    os.utime(orphan, (0, 0))
+    put_old(app, db.new_id(), b"left behind")
 
     def snapshot() -> tuple[object, ...]:
-        listing = sorted((p.name, p.stat().st_size, p.stat().st_mtime) for p in store(app).iterdir())
-        return row_counts(app), listing
+        return row_counts(app), store_files(app)
 
     before = snapshot()
     line = purge(app, "--dry-run")
@@ -198,21 +222,18 @@ def test_orphans_are_swept_only_after_the_grace_period(make_app,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app()
     new_case(app)
-    named = sorted(p.name for p in store(app).iterdir())
-    orphan = store(app) / db.new_id()
-    orphan.write_bytes(b"a file whose row was deleted")
-    os.utime(orphan, (0, 0))  # an old modification time; its change time is now
-    stranger = store(app) / "not-a-blob"
-    stranger.write_bytes(b"left alone")
-    os.utime(stranger, (0, 0))
+    named = store_files(app)
+    orphan = db.new_id()
+    put_old(app, orphan, b"a file whose row was deleted")  # its change time (or stamp) is now
+    put_old(app, "not-a-blob", b"left alone")
     assert purge(app).endswith("and 0 orphaned file(s).")
-    assert orphan.is_file()  # fresh by change time: maybe a submission being stored
+    assert has(app, orphan)  # fresh by change time: maybe a submission being stored
 
     monkeypatch.setattr(retention, "time", SimpleNamespace(time=lambda: time.time() + 3 * 86400))
     assert purge(app).endswith("and 1 orphaned file(s).")
-    assert not orphan.exists()
-    assert stranger.is_file()
-    assert sorted(p.name for p in store(app).iterdir()) == sorted([*named, "not-a-blob"])
+    assert not has(app, orphan)
+    assert stranger_kept(app)
+    assert [n for n in store_files(app) if n != "not-a-blob"] == named
 
 
 def test_a_failure_never_leaves_a_row_without_its_file(make_app,
@@ -233,23 +254,25 @@ def test_a_failure_never_leaves_a_row_without_its_file(make_app,
     monkeypatch.setattr(retention, "_delete_rows", failing_delete)
     result = app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert submissions_of(app, case) == [sub] and all(p.is_file() for p in paths)
-    monkeypatch.undo()
+    assert submissions_of(app, case) == [sub] and all(has(app, p) for p in paths)
+    monkeypatch.setattr(retention, "_delete_rows", real_delete)  # not undo(): a bucket's variables stay
 
     # Removing the files fails after the rows are gone: files without rows remain,
     # never rows without files, and a later run sweeps them.
     def failing_remove(_store: object, _blob_ids: object) -> int:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(LocalStore, "remove", failing_remove)
+    kind = type(appstate.STORE.get(app))
+    real_remove = kind.remove
+    monkeypatch.setattr(kind, "remove", failing_remove)
     result = app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 1
     assert result.output.strip().endswith("Input/output error")
-    assert submissions_of(app, case) == [] and all(p.is_file() for p in paths)
-    monkeypatch.undo()
+    assert submissions_of(app, case) == [] and all(has(app, p) for p in paths)
+    monkeypatch.setattr(kind, "remove", real_remove)
     monkeypatch.setattr(retention, "time", SimpleNamespace(time=lambda: time.time() + 3 * 86400))
     assert purge(app).endswith(f"and {len(paths)} orphaned file(s).")
-    assert not any(p.exists() for p in paths)
+    assert not any(has(app, p) for p in paths)
 
 
 def test_retention_periods_come_from_the_environment(make_app,
@@ -272,10 +295,10 @@ def test_purge_before_init_db_says_what_to_run(make_app) -> None:
 
 
 def test_a_locked_database_stops_the_purge_in_one_line(make_app, data_dir: Path,
-                                                       backend: str) -> None:
+                                                       backend: str, store_kind: str) -> None:
     """SQLite's write lock held elsewhere past the busy timeout: the purge stops with
     one line, deletes nothing, and the next run does the work."""
-    if backend != "sqlite":
+    if backend != "sqlite" or store_kind != "local":
         pytest.skip("about SQLite's write lock")
     import sqlite3
 

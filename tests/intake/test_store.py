@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -157,3 +158,41 @@ def test_remove_and_orphans(store: LocalStore) -> None:
     assert not store.has(old)
     with pytest.raises(ValueError):
         store.remove(["../escape"])
+
+
+class NotingStore(LocalStore):
+    """A local store that records the notes recovery hands back to it."""
+
+    def __init__(self, root: Path, staging: StagingArea) -> None:
+        super().__init__(root, staging)
+        self.undone: list[str] = []
+
+    def undo_notes(self, notes: Sequence[str]) -> int:
+        self.undone.extend(notes)
+        return len(notes)
+
+
+def test_recovery_hands_a_dead_process_notes_back_to_the_store(tmp_path: Path) -> None:
+    store = NotingStore(tmp_path / "store", StagingArea(tmp_path / "staging"))
+    blob_id = secrets.token_hex(16)
+    (store.root / blob_id).write_bytes(b"placed, never committed")
+    dead = tmp_path / "staging" / "p999999-dead"
+    dead.mkdir()
+    (dead / LOCK_NAME).touch()
+    (dead / f"{INTENT_PREFIX}a").write_text(f"{blob_id}\n")
+    (dead / f"{INTENT_PREFIX}b").write_text("s3-upload x y\n")
+    (dead / f"{INTENT_PREFIX}c").write_text("s3-upload torn whi")  # killed while writing it
+    assert store.recover(lambda ids: set()) == 1
+    assert store.undone == ["s3-upload x y"]  # the torn note named nothing begun
+    assert not store.has(blob_id) and not dead.exists()
+
+
+def test_a_note_is_one_line_and_never_an_id(store: LocalStore) -> None:
+    with pytest.raises(ValueError):
+        store.staging.write_note("two\nlines")
+    with pytest.raises(ValueError):
+        store.staging.write_note(secrets.token_hex(16))
+    path = store.staging.write_note("s3-upload a b")
+    assert path.read_text("ascii") == "s3-upload a b\n"
+    store.staging.clear_intent(path)
+    assert staging_left(store) == []

@@ -22,7 +22,8 @@ from intake.db import new_id
 from intake.models import Submission
 from tests.harness.bundles import read_members
 
-from .helpers import csrf, files, post, staging_files, store_files
+from .conftest import BOTH_STORES
+from .helpers import csrf, drop_stored, files, post, staging_files, store_files
 from .transfer_helpers import (
     new_applicant,
     replies_bundle,
@@ -30,6 +31,9 @@ from .transfer_helpers import (
     reply_rows,
     sealed_reply,
 )
+
+# Every export and import here runs against the local store and against a bucket.
+pytestmark = BOTH_STORES
 
 
 def exported_days(app: Flask) -> list[dt.date | None]:
@@ -95,7 +99,7 @@ def test_export_marks_and_only_new_ones_go_next_time(app: Flask, runner: FlaskCl
 def test_export_with_a_missing_envelope_writes_nothing(app: Flask, runner: FlaskCliRunner,
                                                        tmp_path: Path) -> None:
     new_applicant(app.test_client())
-    store_files(app)[0].unlink()
+    drop_stored(app, store_files(app)[0])
     result = runner.invoke(args=["export", str(tmp_path / "x.bundle")])
     assert result.exit_code != 0 and "is missing from" in result.output
     one_line_failure(result.output)
@@ -184,7 +188,7 @@ def _setup(app: Flask, reviewer_key: PrivateKey, tmp_path: Path, text: str = "he
     return case, path
 
 
-def _nothing_stored(app: Flask, store_before: list[Path]) -> None:
+def _nothing_stored(app: Flask, store_before: list[str]) -> None:
     assert reply_rows(app) == []
     assert store_files(app) == store_before
     assert staging_files(app) == []

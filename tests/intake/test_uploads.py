@@ -27,6 +27,7 @@ from intake.models import Base
 from intake.storage import StagedEnvelope
 from intake.upload import IntakeRequest
 
+from .conftest import BOTH_STORES
 from .helpers import (
     Clock,
     answers,
@@ -38,6 +39,7 @@ from .helpers import (
     multipart,
     opened_submissions,
     post,
+    put_stored,
     staging_files,
     store_files,
 )
@@ -52,9 +54,11 @@ def no_leftovers(app: Flask) -> None:
     assert staging_files(app) == []
 
 
+@BOTH_STORES
 def test_canary_never_reaches_disk_logs_or_temp(
     make_app, reviewer_key: PrivateKey, caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str], backend: str, spooling: SpoolWatch,
+    store_kind: str, request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level("DEBUG")
     canary = "CANARY" + secrets.token_hex(8)
@@ -110,6 +114,16 @@ def test_canary_never_reaches_disk_logs_or_temp(
             assert needle not in content, f"canary in {path}"
             assert needle.lower() not in content.lower()
             assert codename.encode() not in content
+    if store_kind == "s3":
+        # The envelopes are in the bucket: read every object back, its name too.
+        bucket = request.getfixturevalue("fresh_bucket")
+        keys = bucket.keys()
+        assert len(keys) == 5
+        for key in keys:
+            content = key.encode() + bucket.read(key)
+            assert needle not in content and needle.lower() not in content.lower(), key
+            assert codename.encode() not in content
+        scanned += len(keys)
     if backend == "sqlite":
         assert scanned >= 6  # store files, database, secret, salt
         assert (data_dir / "intake.sqlite3").is_file()
@@ -335,19 +349,19 @@ def test_abandoned_staging_is_cleaned_at_start(make_app) -> None:
     assert (live / "in-flight").exists()  # a live process's staging is left alone
 
 
+@BOTH_STORES
 def test_interrupted_store_is_undone_at_start(make_app, reviewer_key: PrivateKey) -> None:
-    # A worker killed between the rename into store/ and the commit leaves its
-    # intent file; the next start removes the files no row names, and only those.
+    # A worker killed between placing into the store and the commit leaves its
+    # intent file; the next start removes the envelopes no row names, and only those.
     app = make_app()
     response = apply(app.test_client(), attachments=files((b"a" * 1000, "a", "x/y")))
     assert response.status_code == 200
     assert staging_files(app) == []  # the intent went with the commit
-    committed = [p.name for p in store_files(app)]
+    committed = store_files(app)
     assert len(committed) == 2  # the answers and the attachment
-    store = Path(app.config["DATA_DIR"]) / "store"
     uncommitted = [secrets.token_hex(16) for _ in range(2)]
     for blob_id in uncommitted:
-        (store / blob_id).write_bytes(b"ciphertext no row names")
+        put_stored(app, blob_id, b"ciphertext no row names")
     never_moved = secrets.token_hex(16)
     dead = Path(app.config["DATA_DIR"]) / "staging" / "p999999-dead"
     dead.mkdir()
@@ -357,24 +371,24 @@ def test_interrupted_store_is_undone_at_start(make_app, reviewer_key: PrivateKey
     # A live worker's intent is its own business: its commit may be under way.
     live = app.extensions["intake_staging"]
     in_flight = secrets.token_hex(16)
-    (store / in_flight).write_bytes(b"being committed by a live worker")
+    put_stored(app, in_flight, b"being committed by a live worker")
     live_intent = live.write_intent([in_flight])
 
     make_app(with_key=False)  # the next worker starting
 
     assert not dead.exists()
-    assert sorted(p.name for p in store_files(app)) == sorted([*committed, in_flight])
+    assert store_files(app) == sorted([*committed, in_flight])
     assert live_intent.exists()
     assert counts(app)[1] == 1
     assert len(opened_submissions(app, reviewer_key)) == 1  # still whole and readable
 
 
+@BOTH_STORES
 def test_interrupted_store_waits_when_the_database_cannot_answer(
         make_app, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app()
-    store = Path(app.config["DATA_DIR"]) / "store"
     orphan = secrets.token_hex(16)
-    (store / orphan).write_bytes(b"ciphertext no row names")
+    put_stored(app, orphan, b"ciphertext no row names")
     dead = Path(app.config["DATA_DIR"]) / "staging" / "p999999-dead"
     dead.mkdir()
     (dead / ".intent-0123456789abcdef").write_text(orphan + "\n")
@@ -384,14 +398,15 @@ def test_interrupted_store_waits_when_the_database_cannot_answer(
             raise OperationalError("SELECT", {}, Exception("connection refused"))
         return ask
 
+    real = db.committed_blob_ids
     monkeypatch.setattr(db, "committed_blob_ids", unreachable)
     make_app(with_key=False, init=False)
     # Not knowing what committed, it removes nothing and keeps the journal.
-    assert (store / orphan).exists()
+    assert orphan in store_files(app)
     assert (dead / ".intent-0123456789abcdef").exists()
-    monkeypatch.undo()
+    monkeypatch.setattr(db, "committed_blob_ids", real)  # not undo(): the bucket's variables stay
     make_app(with_key=False, init=False)
-    assert not (store / orphan).exists()
+    assert orphan not in store_files(app)
     assert not dead.exists()
 
 
@@ -505,7 +520,8 @@ def test_stored_files_carry_the_day_not_the_time(app: Flask, client: FlaskClient
     import datetime as dt
 
     apply(client, attachments=files((b"x" * 100, "a", "x/y")))
-    for path in store_files(app):
+    for blob_id in store_files(app):
+        path = Path(app.config["DATA_DIR"]) / "store" / blob_id
         stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         assert (stamp.hour, stamp.minute, stamp.second) == (0, 0, 0)
         assert stat_mode(path) == 0o600
