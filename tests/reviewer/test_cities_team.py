@@ -126,3 +126,21 @@ def test_two_colleagues_adding_one_name_differently_is_a_conflict_until_settled(
     for r in (ana, bea):
         assert ok(r.env, "cities", "list").startswith(
             "Oslo\t-\t" + envs[0].public.fingerprint)
+
+
+def test_the_figures_count_the_teams_state_and_decision_day(
+        team: tuple[Reviewer, Reviewer, str, str], tmp_path: Path) -> None:  # noqa: F811
+    ana, bea, x, y = team
+    ok(ana.env, "state", x, "proceed", "--reason", "verified by phone")
+    exchange(ana, bea, tmp_path / "a.bundle")
+    figures = json.loads(ok(bea.env, "stats", "--json"))
+    # Bea verified nothing herself: the state and the day of the decision are Ana's record's.
+    assert {r["key"]: r["count"] for r in figures["by_state"]} == {"unverified": 1,
+                                                                    "proceed": 1}
+    assert figures["median_days_to_decision"]["cases"] == 1
+    ok(ana.env, "state", y, "decline", "--reason", "not eligible")
+    ok(bea.env, "state", y, "more-info", "--reason", "we need papers")
+    exchange(ana, bea, tmp_path / "a2.bundle")
+    figures = json.loads(ok(bea.env, "stats", "--json"))
+    assert {r["key"]: r["count"] for r in figures["by_state"]} == {"proceed": 1, "conflict": 1}
+    assert "conflict" in ok(bea.env, "stats")
