@@ -14,6 +14,8 @@ from pathlib import Path
 from click.testing import Result
 
 from reviewer.cli import cli
+from reviewer.desk import Desk, create_app
+from tests.reviewer.desk.conftest import BASE, PASSPHRASE, PORT, Clock, page
 
 from .test_cli import Env, make_env
 from .test_team_cli import Reviewer, team  # noqa: F401 (the fixture)
@@ -97,6 +99,13 @@ def test_the_register_referrals_consents_and_answers_reach_colleagues(
     assert figures["referred"] == 1
     assert [(r["key"], r["count"]) for r in figures["by_city"]] == [("Oslo", 1)]
     assert "Oslo" in ok(bea.env, "stats")
+    desk = Desk(bea.home, bea.home.unlock(PASSPHRASE), port=PORT, idle_seconds=60,
+                clock=Clock())
+    browser = create_app(desk, {"TESTING": True}).test_client()
+    assert browser.get(f"/cases?token={desk.token}", base_url=BASE).status_code == 303
+    html = page(browser, "/overview")
+    section = html[html.index('id="city-title"'):]
+    assert "Oslo</text>" in section and "<td>Oslo</td>" in section
 
     # Bea removes the city: Ana's register follows.
     ok(bea.env, "cities", "remove", "Oslo")
