@@ -18,7 +18,7 @@ from reviewer.desk import Desk, create_app
 from tests.reviewer.desk.conftest import BASE, PASSPHRASE, PORT, Clock, page
 
 from .test_cli import Env, make_env
-from .test_team_cli import Reviewer, team  # noqa: F401 (the fixture)
+from .test_team_cli import Reviewer, reviewer, team  # noqa: F401 (the fixture)
 
 GROUPS = ("keys", "cities", "dossier")
 HOW = "CONSENT-CANARY-e41b said yes on the phone"
@@ -153,3 +153,21 @@ def test_the_figures_count_the_teams_state_and_decision_day(
     figures = json.loads(ok(bea.env, "stats", "--json"))
     assert {r["key"]: r["count"] for r in figures["by_state"]} == {"proceed": 1, "conflict": 1}
     assert "conflict" in ok(bea.env, "stats")
+
+
+def test_a_colleague_confirmed_later_gets_the_register_by_share(
+        team: tuple[Reviewer, Reviewer, str, str], tmp_path: Path) -> None:  # noqa: F811
+    ana, _bea, _x, _y = team
+    (tmp_path / "city").mkdir()
+    city = make_env(tmp_path / "city")
+    ok(ana.env, "cities", "add", "Oslo", city.public.to_text(), "--country", "NO", "--yes")
+    cleo = reviewer(tmp_path, "Cleo")
+    ana.confirm(cleo)
+    cleo.confirm(ana)
+    exchange(cleo, ana, tmp_path / "cleo0.bundle")
+    report = exchange(ana, cleo, tmp_path / "ana1.bundle")
+    assert "Not for this home: 1 team envelope" in report, report
+    assert "No cities yet" in ok(cleo.env, "cities", "list")
+    ok(ana.env, "share", "--with", "Cleo")
+    exchange(ana, cleo, tmp_path / "ana2.bundle")
+    assert ok(cleo.env, "cities", "list").startswith("Oslo\tNO\t" + city.public.fingerprint)
