@@ -875,8 +875,8 @@ class Home:
             return len(colleagues)
 
     def share(self, name: str, case_ids: Sequence[str], keys: Keys) -> int:
-        """Re-seal the chosen cases' team records (every case's, with none chosen) to one
-        confirmed colleague's key, into the outbox: frames and signatures unchanged, so
+        """Re-seal the chosen cases' team records (every case's and the register's, with none
+        chosen) to one confirmed colleague's key, into the outbox: frames and signatures unchanged, so
         she verifies each under its author's key. The number of records shared."""
         with self.lock():
             state = self.load_state()
@@ -893,6 +893,10 @@ class Home:
                 if view is None:
                     continue
                 for record in [*view.history, *(h.record for h in view.held)]:
+                    sealed = seal_record(read.frames[record.digest], [colleague.key])
+                    shared.append(self._write_loose(state, sealed))
+            if not case_ids:  # everything: the register of member cities too
+                for record in read.register:
                     sealed = seal_record(read.frames[record.digest], [colleague.key])
                     shared.append(self._write_loose(state, sealed))
             self.save_state(state.with_outbox(shared))
