@@ -41,7 +41,7 @@ from reviewer.blobs import BlobStore
 from reviewer.errors import NotFound, ReviewerError
 from reviewer.home import Home, Keys, new_id, today
 from reviewer.inert import inert
-from reviewer.state import City, State
+from reviewer.state import State
 from reviewer.team import Register
 from reviewer.teamview import EMPTY
 from reviewer.trust import MAX_NAME
@@ -51,6 +51,17 @@ CONSENT_KEY = "share"
 CONSENT_YES = "yes"
 #: Answers the form marks as the most sensitive: how to reach the applicant.
 SENSITIVE = ("contact",)
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A member city in the team's register: its coordinator's key was compared by
+    fingerprint by the colleague who added it. `added`: that colleague's day."""
+
+    name: str
+    country: str  # "" when not given
+    key: PublicKey
+    added: str
 
 
 class ConsentMissing(ReviewerError):
