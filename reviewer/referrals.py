@@ -351,6 +351,10 @@ class ReferralView:
 
 def referral_views(home: Home, state: State, keys: Keys, case_id: str) -> list[ReferralView]:
     """The case's referrals and the answers to them, from its team records, for `show`."""
+    # The kept views say whether there is any: only then is every team record read.
+    team = home.team_views_of(state, keys).get(case_id, EMPTY)
+    if not any(e.kind == "referral" for e in team.history):
+        return []
     views, name = home.case_records(state, keys)
     view = views.get(case_id)
     if view is None:
