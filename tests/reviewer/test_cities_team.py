@@ -59,6 +59,9 @@ def test_the_register_referrals_consents_and_answers_reach_colleagues(
     dossier = tmp_path / "x.dossier"
     ok(ana.env, "refer", x, "--city", "Oslo", "--out", str(dossier), "--answer", "work",
        "--file", "1")
+    # Ana's own kept views follow her records (reviewer.teamview.after_own).
+    rows = {r["case"]: r for r in json.loads(ok(ana.env, "list", "--json"))}
+    assert rows[x]["referred"] == 1 and rows[y]["referred"] == 0
     report = exchange(ana, bea, tmp_path / "ana1.bundle")
     assert "Team records: 3 applied" in report, report
 
