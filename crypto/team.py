@@ -89,7 +89,19 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "file-saved": frozenset({"blob", "name"}),
     "link": frozenset({"other", "relation", "reason"}),
     "rotation": frozenset({"new_author", "new_key", "binding"}),
+    "referral": frozenset(
+        {"dossier", "city", "coordinator", "answers", "files", "note", "verification", "consent"}
+    ),
+    "consent": frozenset({"how"}),
+    "dossier-answer": frozenset({"dossier", "answer", "city", "day", "text"}),
+    "city": frozenset({"action", "name", "country", "key"}),
 }
+#: The kinds about no case (`case` is null): a key rotation, the register of member cities.
+CASELESS = frozenset({"rotation", "city"})
+CITY_ACTIONS = ("add", "remove")
+CONSENTS = ("yes", "recorded")
+#: The most answers or files a referral record names.
+MAX_REFERRAL_ITEMS = 1000
 KINDS = tuple(KIND_FIELDS)
 RECORD_FIELDS = frozenset(
     {"format", "version", "id", "case", "author", "parents", "time", "kind", "body"}
@@ -129,7 +141,7 @@ class TeamRecord:
     """A team record whose signature verified under a known colleague's key."""
 
     id: str
-    case: str | None  # None for a rotation
+    case: str | None  # None for a case-less kind (a rotation, a city)
     author: SigningPublicKey
     parents: tuple[str, ...]
     time: str  # the author's clock, for display only
@@ -213,7 +225,7 @@ def signed_message(
     data: bytes, case: str | None, parents: Sequence[str], recipients: Sequence[PublicKey]
 ) -> bytes:
     """What the Ed25519 signature covers (docs/team.md, "The signature")."""
-    case_bytes = bytes.fromhex(case) if case is not None else b""
+    case_bytes = bytes.fromhex(case) if case is not None else b""  # a case-less kind: none
     return b"".join([
         SIGNATURE_DOMAIN,
         _LENGTH.pack(len(data)), data,
@@ -322,9 +334,9 @@ def parse_document(data: bytes) -> dict[str, Any]:
     if kind not in KIND_FIELDS:
         raise _fail("its kind is not one of " + ", ".join(KINDS))
     case = doc["case"]
-    if kind == "rotation":
+    if kind in CASELESS:
         if case is not None:
-            raise _fail("a rotation's case is not null")
+            raise _fail(f"a {kind} record's case is not null")
     elif not is_id(case):
         raise _fail("its case is not 32 lowercase hex digits")
     author = _signing_key(doc["author"], "author")
@@ -375,6 +387,55 @@ def _text(body: Mapping[str, Any], name: str, *, blank: bool = False) -> None:
         raise _fail(f"its {name} is empty")
 
 
+def _key_text(value: object, what: str) -> None:
+    try:
+        # from_text strips surrounding white space; inside a record there is none.
+        if not isinstance(value, str) or PublicKey.from_text(value).to_text() != value:
+            raise InvalidPublicKey()
+    except InvalidPublicKey:
+        raise _fail(f"its {what} is not a valid public key text") from None
+
+
+def _one_line(body: Mapping[str, Any], name: str) -> None:
+    _text(body, name)
+    if any(c in body[name] for c in "\n\r"):
+        raise _fail(f"its {name} is not one line")
+
+
+def _is_day(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").strftime("%Y-%m-%d") == value
+    except ValueError:
+        return False
+
+
+def _check_referral(body: Mapping[str, Any]) -> None:
+    if not is_id(body["dossier"]):
+        raise _fail("its dossier is not 32 lowercase hex digits")
+    _one_line(body, "city")
+    _key_text(body["coordinator"], "coordinator")
+    answers = body["answers"]
+    if (not isinstance(answers, list) or len(answers) > MAX_REFERRAL_ITEMS
+            or not all(isinstance(a, str) and a.strip() for a in answers)
+            or len(set(answers)) != len(answers)):
+        raise _fail("its answers are not a list of distinct names")
+    files = body["files"]
+    if not isinstance(files, list) or len(files) > MAX_REFERRAL_ITEMS or not all(
+            isinstance(f, dict) and set(f) == {"number", "blob"}
+            and type(f["number"]) is int and f["number"] >= 1 and is_id(f["blob"])
+            for f in files):
+        raise _fail("its files are not a list of {number, blob}")
+    if len({f["number"] for f in files}) != len(files):
+        raise _fail("its files name one number twice")
+    for name in ("note", "verification"):
+        if type(body[name]) is not bool:
+            raise _fail(f"its {name} is not true or false")
+    if body["consent"] not in CONSENTS:
+        raise _fail("its consent is not one of " + ", ".join(CONSENTS))
+
+
 def _check_body(kind: str, case: str | None, author: SigningPublicKey, body: Mapping[str, Any]) -> None:
     if kind == "verification":
         for name in ("identity", "work", "persecution", "notes"):
@@ -406,17 +467,32 @@ def _check_body(kind: str, case: str | None, author: SigningPublicKey, body: Map
         if body["relation"] not in RELATIONS:
             raise _fail("its relation is not one of " + ", ".join(RELATIONS))
         _text(body, "reason", blank=True)
+    elif kind == "referral":
+        _check_referral(body)
+    elif kind == "consent":
+        _text(body, "how")
+    elif kind == "dossier-answer":
+        if not is_id(body["dossier"]) or not is_id(body["answer"]):
+            raise _fail("its dossier or answer is not 32 lowercase hex digits")
+        _one_line(body, "city")
+        if not _is_day(body["day"]):
+            raise _fail("its day is not YYYY-MM-DD")
+        _text(body, "text")
+    elif kind == "city":
+        if body["action"] not in CITY_ACTIONS:
+            raise _fail("its action is not one of " + ", ".join(CITY_ACTIONS))
+        _one_line(body, "name")
+        country = body["country"]
+        if not isinstance(country, str) or (country and not (
+                len(country) == 2 and country.isascii() and country.isalpha()
+                and country.isupper())):
+            raise _fail("its country is not empty or two capital letters")
+        _key_text(body["key"], "key")
     else:  # rotation
         new_author = _signing_key(body["new_author"], "new author")
         if new_author == author:
             raise _fail("a rotation names its own author as the new key")
-        new_key = body["new_key"]
-        try:
-            # from_text strips surrounding white space; inside a record there is none.
-            if not isinstance(new_key, str) or PublicKey.from_text(new_key).to_text() != new_key:
-                raise InvalidPublicKey()
-        except InvalidPublicKey:
-            raise _fail("its new key is not a valid public key text") from None
+        _key_text(body["new_key"], "new key")
         binding = body["binding"]
         if not isinstance(binding, str) or len(binding) != 2 * SIGNATURE_BYTES or any(
             c not in "0123456789abcdef" for c in binding

@@ -82,7 +82,7 @@ class CaseRow:
     # arrived since this reviewer last opened it
     assignee: str = ""  # "" nobody (or assignments in conflict), "you", or a colleague's name
     conflict: bool = False  # the state or the assignee is in conflict (reviewer.teamview)
-    referred: int = 0  # dossiers written for member cities (reviewer.referrals)
+    referred: int = 0  # dossiers written for member cities (`referral` team records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +109,9 @@ def _folded(value: str) -> str:
 
 
 def last_activity(case: Case) -> str:
-    """The latest day of any submission, verification record, reply or referral (from the
-    state)."""
+    """The latest day of any submission, verification record or reply (from the state)."""
     latest = case.received
-    for records in (case.submissions, case.verifications, case.replies, case.referrals):
+    for records in (case.submissions, case.verifications, case.replies):
         for record in records:
             if record.day > latest:
                 latest = record.day
@@ -352,7 +351,7 @@ class Casebook:
                 entry["readable"],
                 "new" if seen is None else mark_of(case, seen),
                 *((team.assignee or "", team.conflict) if team is not None else ("", False)),
-                len(case.referrals),
+                len(team.referred) if team is not None else 0,
             ))
         self._text_part = self.home.index.text_part
         self._search = None

@@ -1032,7 +1032,7 @@ def stats_command(home_dir: Path, passphrase_file: Path | None, since: str | Non
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     state = load_state(home)
-    facts = stats.all_facts(state, home.fresh_index(state, keys))
+    facts = stats.all_facts(state, home.fresh_index(state, keys), home.team_views_of(state, keys))
     if as_csv:
         published = stats.published_counts(facts, since=month, threshold=threshold)
         click.echo(stats.counts_csv(published, made=day), nl=False)

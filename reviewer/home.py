@@ -113,11 +113,12 @@ from reviewer.state import (
     UnknownVersion,
     Verification,
 )
-from reviewer.team import Book, CaseView, fold
+from reviewer.team import Book, CaseView, Register, fold, fold_register
 from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
 from reviewer.teamview import (
     EMPTY,
     CaseTeam,
+    Namer,
     Views,
     after_own,
     dump_views,
@@ -587,6 +588,46 @@ class Home:
         read = self.team(state, keys)
         return read, {case: fold(case, records) for case, records in read.records.items()}
 
+    def register(self, state: State, keys: Keys) -> Register:
+        """The team's register of member cities, folded from its `city` records."""
+        if not state.team:
+            return fold_register(())
+        return fold_register(self.team(state, keys).register)
+
+    def add_register_record(self, keys: Keys,
+                            make: Callable[[Register], Mapping[str, Any]]) -> State:
+        """A `city` record (add or remove), on the register's heads, into the outbox.
+
+        `make` is given the register as folded under the home's lock and returns
+        the record's body, or raises to refuse (nothing is made). The kept case
+        views stay current: a city record changes no case.
+        """
+        signing = self._signing(keys)
+        with self.lock():
+            state = self.load_state()
+            cached = self._cached_views(state, keys) if state.team else None
+            register = self.register(state, keys)
+            body = make(register)
+            recipients = self.reviewer_recipients(state)
+            doc = new_record(kind="city", case=None, author=signing.public_key,
+                             parents=register.heads, body=body,
+                             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            frame = sign_record(doc, signing, recipients)
+            blob = self._write_loose(state, seal_record(frame, recipients))
+            state = state.with_team({blob: today()}, outbox=[blob])
+            if cached is not None:
+                self._save_views(state, keys, cached)
+            self.save_state(state)
+        return state
+
+    def case_records(self, state: State, keys: Keys) -> tuple[dict[str, CaseView], Namer]:
+        """Every case's fold, with its records (the views keep only their lines), and
+        who a signing key is as this home knows her."""
+        if not state.team:
+            return {}, lambda key: "nobody" if key is None else "a colleague"
+        read, views = self._views(state, keys)
+        return views, read.name
+
     def team_views_of(self, state: State, keys: Keys) -> dict[str, CaseTeam]:
         """Every case with team records, named (nothing decrypted if the home has none).
 
@@ -789,6 +830,12 @@ class Home:
             applied = {r.id for r in view.history}
             received.held += sum(r.id in held for r in new)
             received.applied += sum(r.id in applied for r in new)
+        cities = [r for r in received.valid if r.case is None]
+        if cities:
+            register = fold_register([*read.register, *cities])
+            held = {h.record.id for h in register.held}
+            received.held += sum(r.id in held for r in cities)
+            received.applied += sum(r.id not in held for r in cities)
         return state, received
 
     def announce_rotation(self, keys: Keys) -> int:
@@ -828,8 +875,8 @@ class Home:
             return len(colleagues)
 
     def share(self, name: str, case_ids: Sequence[str], keys: Keys) -> int:
-        """Re-seal the chosen cases' team records (every case's, with none chosen) to one
-        confirmed colleague's key, into the outbox: frames and signatures unchanged, so
+        """Re-seal the chosen cases' team records (every case's and the register's, with none
+        chosen) to one confirmed colleague's key, into the outbox: frames and signatures unchanged, so
         she verifies each under its author's key. The number of records shared."""
         with self.lock():
             state = self.load_state()
@@ -846,6 +893,10 @@ class Home:
                 if view is None:
                     continue
                 for record in [*view.history, *(h.record for h in view.held)]:
+                    sealed = seal_record(read.frames[record.digest], [colleague.key])
+                    shared.append(self._write_loose(state, sealed))
+            if not case_ids:  # everything: the register of member cities too
+                for record in read.register:
                     sealed = seal_record(read.frames[record.digest], [colleague.key])
                     shared.append(self._write_loose(state, sealed))
             self.save_state(state.with_outbox(shared))

@@ -30,6 +30,8 @@ from reviewer.referrals import (
     open_dossier,
     record_consent,
     refer,
+    register_cities,
+    register_conflicts,
     remove_city,
     signer_name,
     write_answer,
@@ -74,26 +76,35 @@ def cities_add(home_dir: Path, passphrase_file: Path | None, name: str, pubkey: 
         err=True,
     ):
         raise ReviewerError("not confirmed; nothing was added")
-    unlock(home, passphrase_file)  # only the key holder decides whom this home seals to
+    keys = unlock(home, passphrase_file)  # only the key holder decides whom this home seals to
     load_state(home)
-    city = add_city(home, name, key, country)
+    city = add_city(home, name, key, country, keys=keys)
     where = f" ({city.country})" if city.country else ""
     click.echo(f"Added '{city.name}'{where}, coordinator's key {key.fingerprint}: dossiers"
-               " for it are sealed to this key and to your team's confirmed keys.")
+               " for it are sealed to this key and to your team's confirmed keys. The"
+               " register is the team's: the change goes to your colleagues with your next"
+               " `reviewer export`.")
 
 
 @cities_group.command("list")
 @home_option
-def cities_list(home_dir: Path) -> None:
-    """The cities: name, country, the coordinator's key fingerprint, the day added."""
+@passphrase_option
+def cities_list(home_dir: Path, passphrase_file: Path | None) -> None:
+    """The team's cities: name, country, the coordinator's key fingerprint, the day added."""
     home = Home(home_dir)
-    state = home.load_state()
-    if not state.cities:
+    keys = unlock(home, passphrase_file)  # the register is in the team's records
+    state = load_state(home)
+    cities = register_cities(home, state, keys)
+    conflicts = register_conflicts(home, state, keys)
+    if not cities and not conflicts:
         click.echo("No cities yet: `reviewer cities add NAME PUBKEY`.")
         return
-    click.echo("\n".join(
-        f"{_one_line(c.name)}\t{c.country or '-'}\t{c.key.fingerprint}\t{_one_line(c.added)}"
-        for c in state.cities))
+    if cities:
+        click.echo("\n".join(
+            f"{_one_line(c.name)}\t{c.country or '-'}\t{c.key.fingerprint}\t{_one_line(c.added)}"
+            for c in cities))
+    for line in conflicts:
+        click.echo(f"In conflict (add or remove it again to settle): {_one_line(line)}")
 
 
 @cities_group.command("remove")
@@ -103,9 +114,9 @@ def cities_list(home_dir: Path) -> None:
 def cities_remove(home_dir: Path, passphrase_file: Path | None, name: str) -> None:
     """Remove a city from the register (dossiers already written stay as they are)."""
     home = Home(home_dir)
-    unlock(home, passphrase_file)
+    keys = unlock(home, passphrase_file)
     load_state(home)
-    city = remove_city(home, name)
+    city = remove_city(home, name, keys=keys)
     click.echo(f"Removed '{_one_line(city.name)}': no new dossier can be sealed to its"
                " coordinator's key.")
 

@@ -4,20 +4,21 @@ The verbs behind `reviewer cities`, `refer`, `consent`, `dossier open`,
 `dossier answer` and the import of an answer (docs/reviewer.md, "Member
 cities"; the file formats are docs/dossier.md, crypto/dossier.py).
 
-- The register of cities is kept in state.json (reviewer.state.City): a name,
-  a country code, the coordinator's key, the day added. Like a colleague's
-  key, a coordinator's key is added only after a person compared its
-  fingerprint out of band.
-- A referral is recorded on the case by `record_referral`: which dossier,
-  which city, the day, what was included (answer names, file numbers, whether
-  a note and the verification went), by whom. The record is a small JSON
-  document sealed to the trusted keys (state.json names only its envelope
-  and day), as a verification record is; one function, so that a later
-  change can make it a team record.
+- The register of cities is the team's: `city` team records (add, remove;
+  docs/team.md), folded by reviewer.team.fold_register, so every reviewer
+  sees one list. Like a colleague's key, a coordinator's key is added only
+  after a person compared its fingerprint out of band.
+- A referral is recorded on the case by `record_referral` as a `referral`
+  team record: which dossier, which city and coordinator key, what was
+  included (answer names, file numbers and ids, whether a note and the
+  verification went); its author and time say by whom and when.
 - Consent: the application's `share` answer ("yes" or "ask"; missing, as in
   every application made before the question, means "ask"), and the consents
-  a reviewer recorded (`reviewer consent CASE --how TEXT`, sealed likewise).
-  `refer` refuses a case whose applicant did not say yes until one is recorded.
+  a reviewer recorded (`reviewer consent CASE --how TEXT`, a `consent` team
+  record). `refer` refuses a case whose applicant did not say yes until one is
+  recorded.
+- A coordinator's answer, checked on import, becomes a `dossier-answer` team
+  record holding its text, so colleagues see it in the case's history.
 - A dossier's files are streamed from the stored attachment envelopes into
   the dossier's envelope, chunk by chunk: no plaintext file, no temporary file,
   and the server's envelope bytes are never copied.
@@ -40,7 +41,9 @@ from reviewer.blobs import BlobStore
 from reviewer.errors import NotFound, ReviewerError
 from reviewer.home import Home, Keys, new_id, today
 from reviewer.inert import inert
-from reviewer.state import City, Consent, DossierAnswer, Referral, State
+from reviewer.state import State
+from reviewer.team import Register
+from reviewer.teamview import EMPTY
 from reviewer.trust import MAX_NAME
 
 #: The application's question (crypto/data/answers-form.json) and its answers.
@@ -48,8 +51,17 @@ CONSENT_KEY = "share"
 CONSENT_YES = "yes"
 #: Answers the form marks as the most sensitive: how to reach the applicant.
 SENSITIVE = ("contact",)
-REFERRAL_FORMAT = "refuge-intake referral record"
-CONSENT_FORMAT = "refuge-intake consent record"
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A member city in the team's register: its coordinator's key was compared by
+    fingerprint by the colleague who added it. `added`: that colleague's day."""
+
+    name: str
+    country: str  # "" when not given
+    key: PublicKey
+    added: str
 
 
 class ConsentMissing(ReviewerError):
@@ -76,37 +88,75 @@ def check_country(country: str) -> str:
     return country
 
 
-def add_city(home: Home, name: str, key: PublicKey, country: str = "") -> City:
-    """Add a city to the register (the caller had a person compare the key's fingerprint)."""
+def _city(entry: Any) -> City:
+    return City(entry.name, entry.country, entry.key, entry.record.time[:10])
+
+
+def register_cities(home: Home, state: State, keys: Keys) -> tuple[City, ...]:
+    """The team's register, folded: each city with the day it was added (its author's)."""
+    return tuple(_city(c) for c in home.register(state, keys).cities)
+
+
+def register_conflicts(home: Home, state: State, keys: Keys) -> list[str]:
+    """One line per name the register is in conflict over."""
+    register = home.register(state, keys)
+    return [f"{register.conflicts[n][0].body['name']}: " + "; ".join(
+        f"{r.body['action']} {PublicKey.from_text(str(r.body['key'])).fingerprint}"
+        for r in register.conflicts[n]) for n in sorted(register.conflicts)]
+
+
+def add_city(home: Home, name: str, key: PublicKey, country: str = "", *,
+             keys: Keys) -> City:
+    """Add a city to the team's register (the caller had a person compare the key's
+    fingerprint): a `city` team record, in the outbox for the colleagues."""
     name, country = check_city_name(name), check_country(country)
-    with home.lock():
-        state = home.load_state()
-        for c in state.cities:
+    if key in home.own_public_keys():
+        raise ReviewerError("that is one of this home's own keys, not a coordinator's")
+
+    def make(register: Register) -> dict[str, Any]:
+        for c in register.cities:
             if c.name.casefold() == name.casefold():
                 raise ReviewerError(f"a city is already named '{c.name}'; remove it first")
             if c.key == key:
                 raise ReviewerError(f"that key is already the coordinator's of '{c.name}'")
-        if key in home.own_public_keys():
-            raise ReviewerError("that is one of this home's own keys, not a coordinator's")
-        city = City(name, country, key, today())
-        home.save_state(state.with_cities([*state.cities, city]))
-        return city
+        return {"action": "add", "name": name, "country": country, "key": key.to_text()}
+
+    home.add_register_record(keys, make)
+    return City(name, country, key, today())
 
 
-def remove_city(home: Home, name: str) -> City:
-    with home.lock():
-        state = home.load_state()
-        city = find_city(state, name)
-        home.save_state(state.with_cities(c for c in state.cities if c is not city))
-        return city
+def remove_city(home: Home, name: str, *, keys: Keys) -> City:
+    """Remove a city from the team's register (a `city` record); also settles a conflict."""
+    removed: list[City] = []
+
+    def make(register: Register) -> dict[str, Any]:
+        wanted = name.strip().casefold()
+        heads = register.conflicts.get(wanted)
+        if heads is not None:
+            entry = heads[0].body
+            city = City(str(entry["name"]), str(entry["country"]),
+                        PublicKey.from_text(str(entry["key"])), heads[0].time[:10])
+        else:
+            city = find_city(register, name)
+        removed.append(city)
+        return {"action": "remove", "name": city.name, "country": city.country,
+                "key": city.key.to_text()}
+
+    home.add_register_record(keys, make)
+    return removed[0]
 
 
-def find_city(state: State, name: str) -> City:
+def find_city(register: Register, name: str) -> City:
     wanted = name.strip().casefold()
-    for c in state.cities:
+    for c in register.cities:
         if c.name.casefold() == wanted:
-            return c
-    names = ", ".join(f"'{c.name}'" for c in state.cities) or "none yet (`reviewer cities add`)"
+            return _city(c)
+    if wanted in register.conflicts:
+        raise ReviewerError(
+            f"colleagues changed the city {name!r} in the register without seeing each"
+            " other's change; add it again (or remove it) to settle which holds")
+    names = ", ".join(f"'{c.name}'" for c in register.cities) or (
+        "none yet (`reviewer cities add`)")
     raise NotFound(f"no city is named {name!r} in the register; the cities are: {names}")
 
 
@@ -159,27 +209,18 @@ def case_content(home: Home, state: State, keys: Keys, case_id: str) -> CaseCont
         for entry in doc.get("attachments", []):
             files.append(CaseFileRef(len(files) + 1, sub.id, str(entry["name"]),
                                      str(entry["type"]), int(entry["size"]), str(entry["blob"])))
-    recorded = []
-    for c in case.consents:
-        with contextlib.suppress(NoMatch):
-            recorded.append(str(store.open_json(c.blob, keys).get("how", "")))
+    team = home.team_views_of(state, keys).get(case_id, EMPTY)
+    recorded = [e.text for e in team.history if e.kind == "consent"]
     return CaseContent(answers, tuple(files), consent, tuple(recorded))
 
 
 def record_consent(home: Home, keys: Keys, case_id: str, how: str) -> State:
-    """Record how the applicant's consent to share with cities was given (sealed)."""
+    """Record how the applicant's consent to share with cities was given: a `consent`
+    team record, in the outbox for the colleagues; the state saved."""
     how = how.strip()
     if not how:
         raise ReviewerError("say how consent was given (--how); nothing was recorded")
-    doc = {"format": CONSENT_FORMAT, "version": 1, "case": case_id, "day": today(),
-           "reviewer": keys.private[0].public_key.fingerprint, "how": how}
-    with home.lock():
-        state = home.load_state()
-        state.case(case_id)
-        blob = home.store(state).seal_json(doc, home.reviewer_recipients(state))
-        state = state.with_consent(case_id, Consent(today(), blob))
-        home.save_state(state)
-    return state
+    return home.add_records(case_id, [("consent", {"how": how})], keys)
 
 
 # --- refer ---------------------------------------------------------------------------------
@@ -226,7 +267,7 @@ def refer(home: Home, keys: Keys, case_id: str, *, city_name: str, out: Path,
     """
     state = home.load_state()
     case_id = home.resolve_case(state, case_id)
-    city = find_city(state, city_name)
+    city = find_city(home.register(state, keys), city_name)
     content = case_content(home, state, keys, case_id)
     if content.consent != CONSENT_YES and not content.consents:
         raise ConsentMissing(
@@ -283,68 +324,56 @@ def refer(home: Home, keys: Keys, case_id: str, *, city_name: str, out: Path,
 
 
 def record_referral(home: Home, keys: Keys, case_id: str, referred: Referred) -> State:
-    """Record on the case which city got which dossier, when, with what, from whom.
-
-    Sealed to the trusted keys (state.json names the envelope and the day
-    only). The one place a later change makes a team record of it.
-    """
-    doc = {"format": REFERRAL_FORMAT, "version": 1, "case": case_id,
-           "dossier": referred.dossier, "day": today(), "city": referred.city.name,
-           "country": referred.city.country, "coordinator": referred.city.key.fingerprint,
-           "answers": list(referred.answers),
-           "files": [{"number": f.number, "submission": f.submission} for f in referred.files],
-           "note": referred.note, "verification": referred.verification,
-           "consent": referred.consent,
-           "reviewer": keys.private[0].public_key.fingerprint}
-    with home.lock():
-        state = home.load_state()
-        blob = home.store(state).seal_json(doc, home.reviewer_recipients(state))
-        state = state.with_referral(case_id, Referral(referred.dossier, today(), blob))
-        home.save_state(state)
-    return state
+    """Record on the case which city got which dossier, with what: a `referral` team
+    record (its author and time say by whom and when), in the outbox; the state saved."""
+    body = {"dossier": referred.dossier, "city": referred.city.name,
+            "coordinator": referred.city.key.to_text(), "answers": list(referred.answers),
+            "files": [{"number": f.number, "blob": f.blob} for f in referred.files],
+            "note": referred.note, "verification": referred.verification,
+            "consent": referred.consent}
+    return home.add_records(case_id, [("referral", body)], keys)
 
 
 @dataclass(frozen=True)
 class ReferralView:
     dossier: str
-    day: str
+    day: str  # the referring reviewer's day
     city: str
-    country: str
+    country: str  # from the register ("" if the city is no longer in it)
     answers: tuple[str, ...]
     files: tuple[int, ...]
     note: bool
     verification: bool
-    reviewer: str
+    reviewer: str  # who referred: "you" or the colleague's name
     readable: bool
-    replies: tuple[tuple[str, str], ...]  # (day, text) of each coordinator's answer
+    replies: tuple[tuple[str, str], ...]  # (day written, text) of each coordinator's answer
 
 
 def referral_views(home: Home, state: State, keys: Keys, case_id: str) -> list[ReferralView]:
-    """The case's referrals and the answers to them, decrypted in memory, for `show`."""
-    store = home.store(state)
+    """The case's referrals and the answers to them, from its team records, for `show`."""
+    # The kept views say whether there is any: only then is every team record read.
+    team = home.team_views_of(state, keys).get(case_id, EMPTY)
+    if not any(e.kind == "referral" for e in team.history):
+        return []
+    views, name = home.case_records(state, keys)
+    view = views.get(case_id)
+    if view is None:
+        return []
+    countries = {c.key: c.country for c in home.register(state, keys).cities}
     out = []
-    for r in state.case(case_id).referrals:
-        replies = []
-        for a in r.answers:
-            try:
-                # Its signer was checked on import; the city may have left the register since.
-                verified = dossier.read_bytes(store.read_blob(a.blob), keys.private, None,
-                                              kind=dossier.ANSWER)
-                replies.append((a.day, str(verified.document["text"])))
-            except NoMatch:
-                replies.append((a.day, "(not addressed to your key)"))
-        try:
-            doc = store.open_json(r.blob, keys)
-        except NoMatch:
-            out.append(ReferralView(r.dossier, r.day, "", "", (), (), False, False, "", False,
-                                    tuple(replies)))
+    for r in view.history:
+        if r.kind != "referral":
             continue
+        body = r.body
+        replies = tuple((str(a.body["day"]), str(a.body["text"])) for a in view.history
+                        if a.kind == "dossier-answer" and a.body["dossier"] == body["dossier"])
         out.append(ReferralView(
-            r.dossier, r.day, str(doc.get("city", "")), str(doc.get("country", "")),
-            tuple(str(a) for a in doc.get("answers", [])),
-            tuple(int(f["number"]) for f in doc.get("files", [])),
-            bool(doc.get("note")), bool(doc.get("verification")), str(doc.get("reviewer", "")),
-            True, tuple(replies)))
+            str(body["dossier"]), r.time[:10], str(body["city"]),
+            countries.get(PublicKey.from_text(str(body["coordinator"])), ""),
+            tuple(str(a) for a in body["answers"]),
+            tuple(int(f["number"]) for f in body["files"]),
+            bool(body["note"]), bool(body["verification"]), name(r.author.to_text()), True,
+            replies))
     return out
 
 
@@ -411,30 +440,37 @@ class ImportedAnswer:
 
 
 def import_answer(home: Home, keys: Keys, path: Path) -> ImportedAnswer:
-    """Check a coordinator's answer and put it in its case's history (the envelope kept)."""
+    """Check a coordinator's answer and put it in its case's history: a `dossier-answer`
+    team record holding its text, so the colleagues see it too.
+
+    The answer must be signed by a coordinator key of the register, the one the
+    dossier was referred to (as the `referral` record names it).
+    """
     data = path.read_bytes()
-    with home.lock():
-        state = home.load_state()
-        verified = dossier.read_bytes(data, keys.private, [c.key for c in state.cities],
-                                      kind=dossier.ANSWER)
-        city = next(c.name for c in state.cities if c.key == verified.signer)
-        target = str(verified.document["dossier"])
-        for case_id, case in state.cases.items():
-            for r in case.referrals:
-                if r.dossier != target:
-                    continue
-                if any(a.id == verified.id for a in r.answers):
-                    return ImportedAnswer(case_id, city, str(verified.document["day"]), True)
-                store = home.store(state)
-                sent_to = str(store.open_json(r.blob, keys).get("coordinator", ""))
-                if sent_to != verified.signer.fingerprint:
-                    raise ReviewerError(
-                        f"this answer is signed by the coordinator of {city}, but dossier"
-                        f" {target} was sent to another city's coordinator ({sent_to});"
-                        " nothing was imported")
-                blob = store.put_loose(data)
-                home.save_state(state.with_dossier_answer(
-                    target, DossierAnswer(verified.id, today(), blob)))
-                return ImportedAnswer(case_id, city, str(verified.document["day"]), False)
+    state = home.load_state()
+    views, _name = home.case_records(state, keys)
+    referrals = {str(r.body["dossier"]): (case_id, r) for case_id, view in views.items()
+                 for r in view.history if r.kind == "referral"}
+    # Only the coordinators of the register: a city removed from it is trusted no more.
+    signers = [c.key for c in home.register(state, keys).cities]
+    verified = dossier.read_bytes(data, keys.private, signers, kind=dossier.ANSWER)
+    target = str(verified.document["dossier"])
+    if target not in referrals:
         raise NotFound(f"this answer is about dossier {target}, which no case of this home"
                        " was referred with")
+    case_id, referral = referrals[target]
+    city = str(referral.body["city"])
+    day = str(verified.document["day"])
+    if PublicKey.from_text(str(referral.body["coordinator"])) != verified.signer:
+        raise ReviewerError(
+            f"this answer is signed by {verified.signer.fingerprint}, but dossier {target} was"
+            f" sent to another city's coordinator, {city}'s"
+            f" ({PublicKey.from_text(str(referral.body['coordinator'])).fingerprint});"
+            " nothing was imported")
+    if any(r.kind == "dossier-answer" and r.body["answer"] == verified.id
+           for r in views[case_id].history):
+        return ImportedAnswer(case_id, city, day, True)
+    home.add_records(case_id, [("dossier-answer", {
+        "dossier": target, "answer": verified.id, "city": city, "day": day,
+        "text": str(verified.document["text"])})], keys)
+    return ImportedAnswer(case_id, city, day, False)

@@ -25,15 +25,15 @@ and a version 3 tool that predates it ignores it (and drops it when it writes).
 and the day this home received (or made) it, and "team_outbox", the ids of
 team envelopes not yet sent; a confirmed key's optional "removed" day
 (`keys remove` keeps the colleague, so her records received before that day
-stay and later ones are refused); the register of member cities ("cities":
-name, country, coordinator key, day added); and, per case, the referrals (the
-dossier's id, the day, the envelope holding what was sent to which city, and
-the coordinators' answers' envelopes) and the consents recorded (the day, the
-envelope holding how). Nothing about a record's author, kind or case is here:
-that is inside the envelopes. A state that uses none of these is still
-written as version 3 (byte-identical, and an older tool reads it); one that
-does is written as version 4, which a version 3 tool refuses (it would take a
-removed colleague for a confirmed one, or drop the cities and referrals).
+stay and later ones are refused). Nothing about a record's author, kind or
+case is here: that is inside the envelopes; the register of member cities,
+referrals, consents and coordinators' answers are team records too. (Before
+any release, version 4 also held "cities" and per-case "referrals" and
+"consents"; a state that has them is read with them ignored and written
+without them.) A state that uses none of these is still written as version
+3 (byte-identical, and an older tool reads it); one that does is written as
+version 4, which a version 3 tool refuses (it would take a removed colleague
+for a confirmed one).
 """
 
 from __future__ import annotations
@@ -108,34 +108,6 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class DossierAnswer:
-    """A city coordinator's answer to a dossier, as received (the envelope, kept as it came)."""
-
-    id: str
-    day: str  # the day it was imported
-    blob: str
-
-
-@dataclass(frozen=True, slots=True)
-class Referral:
-    """A dossier written about a case (reviewer.referrals): which city, what went, by
-    whom, sealed in `blob` to the trusted keys; `dossier` is the dossier's id."""
-
-    dossier: str
-    day: str
-    blob: str
-    answers: tuple[DossierAnswer, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Consent:
-    """How a reviewer recorded the applicant's consent to share with cities, sealed in `blob`."""
-
-    day: str
-    blob: str
-
-
-@dataclass(frozen=True, slots=True)
 class Case:
     #: The applicant's reply key, as text (crypto.keys.PublicKey.to_text).
     reply_key: str
@@ -145,8 +117,6 @@ class Case:
     submissions: tuple[Submission, ...] = ()
     verifications: tuple[Verification, ...] = ()
     replies: tuple[Reply, ...] = ()
-    referrals: tuple[Referral, ...] = ()
-    consents: tuple[Consent, ...] = ()
 
     @property
     def followups(self) -> int:
@@ -168,16 +138,6 @@ class ConfirmedKey:
         return not self.removed
 
 
-@dataclass(frozen=True, slots=True)
-class City:
-    """A member city in the register: its coordinator's key was compared by fingerprint."""
-
-    name: str
-    country: str  # "" when not given
-    key: PublicKey
-    added: str
-
-
 #: Where packed blobs lie: pack id -> blob id -> (offset, length) in that pack.
 Packs = Mapping[str, Mapping[str, tuple[int, int]]]
 
@@ -190,7 +150,6 @@ class State:
     server_keys: tuple[str, ...] = ()
     reviewers: tuple[ConfirmedKey, ...] = ()
     packs: Packs = field(default_factory=dict)
-    cities: tuple[City, ...] = ()
     #: Read from a version before confirmed keys (written back as the current one).
     predates_trust: bool = False
     #: Team envelopes stored (reviewer.teamstore): blob id -> the day this home
@@ -254,27 +213,6 @@ class State:
             case, replies=tuple(r for r in case.replies if r.id != reply_id)
         ))
 
-    def with_referral(self, case_id: str, referral: Referral) -> State:
-        case = self.cases[case_id]
-        return self.with_case(case_id, replace(case, referrals=(*case.referrals, referral)))
-
-    def with_dossier_answer(self, dossier: str, answer: DossierAnswer) -> State:
-        """The answer added to the referral of dossier `dossier` (NotFound if none)."""
-        for case_id, case in self.cases.items():
-            for r in case.referrals:
-                if r.dossier == dossier:
-                    return self.with_case(case_id, replace(case, referrals=tuple(
-                        replace(x, answers=(*x.answers, answer)) if x is r else x
-                        for x in case.referrals)))
-        raise NotFound(f"no case of this home was referred with dossier {dossier}")
-
-    def with_consent(self, case_id: str, consent: Consent) -> State:
-        case = self.cases[case_id]
-        return self.with_case(case_id, replace(case, consents=(*case.consents, consent)))
-
-    def with_cities(self, cities: Iterable[City]) -> State:
-        return replace(self, cities=tuple(cities))
-
     def with_pack(self, pack: str, entries: Mapping[str, tuple[int, int]]) -> State:
         return replace(self, packs={**self.packs, pack: dict(entries)})
 
@@ -304,13 +242,9 @@ class State:
 
     @property
     def needs_version_4(self) -> bool:
-        """Whether this state needs version 4: team envelopes, a removed colleague, member
-        cities, referrals or consents (a version 3 tool would misread or drop them)."""
-        return bool(
-            self.team or self.team_outbox or self.cities
-            or any(c.removed for c in self.reviewers)
-            or any(c.referrals or c.consents for c in self.cases.values())
-        )
+        """Whether this state needs version 4: team envelopes or a removed colleague (a
+        version 3 tool would misread or drop them)."""
+        return bool(self.team or self.team_outbox or any(c.removed for c in self.reviewers))
 
 
 # --- the JSON mapping ---------------------------------------------------------------
@@ -333,7 +267,6 @@ def parse(data: bytes) -> State:
             server_keys=tuple(_str(k) for k in _list(doc.get("server_keys", []))),
             reviewers=_reviewers(doc.get("reviewers", [])),
             packs=_packs(doc.get("packs", {})),
-            cities=_cities(doc.get("cities", [])),
             predates_trust=doc["version"] < 3,
             team=_team(doc.get("team", {})),
             team_outbox=_outbox(doc.get("team_outbox", [])),
@@ -366,10 +299,6 @@ def dump(state: State) -> bytes:
         },
     }
     if v4:
-        doc["cities"] = [
-            {"name": c.name, "country": c.country, "key": c.key.to_text(), "added": c.added}
-            for c in state.cities
-        ]
         doc["team"] = dict(state.team)
         doc["team_outbox"] = list(state.team_outbox)
     # Compact: with `indent`, json falls back to its pure-Python encoder,
@@ -396,13 +325,6 @@ def _case_json(case: Case) -> dict[str, Any]:
              **({"exported_on": r.exported_on} if r.exported_on else {})}
             for r in case.replies
         ] if case.replies else [],
-        # Only when there are some: a case without them is written as version 3 wrote it.
-        **({"referrals": [
-            {"dossier": r.dossier, "day": r.day, "blob": r.blob,
-             "answers": [{"id": a.id, "day": a.day, "blob": a.blob} for a in r.answers]}
-            for r in case.referrals]} if case.referrals else {}),
-        **({"consents": [{"day": c.day, "blob": c.blob} for c in case.consents]}
-           if case.consents else {}),
     }
 
 
@@ -479,20 +401,8 @@ def _cases(entries: dict[str, Any]) -> dict[str, Case]:
                       _str(r.get("exported_on", "")))
                 for r in replies
             ]) if replies else (),
-            _referrals(v["referrals"]) if "referrals" in v else (),
-            tuple([Consent(_str(c["day"]), _str(c["blob"])) for c in _list(v["consents"])])
-            if "consents" in v else (),
         )
     return cases
-
-
-def _referrals(entries: object) -> tuple[Referral, ...]:
-    return tuple(
-        Referral(_str(r["dossier"]), _str(r["day"]), _str(r["blob"]), tuple(
-            DossierAnswer(_str(a["id"]), _str(a["day"]), _str(a["blob"]))
-            for a in _list(r["answers"])))
-        for r in _list(entries)
-    )
 
 
 _HEX = re.compile(r"[0-9a-f]*")
@@ -543,25 +453,6 @@ def _outbox(entries: object) -> tuple[str, ...]:
     if type(entries) is not list or not _all_ids(entries):
         raise StateError("its team outbox is not a list of ids")
     return tuple(entries)
-
-
-def _cities(entries: object) -> tuple[City, ...]:
-    if not isinstance(entries, list):
-        raise StateError("its cities are not a list")
-    cities: list[City] = []
-    for entry in entries:
-        if not (
-            isinstance(entry, dict)
-            and set(entry) == {"name", "country", "key", "added"}
-            and all(isinstance(v, str) for v in entry.values())
-        ):
-            raise StateError("a city entry is malformed")
-        try:
-            key = PublicKey.from_text(entry["key"])
-        except InvalidPublicKey:
-            raise StateError("a city's key is not a valid public key") from None
-        cities.append(City(entry["name"], entry["country"], key, entry["added"]))
-    return tuple(cities)
 
 
 def _packs(packs: object) -> dict[str, dict[str, tuple[int, int]]]:

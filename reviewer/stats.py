@@ -32,12 +32,14 @@ from reviewer.errors import ReviewerError
 from reviewer.home import RECOMMENDATIONS
 from reviewer.index import UNVERIFIED
 from reviewer.state import Case, State
+from reviewer.teamview import CONFLICT, CaseTeam
 
 #: Months are YYYY-MM; `--since` takes one.
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-#: The states in the order the figures list them; "?" is a case whose latest
-#: verification record is not sealed to this home's keys.
-STATES = (UNVERIFIED, *RECOMMENDATIONS, "?")
+#: The states in the order the figures list them; "conflict" is a case whose
+#: colleagues set different states without seeing each other's (reviewer.teamview);
+#: "?" is a case whose latest verification record is not sealed to this home's keys.
+STATES = (UNVERIFIED, *RECOMMENDATIONS, CONFLICT, "?")
 #: How many countries the figures name; the rest are counted as "others".
 TOP_COUNTRIES = 15
 #: How many of the cases waiting longest without a decision the overview lists.
@@ -88,6 +90,7 @@ class CaseFacts:
     received: str  # YYYY-MM-DD, the first submission's day
     state: str  # one of STATES
     referred: bool
+    cities: tuple[str, ...]  # the member cities it was referred to, each once
     profession: str  # a choice's value, "other" (their own words), or NOT_KNOWN
     country: str  # an ISO 3166 code, NOT_CODED, or NOT_KNOWN
     urgency: str  # a choice's value, or NOT_KNOWN
@@ -99,18 +102,24 @@ class CaseFacts:
         return month_of(self.received)
 
 
-def is_referred(case: Case, entry: Mapping[str, Any]) -> bool:
-    """Whether a case counts as referred to a member city.
+def is_referred(team: CaseTeam | None) -> bool:
+    """Whether a case counts as referred to a member city: a dossier was written for
+    it (a `referral` team record), whatever its state says."""
+    return team is not None and bool(team.referred)
 
-    Today: its latest recommendation is `refer`. The one place to extend when
-    referrals are recorded on the case (a referral record counts then too).
+
+def case_facts(case_id: str, case: Case, entry: Mapping[str, Any],
+               team: CaseTeam | None = None) -> CaseFacts:
+    """One case's facts from the state, its index entry (reviewer.index) and the fold of
+    its team records (reviewer.teamview), as `list` shows it.
+
+    The state is the fold's ("conflict" counted as such) for a case with team
+    records, else the index's. The day of the decision is the earliest of the
+    index's (the first deciding verification record this home holds) and the
+    fold's (the author's day of the first deciding state or verification record:
+    the same for every reviewer of the team, whenever each received it).
     """
-    return entry.get("state") == "refer"
-
-
-def case_facts(case_id: str, case: Case, entry: Mapping[str, Any]) -> CaseFacts:
-    """One case's facts from the state and its index entry (reviewer.index)."""
-    state = str(entry.get("state", UNVERIFIED))
+    state = str(entry.get("state", UNVERIFIED)) if team is None else team.state
     profession = str(entry.get("profession", ""))
     if not entry.get("readable", True) and not profession:
         profession = NOT_KNOWN
@@ -128,18 +137,24 @@ def case_facts(case_id: str, case: Case, entry: Mapping[str, Any]) -> CaseFacts:
         case=case_id,
         received=case.received,
         state=state if state in STATES else "?",
-        referred=is_referred(case, entry),
+        referred=is_referred(team),
+        cities=tuple(dict.fromkeys(team.referred)) if team is not None else (),
         profession=profession,
         country=country,
         urgency=urgency,
         first_reply=first_reply,
-        decided=str(entry.get("decided", "")),
+        decided=min((d for d in (str(entry.get("decided", "")),
+                                 team.decided if team is not None else "") if d), default=""),
     )
 
 
-def all_facts(state: State, index: Mapping[str, Mapping[str, Any]]) -> list[CaseFacts]:
-    """Every case's facts, oldest first (then by id)."""
-    facts = [case_facts(case_id, case, index[case_id]) for case_id, case in state.cases.items()]
+def all_facts(state: State, index: Mapping[str, Mapping[str, Any]],
+              teams: Mapping[str, CaseTeam] | None = None) -> list[CaseFacts]:
+    """Every case's facts, oldest first (then by id); `teams`: the case views
+    (Home.team_views_of), the same the case list shows."""
+    teams = teams or {}
+    facts = [case_facts(case_id, case, index[case_id], teams.get(case_id))
+             for case_id, case in state.cases.items()]
     facts.sort(key=lambda f: (f.received, f.case))
     return facts
 
@@ -184,6 +199,7 @@ class Overview:
     by_country: tuple[Row, ...]
     by_urgency: tuple[Row, ...]
     referred: int
+    by_city: tuple[Row, ...]  # cases referred to each city (a case once per city)
     to_first_reply: Median
     to_decision: Median
     waiting: tuple[Waiting, ...]
@@ -197,6 +213,7 @@ class Overview:
             "by_month": rows(self.by_month), "by_state": rows(self.by_state),
             "by_profession": rows(self.by_profession), "by_country": rows(self.by_country),
             "by_urgency": rows(self.by_urgency), "referred": self.referred,
+            "by_city": rows(self.by_city),
             "median_days_to_first_reply": {"days": self.to_first_reply.days,
                                            "cases": self.to_first_reply.cases},
             "median_days_to_decision": {"days": self.to_decision.days,
@@ -275,6 +292,7 @@ def overview(facts: Sequence[CaseFacts], *, today: str, since: str | None = None
         by_urgency=_in_order("urgency", Counter(f.urgency for f in chosen),
                              [v for v, _ in URGENCIES] + [NOT_KNOWN]),
         referred=sum(1 for f in chosen if f.referred),
+        by_city=_in_order("city", Counter(c for f in chosen for c in f.cities), ()),
         to_first_reply=_median([days_between(f.received, f.first_reply)
                                 for f in chosen if f.first_reply]),
         to_decision=_median([days_between(f.received, f.decided)
@@ -475,6 +493,7 @@ def overview_lines(o: Overview) -> list[str]:
     table(f"By country (the {TOP_COUNTRIES} largest, then the others)", o.by_country)
     table("By urgency (the applicant's choice)", o.by_urgency)
     lines.append(f"Referred: {o.referred}")
+    table("Referred, by member city (a case once per city)", o.by_city)
     for title, median in (("the first reply", o.to_first_reply),
                           ("a decision", o.to_decision)):
         shown = "none yet" if median.days is None else (

@@ -101,14 +101,7 @@ def fold(case: str, records: Iterable[TeamRecord]) -> CaseView:
     history = tuple(applied[rid] for rid in order)
 
     def heads_of(ids: Iterable[str]) -> tuple[str, ...]:
-        """The chosen records no chosen record had seen: children before parents, each
-        record marks its parents as seen when it is chosen or has seen a chosen one."""
-        chosen = set(ids)
-        seen_by_chosen: set[str] = set()
-        for rid in reversed(order):
-            if rid in chosen or rid in seen_by_chosen:
-                seen_by_chosen.update(applied[rid].parents)
-        return tuple(sorted(chosen - seen_by_chosen))
+        return _heads_of(applied, order, ids)
 
     heads = heads_of(applied)
     state_heads = tuple(applied[r] for r in heads_of(
@@ -125,6 +118,80 @@ def fold(case: str, records: Iterable[TeamRecord]) -> CaseView:
         held=tuple(sorted(held, key=lambda h: h.record.id)), equivocations=equivocations,
         copies=copies,
     )
+
+
+def _heads_of(applied: Mapping[str, TeamRecord], order: Sequence[str],
+              ids: Iterable[str]) -> tuple[str, ...]:
+    """The chosen records no chosen record had seen: children before parents, each
+    record marks its parents as seen when it is chosen or has seen a chosen one."""
+    chosen = set(ids)
+    seen_by_chosen: set[str] = set()
+    for rid in reversed(order):
+        if rid in chosen or rid in seen_by_chosen:
+            seen_by_chosen.update(applied[rid].parents)
+    return tuple(sorted(chosen - seen_by_chosen))
+
+
+# --- the register of member cities -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredCity:
+    """A city in the register as the fold leaves it: the `add` record that put it there."""
+
+    name: str
+    country: str
+    key: PublicKey
+    record: TeamRecord  # its author and time say who added it, and when (display only)
+
+
+@dataclass(frozen=True)
+class Register:
+    """The team's register of member cities, folded from its `city` records."""
+
+    cities: tuple[RegisteredCity, ...]  # by name, casefolded
+    #: Names whose latest records disagree (an add and a remove, or two adds with a
+    #: different key or country, neither having seen the other): each head, by id.
+    conflicts: Mapping[str, tuple[TeamRecord, ...]]
+    heads: tuple[str, ...]  # the ids a new city record names as parents
+    held: tuple[Held, ...]
+    equivocations: tuple[str, ...]
+
+
+def fold_register(records: Iterable[TeamRecord]) -> Register:
+    """The register from every `city` record in `records` (others are ignored).
+
+    Like a case's state (docs/team.md, "The register"): the city records form
+    their own graph of parents. For each name (casefolded), take the heads of
+    its records: all `add` with the same key and country, the city is in the
+    register; all `remove`, it is not; otherwise the name is in conflict (not
+    usable) until a record that has seen every head adds or removes it again.
+    """
+    by_id: dict[str, dict[str, TeamRecord]] = {}
+    for record in records:
+        if record.kind == "city":
+            by_id.setdefault(record.id, {})[record.digest] = record
+    equivocations = tuple(sorted(rid for rid, c in by_id.items() if len(c) > 1))
+    unique = {rid: next(iter(c.values())) for rid, c in by_id.items() if len(c) == 1}
+    applied, held = _apply(unique)
+    order = _topological(applied)
+    names: dict[str, list[str]] = {}
+    for rid in order:
+        names.setdefault(str(applied[rid].body["name"]).casefold(), []).append(rid)
+    cities: list[RegisteredCity] = []
+    conflicts: dict[str, tuple[TeamRecord, ...]] = {}
+    for folded, ids in sorted(names.items()):
+        heads = [applied[r] for r in _heads_of(applied, order, ids)]
+        outcomes = {(str(r.body["action"]), str(r.body["key"]), str(r.body["country"]))
+                    for r in heads}
+        if len(outcomes) > 1 and not all(o[0] == "remove" for o in outcomes):
+            conflicts[folded] = tuple(heads)
+        elif heads[0].body["action"] == "add":
+            last = max(heads, key=lambda r: (r.time, r.id))
+            cities.append(RegisteredCity(str(last.body["name"]), str(last.body["country"]),
+                                         PublicKey.from_text(str(last.body["key"])), last))
+    return Register(tuple(cities), conflicts, _heads_of(applied, order, applied),
+                    tuple(sorted(held, key=lambda h: h.record.id)), equivocations)
 
 
 def _apply(records: Mapping[str, TeamRecord]) -> tuple[dict[str, TeamRecord], list[Held]]:

@@ -68,7 +68,8 @@ class Stored:
 
     @property
     def digest(self) -> str:
-        assert self.record is not None
+        if self.record is None:  # an announcement has no digest: a caller's mistake
+            raise TypeError("an announcement is not a record")
         return record_digest(self.record.data, self.record.signature)
 
 
@@ -79,6 +80,9 @@ class TeamRead:
     book: Book
     #: Verified records by case, ready for reviewer.team.fold.
     records: dict[str, list[TeamRecord]] = field(default_factory=dict)
+    #: Verified records about no case but the team's register of member cities
+    #: (kind `city`), ready for reviewer.team.fold_register.
+    register: list[TeamRecord] = field(default_factory=list)
     #: Each valid record's signed frame, by digest (to share it unchanged).
     frames: dict[str, bytes] = field(default_factory=dict)
     #: One line per record kept aside (unknown author or case): applied later.
@@ -149,7 +153,8 @@ def read_team(state: State, store: BlobStore, private: Sequence[PrivateKey],
             a = item.announcement
             read.announcements.add((a.sender.raw, a.signing.raw))
             continue
-        assert item.record is not None
+        if item.record is None:  # open_content gives a record or an announcement
+            continue
         read.digests.add(item.digest)
         if item.record.document["kind"] == "rotation":
             continue
@@ -161,9 +166,11 @@ def read_team(state: State, store: BlobStore, private: Sequence[PrivateKey],
         except TeamRecordError as e:
             read.refused.append(f"{item.blob}: {e}")
             continue
-        assert record.case is not None
-        read.records.setdefault(record.case, []).append(record)
         read.frames[record.digest] = item.frame
+        if record.case is None:
+            read.register.append(record)
+        else:
+            read.records.setdefault(record.case, []).append(record)
     read.aside.extend(read.book.aside)
     return read
 
@@ -260,7 +267,7 @@ def receive(members: Iterable[tuple[str, bytes]], read: TeamRead, state: State,
         except TeamRecordError as e:
             out.refused.append(f"refused: {e} (record {doc['id']})")
         else:
-            if record.case is not None:
+            if record.kind != "rotation":
                 out.valid.append(record)
             continue
         del out.keep[item.blob]

@@ -28,6 +28,8 @@ from reviewer.team import STATE_FIELDS, CaseView
 
 #: CaseTeam.state while state changes that had not seen each other disagree.
 CONFLICT = "conflict"
+#: The states that decide a case ("more-info" does not), as reviewer.index counts them.
+DECISIONS = frozenset({"proceed", "refer", "decline"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class CaseTeam:
     assignee_conflict: tuple[Conflict, ...]
     history: tuple[Entry, ...]  # the fold's order, oldest first
     held: int  # records waiting for a missing parent
+    #: The member cities the case was referred to, one per `referral` record, in
+    #: the history's order (a city twice if it got two dossiers).
+    referred: tuple[str, ...] = ()
+    #: The author's day (YYYY-MM-DD, from the record's time) of the first record in
+    #: the history that set a deciding state (DECISIONS); "" if none.
+    decided: str = ""
 
     @property
     def conflict(self) -> bool:
@@ -91,7 +99,25 @@ def summary(record: TeamRecord, name: Namer) -> tuple[str, str]:
     if kind == "link":
         return (f"linked this case to {body['other']} ({body['relation']})",
                 str(body["reason"]))
+    if kind == "referral":
+        files = ", ".join(str(f["number"]) for f in body["files"]) or "none"
+        return (f"referred the case to {body['city']} (dossier {body['dossier']})",
+                f"answers: {', '.join(body['answers']) or 'none'}; files: {files};"
+                f" cover note: {'yes' if body['note'] else 'no'}; verification summary:"
+                f" {'yes' if body['verification'] else 'no'}; consent: {body['consent']}")
+    if kind == "consent":
+        return "recorded the applicant's consent to share with member cities", str(body["how"])
+    if kind == "dossier-answer":
+        return (f"imported the answer of {body['city']} to dossier {body['dossier']}"
+                f" (written {body['day']})", str(body["text"]))
     return kind, ""
+
+
+def _decided(record: TeamRecord) -> str:
+    """The author's day of a record that decides the case; "" for any other."""
+    if record.kind in STATE_FIELDS and record.body[STATE_FIELDS[record.kind]] in DECISIONS:
+        return record.time[:10]
+    return ""
 
 
 def named_view(view: CaseView, name: Namer) -> CaseTeam:
@@ -118,13 +144,15 @@ def named_view(view: CaseView, name: Namer) -> CaseTeam:
         assignee_conflict=assignee_conflict,
         history=history,
         held=len(view.held),
+        referred=tuple(str(r.body["city"]) for r in view.history if r.kind == "referral"),
+        decided=next((d for d in map(_decided, view.history) if d), ""),
     )
 
 
 # --- team.env: the named views, sealed to the home's own keys --------------------------
 
 #: Bumped whenever what the views hold, or how they are made, changes.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 
 
 def views_key(parts: Sequence[object]) -> str:
@@ -162,6 +190,8 @@ def load_views(data: bytes, key: str) -> Views | None:
                 assignee_conflict=tuple(Conflict(**c) for c in v["assignee_conflict"]),
                 history=tuple(Entry(**e) for e in v["history"]),
                 held=int(v["held"]),
+                referred=tuple(str(c) for c in v["referred"]),
+                decided=str(v["decided"]),
             )
             for case, v in doc["cases"].items()
         }, heads)
@@ -185,5 +215,9 @@ def after_own(view: CaseTeam, record: TeamRecord, name: Namer) -> CaseTeam:
         who = record.body["assignee"]
         assignee, assignee_conflict = (None if who is None else name(str(who))), ()
     entry = Entry(record.id, record.time, "you", record.kind, *summary(record, name))
+    referred = view.referred
+    if record.kind == "referral":
+        referred = (*referred, str(record.body["city"]))
     return CaseTeam(state, state_conflict, assignee, assignee_conflict,
-                    (*view.history, entry), view.held)
+                    (*view.history, entry), view.held, referred,
+                    view.decided or _decided(record))

@@ -132,6 +132,16 @@ BODIES: dict[str, dict[str, Any]] = {
               "text": "Thank you. We are reading your application."},
     "file-saved": {"blob": hashlib.sha256(b"team blob").hexdigest()[:32], "name": "article.pdf"},
     "link": {"other": OTHER_CASE, "relation": "same-person", "reason": "the same passport"},
+    "referral": {"dossier": hashlib.sha256(b"team dossier").hexdigest()[:32], "city": "Stavanger",
+                 "coordinator": identity("team coordinator").public_key.to_text(),
+                 "answers": ["work", "threat"],
+                 "files": [{"number": 2, "blob": hashlib.sha256(b"team blob").hexdigest()[:32]}],
+                 "note": True, "verification": False, "consent": "recorded"},
+    "consent": {"how": "She said yes on the phone on 1 December."},
+    "dossier-answer": {"dossier": hashlib.sha256(b"team dossier").hexdigest()[:32],
+                       "answer": hashlib.sha256(b"team answer").hexdigest()[:32],
+                       "city": "Stavanger", "day": "2026-12-01",
+                       "text": "We can host her from March."},
 }
 
 
@@ -179,6 +189,13 @@ def team_cases() -> list[TeamCase]:
         "new_author": new_signing.public_key.to_text(), "new_key": new_key.to_text(),
         "binding": team.rotation_binding(new_signing, new_key).hex()})
     ok("success_rotation", "a rotation signed by the old key, vouched for by the new", rotation)
+    city = {"action": "add", "name": "Stavanger", "country": "NO",
+            "key": identity("team coordinator").public_key.to_text()}
+    ok("success_city", "a city added to the register (no case)",
+       doc("city", ALICE_S, label="city", case=None, body=city))
+    bad("city_with_a_case", "a city record that names a case",
+        raw_frame(doc("city", ALICE_S, label="city case", body=city), ALICE_S),
+        errors.TeamRecordError)
     bad_binding = dict(rotation, id=Drbg("record rotation bad")(16).hex(), body={
         **rotation["body"], "binding": team.rotation_binding(signing("stranger"), new_key).hex()})
     bad("rotation_bad_binding", "a rotation whose binding is by another key than the new one",

@@ -513,7 +513,8 @@ def export() -> Any:
 def _facts() -> list[stats.CaseFacts]:
     d = desk()
     state = d.state()
-    return stats.all_facts(state, d.home.fresh_index(state, d.keys))
+    return stats.all_facts(state, d.home.fresh_index(state, d.keys),
+                           d.home.team_views_of(state, d.keys))
 
 
 def _since(value: str) -> str | None:

@@ -29,6 +29,7 @@ from crypto.signing import SigningKey
 CASE = "c" * 32
 OTHER_CASE = "d" * 32
 TIME = "2026-12-01T18:00:00Z"
+COORDINATOR = PrivateKey.generate().public_key.to_text()
 
 
 class Reviewer:
@@ -61,7 +62,14 @@ BODIES: dict[str, dict[str, Any]] = {
     "reply": {"reply": "e" * 32, "text": "Thank you; we are reading your application."},
     "file-saved": {"blob": "f" * 32, "name": "article.pdf"},
     "link": {"other": OTHER_CASE, "relation": "same-person", "reason": "same passport"},
+    "referral": {"dossier": "1" * 32, "city": "Oslo", "coordinator": COORDINATOR,
+                 "answers": ["work"], "files": [{"number": 1, "blob": "f" * 32}], "note": False,
+                 "verification": True, "consent": "yes"},
+    "consent": {"how": "by phone"},
+    "dossier-answer": {"dossier": "1" * 32, "answer": "2" * 32, "city": "Oslo",
+                       "day": "2026-12-01", "text": "We can host her."},
 }
+CITY = {"action": "add", "name": "Oslo", "country": "NO", "key": COORDINATOR}
 
 
 def record(author: Reviewer, kind: str = "note", *, body: dict[str, Any] | None = None,
@@ -232,6 +240,43 @@ def test_a_malformed_record_is_refused_before_any_key_is_used(
         team.read_record(raw_frame(alice, doc))
     with pytest.raises(TeamRecordError):  # and a writer cannot sign it
         team.sign_record(doc, alice.signing, [alice.key.public_key])
+
+
+@pytest.mark.parametrize("kind, change, match", [
+    ("referral", {"city": "Oslo\nBergen"}, "not one line"),
+    ("referral", {"coordinator": "refuge-pk1-" + "a" * 52}, "coordinator"),
+    ("referral", {"answers": ["work", "work"]}, "its answers"),
+    ("referral", {"files": [{"number": 0, "blob": "f" * 32}]}, "its files"),
+    ("referral", {"files": [{"number": 1, "blob": "f" * 32}, {"number": 1, "blob": "e" * 32}]},
+     "one number twice"),
+    ("referral", {"note": 1}, "true or false"),
+    ("referral", {"consent": "maybe"}, "its consent"),
+    ("consent", {"how": " "}, "its how is empty"),
+    ("dossier-answer", {"day": "2026-13-01"}, "its day"),
+    ("dossier-answer", {"answer": "X" * 32}, "dossier or answer"),
+    ("city", {"action": "rename"}, "its action"),
+    ("city", {"country": "no"}, "its country"),
+    ("city", {"key": COORDINATOR + " "}, "its key"),
+])
+def test_the_member_city_kinds_check_their_bodies(
+    alice: Reviewer, kind: str, change: dict[str, Any], match: str,
+) -> None:
+    case = None if kind == "city" else CASE
+    body = {**(CITY if kind == "city" else BODIES[kind]), **change}
+    doc = record(alice, kind, body=body, case=case)
+    with pytest.raises(TeamRecordError, match=match):
+        team.sign_record(doc, alice.signing, [alice.key.public_key])
+
+
+def test_a_city_record_has_no_case_and_may_have_parents(alice: Reviewer) -> None:
+    doc = record(alice, "city", body=CITY, case=None, parents=("1" * 32,))
+    got = team.verify_record(team.read_record(team.sign_record(
+        doc, alice.signing, [alice.key.public_key])), [alice.known], day="2026-12-01",
+        cases={CASE})
+    assert (got.case, got.parents, got.kind) == (None, ("1" * 32,), "city")
+    with pytest.raises(TeamRecordError, match="case is not null"):
+        team.sign_record(record(alice, "city", body=CITY), alice.signing,
+                         [alice.key.public_key])
 
 
 def test_frame_checks(alice: Reviewer) -> None:

@@ -29,7 +29,12 @@ KINDS = {
     "note": {"text"}, "state": {"state", "reason"}, "assignment": {"assignee"},
     "reply": {"reply", "text"}, "file-saved": {"blob", "name"},
     "link": {"other", "relation", "reason"}, "rotation": {"new_author", "new_key", "binding"},
+    "referral": {"dossier", "city", "coordinator", "answers", "files", "note", "verification",
+                 "consent"},
+    "consent": {"how"}, "dossier-answer": {"dossier", "answer", "city", "day", "text"},
+    "city": {"action", "name", "country", "key"},
 }
+CASELESS = {"rotation", "city"}
 STATES = {"unverified", "proceed", "more-info", "refer", "decline"}
 
 
@@ -73,6 +78,43 @@ def ed25519_ok(key: bytes, message: bytes, signature: bytes) -> bool:
 
 def not_blank(value: object) -> bool:
     return isinstance(value, str) and not value.isspace() and value != ""
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, str) and HEX32.fullmatch(value) is not None
+
+
+def one_line(value: object) -> bool:
+    return not_blank(value) and "\n" not in str(value) and "\r" not in str(value)
+
+
+def day_ok(value: object) -> bool:
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d").strftime("%Y-%m-%d") == value
+    except ValueError:
+        return False
+
+
+def key_ok(value: object) -> bool:
+    try:
+        text_key(value, "refuge-pk1-")
+    except Outcome:
+        return False
+    return True
+
+
+def referral_ok(b: dict[str, Any]) -> bool:
+    answers, files = b["answers"], b["files"]
+    return (is_id(b["dossier"]) and one_line(b["city"]) and key_ok(b["coordinator"])
+            and isinstance(answers, list) and len(answers) <= 1000
+            and all(not_blank(a) for a in answers) and len(set(answers)) == len(answers)
+            and isinstance(files, list) and len(files) <= 1000
+            and all(isinstance(f, dict) and set(f) == {"number", "blob"}
+                    and type(f["number"]) is int and f["number"] >= 1 and is_id(f["blob"])
+                    for f in files)
+            and len({f["number"] for f in files}) == len(files)
+            and type(b["note"]) is bool and type(b["verification"]) is bool
+            and b["consent"] in ("yes", "recorded"))
 
 
 def read_frame(frame: bytes) -> tuple[list[bytes], bytes, bytes, dict[str, Any]]:
@@ -126,8 +168,9 @@ def read_document(record: bytes) -> dict[str, Any]:
     kind = doc["kind"]
     if not isinstance(doc["id"], str) or not HEX32.fullmatch(doc["id"]) or kind not in KINDS:
         raise malformed()
-    if (doc["case"] is not None or kind != "rotation") and not (
-            isinstance(doc["case"], str) and HEX32.fullmatch(doc["case"]) and kind != "rotation"):
+    if (doc["case"] is not None or kind not in CASELESS) and not (
+            isinstance(doc["case"], str) and HEX32.fullmatch(doc["case"])
+            and kind not in CASELESS):
         raise malformed()
     text_key(doc["author"], "refuge-sig1-")
     parents = doc["parents"]
@@ -153,6 +196,13 @@ def read_document(record: bytes) -> dict[str, Any]:
         and b["other"] != doc["case"] and isinstance(b["reason"], str),
         "verification": lambda b: b["risk"] in ("low", "medium", "high", "critical")
         and b["recommendation"] in ("proceed", "more-info", "refer", "decline"),
+        "referral": referral_ok,
+        "consent": lambda b: not_blank(b["how"]),
+        "dossier-answer": lambda b: is_id(b["dossier"]) and is_id(b["answer"])
+        and one_line(b["city"]) and day_ok(b["day"]) and not_blank(b["text"]),
+        "city": lambda b: b["action"] in ("add", "remove") and one_line(b["name"])
+        and isinstance(b["country"], str) and re.fullmatch(r"([A-Z]{2})?", b["country"])
+        and key_ok(b["key"]),
     }
     if kind in rules and not rules[kind](body):
         raise malformed()

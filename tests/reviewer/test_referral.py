@@ -41,7 +41,7 @@ class Person:
 
     def run(self, *args: str, input: str | None = None) -> Result:
         n = 2 if args[0] in GROUPS else 1
-        key = [] if args[:2] == ("cities", "list") else ["--passphrase-file", str(self.pass_file)]
+        key = ["--passphrase-file", str(self.pass_file)]  # the register is in team records
         return self.runner.invoke(cli, [*args[:n], "--home", str(self.home), *key, *args[n:]],
                                   input=input)
 

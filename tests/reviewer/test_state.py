@@ -82,22 +82,28 @@ def test_a_state_the_earlier_tool_wrote_is_written_back_byte_identical(
     assert (env.home / "state.json").read_bytes() == data
 
 
-def test_cities_referrals_and_consents_round_trip() -> None:
+def test_the_earlier_cities_referrals_and_consents_are_read_and_dropped() -> None:
+    """Before any release, version 4 kept the register, referrals and consents in
+    state.json; they are team records now: such a state still reads, without them."""
     key = PrivateKey.generate().public_key
-    case = state_json.Case("refuge-pk1-x", "2026-12-01")
-    state = state_json.State(cases={"a" * 32: case}).with_cities(
-        [state_json.City("Stavanger", "NO", key, "2026-12-01")])
-    state = state.with_referral("a" * 32, state_json.Referral("b" * 32, "2026-12-01", "c" * 32))
-    state = state.with_dossier_answer("b" * 32, state_json.DossierAnswer("d" * 32, "2026-12-02",
-                                                                          "e" * 32))
-    state = state.with_consent("a" * 32, state_json.Consent("2026-12-01", "f" * 32))
-    written = state_json.dump(state)
-    assert written.endswith(b'"version":4}')  # a version 3 tool would drop them
-    again = state_json.parse(written)
-    assert again.cities == state.cities and again.cases == state.cases
-    assert again.cases["a" * 32].referrals[0].answers[0].id == "d" * 32
-    with pytest.raises(errors.NotFound):
-        state.with_dossier_answer("9" * 32, state_json.DossierAnswer("d" * 32, "x", "e" * 32))
+    earlier = {
+        "version": 4, "server_keys": [], "reviewers": [], "packs": {},
+        "team": {"1" * 32: "2026-12-01"}, "team_outbox": [],
+        "cities": [{"name": "Stavanger", "country": "NO", "key": key.to_text(),
+                    "added": "2026-12-01"}],
+        "cases": {"a" * 32: {
+            "reply_key": "refuge-pk1-x", "received": "2026-12-01", "submissions": [],
+            "verifications": [], "replies": [],
+            "referrals": [{"dossier": "b" * 32, "day": "2026-12-01", "blob": "c" * 32,
+                           "answers": [{"id": "d" * 32, "day": "2026-12-02", "blob": "e" * 32}]}],
+            "consents": [{"day": "2026-12-01", "blob": "f" * 32}]}},
+    }
+    state = state_json.parse(json.dumps(earlier).encode())
+    assert state.cases["a" * 32] == state_json.Case("refuge-pk1-x", "2026-12-01")
+    written = json.loads(state_json.dump(state))
+    assert "cities" not in written and set(written["cases"]["a" * 32]) == {
+        "reply_key", "received", "submissions", "verifications", "replies"}
+    assert written["version"] == 4 and written["team"] == earlier["team"]
 
 
 def test_changes_are_new_states(env: Env, tmp_path: Path) -> None:
@@ -121,7 +127,7 @@ def test_older_versions_still_read(env: Env, tmp_path: Path, version: int) -> No
     doc = json.loads(data)
     doc["version"] = version
     doc["reviewers"] = []
-    del doc["team"], doc["team_outbox"], doc["cities"]  # version 4's (the verification's team record)
+    del doc["team"], doc["team_outbox"]  # version 4's (the verification's team record)
     expected = json.loads(json.dumps(doc))
     del doc["reviewers"]
     if version == 1:

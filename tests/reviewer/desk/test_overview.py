@@ -91,7 +91,8 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, list[stats.Cas
     keys = home.unlock(PASSPHRASE)
     populate(home, keys, generate(200), tmp)
     state = home.load_state()
-    return home, stats.all_facts(state, home.fresh_index(state, keys))
+    return home, stats.all_facts(state, home.fresh_index(state, keys),
+                                 home.team_views_of(state, keys))
 
 
 @pytest.fixture
