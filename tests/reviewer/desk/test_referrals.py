@@ -22,7 +22,13 @@ from crypto.keys import PublicKey
 from reviewer.cli import cli
 from reviewer.desk import Desk, create_app
 from reviewer.home import Home
-from reviewer.referrals import ReferralView, case_content, referral_views
+from reviewer.referrals import (
+    ReferralView,
+    case_content,
+    dossier_files,
+    open_dossier,
+    referral_views,
+)
 from tests.reviewer.desk.conftest import (
     ARABIC_NAME,
     BASE,
@@ -373,3 +379,29 @@ def test_no_plaintext_on_disk(client: FlaskClient, world: World, desk: Desk,
                 for canary in canaries:
                     assert canary.encode() not in content, (p, canary)
     assert list(tmpdir.iterdir()) == []
+
+
+def test_files_are_numbered_over_the_whole_case(client: FlaskClient, world: World,
+                                                desk: Desk, coordinator: Coordinator,
+                                                tmp_path: Path) -> None:
+    """A follow-up's file is file 2 of its case on the page, in the form and in `refer`."""
+    from bench.server_sim import APPLICATION, Applicant, submit, write_bundle
+
+    d = Applicant()
+    submit(d, [world.public], answers={**APPLICATION, "share": "yes"},
+           files=[("a.txt", "text/plain", b"first")])
+    submit(d, [world.public], kind="followup", day="2026-11-22",
+           files=[("a.txt", "text/plain", b"second")])  # names repeat; numbers do not
+    bundle = write_bundle(tmp_path / "d.bundle", [(d, d.submissions)], [world.public])
+    out = CliRunner().invoke(cli, ["import", "--home", str(world.home_dir), "--passphrase-file",
+                                   str(world.pass_file), str(bundle)])
+    assert out.exit_code == 0, out.output
+    html = page(client, f"/cases/{d.case}")
+    assert "Save a copy of file 1" in html and "Save a copy of file 2" in html
+    assert "The applicant answered <strong>yes</strong>" in html
+    assert 'name="file" value="2"' in refer_form(html)
+    r = refer(client, d.case, {"city": "1", "file": "2"})  # consent: the applicant said yes
+    home = coordinator.desk.home
+    verified = open_dossier(home, coordinator.desk.keys, io.BytesIO(r.get_data()))
+    files = list(dossier_files(coordinator.desk.keys, io.BytesIO(r.get_data()), verified))
+    assert [data for _entry, data in files] == [b"second"]
