@@ -17,8 +17,10 @@ what goes into a dossier or who may sign one.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,7 @@ from reviewer.referrals import (
     referral_views,
     signer_name,
 )
+from reviewer.state import City
 
 #: How many uploaded dossiers the desk keeps in memory at once (the oldest goes first).
 MAX_HELD = 8
@@ -58,6 +61,13 @@ class ReferForm:
     verification: bool = False
 
 
+def register_stamp(cities: Sequence[City]) -> str:
+    """Which register a refer form was made from: a city is chosen by its position in
+    the menu, and the register may change (`reviewer cities`) before the form is sent."""
+    joined = "\n".join(f"{c.name}\t{c.key.to_text()}" for c in cities)
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
 def refer_context(case_id: str) -> dict[str, Any]:
     """What the case page needs for its referral section (decrypted in memory)."""
     d = desk()
@@ -69,6 +79,7 @@ def refer_context(case_id: str) -> dict[str, Any]:
         per_submission[f.submission] = per_submission.get(f.submission, 0) + 1
         numbers[(f.submission, per_submission[f.submission])] = f.number
     return {"content": content, "cities": list(state.cities), "sensitive": SENSITIVE,
+            "register": register_stamp(state.cities),
             "consent_yes": CONSENT_YES, "file_numbers": numbers,
             "referrals": referral_views(d.home, state, d.keys, case_id)}
 
@@ -99,6 +110,9 @@ def refer_case(case_id: str) -> Any:
         return refused("choose the city to refer the case to.")
     if any(not n.isdigit() or len(n) >= 7 for n in request.form.getlist("file")):
         return refused("a file is chosen by its number.")
+    if request.form.get("register", "") != register_stamp(cities):
+        return refused("the register of cities changed since this page was loaded; choose"
+                       " the city again.", status=409)
     city = cities[int(form.city)]
     buffer = io.BytesIO()
     try:

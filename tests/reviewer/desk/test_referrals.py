@@ -111,7 +111,10 @@ def verify(client: FlaskClient, case: str) -> None:
 
 
 def refer(client: FlaskClient, case: str, data: Mapping[str, object], *, status: int = 200):
-    return post(client, f"/cases/{case}/refer", dict(data), status=status)
+    """The refer form sent as the case page made it (with its register stamp)."""
+    found = re.search(r'name="register" value="([0-9a-f]+)"', page(client, f"/cases/{case}"))
+    stamp = {"register": found.group(1)} if found else {}
+    return post(client, f"/cases/{case}/refer", {**stamp, **data}, status=status)
 
 
 def referrals(desk: Desk, case: str) -> list[ReferralView]:
@@ -141,6 +144,7 @@ def test_the_form_chooses_nothing_and_marks_the_contact(client: FlaskClient, wor
     assert '<option value="1" dir="auto" >Bergen (NO)</option>' in form
     assert 'value="Bergen"' not in form
     assert 'name="note"' in form and 'name="verification" value="1"' in form
+    assert "<script" not in html.replace("&lt;script", "") and " style=" not in html
     # The applicant's answer to the consent question, and the way to record consent.
     assert "The applicant answered <strong>ask me first</strong>" in html
     assert f'action="/cases/{world.a.case}/consent"' in html
@@ -405,3 +409,21 @@ def test_files_are_numbered_over_the_whole_case(client: FlaskClient, world: Worl
     verified = open_dossier(home, coordinator.desk.keys, io.BytesIO(r.get_data()))
     files = list(dossier_files(coordinator.desk.keys, io.BytesIO(r.get_data()), verified))
     assert [data for _entry, data in files] == [b"second"]
+
+
+def test_a_register_changed_since_the_page_is_not_guessed(client: FlaskClient, world: World,
+                                                          desk: Desk,
+                                                          coordinator: Coordinator) -> None:
+    """Position 1 was Bergen when the page was made; a city removed since shifts it."""
+    consent(client, world.a.case)
+    stamp = re.search(r'name="register" value="([0-9a-f]+)"',
+                      page(client, f"/cases/{world.a.case}"))
+    assert stamp
+    out = CliRunner().invoke(cli, ["cities", "remove", "--home", str(world.home_dir),
+                                   "--passphrase-file", str(world.pass_file), "Stavanger"])
+    assert out.exit_code == 0, out.output
+    r = post(client, f"/cases/{world.a.case}/refer",
+             {"register": stamp.group(1), "city": "0"}, status=409)
+    assert "the register of cities changed since this page was loaded" in r.get_data(
+        as_text=True)
+    assert referrals(desk, world.a.case) == []
