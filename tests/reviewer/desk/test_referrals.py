@@ -427,3 +427,23 @@ def test_a_register_changed_since_the_page_is_not_guessed(client: FlaskClient, w
     assert "the register of cities changed since this page was loaded" in r.get_data(
         as_text=True)
     assert referrals(desk, world.a.case) == []
+
+
+def test_the_citys_answer_shows_on_the_case(client: FlaskClient, world: World,
+                                            coordinator: Coordinator, tmp_path: Path) -> None:
+    """`dossier answer` at the city, `import` at the Secretariat: the case page shows it."""
+    path = tmp_path / "dossier.refuge"
+    path.write_bytes(dossier_for(client, world))
+    note = tmp_path / "answer.txt"
+    note.write_text("We can host her from March. <b>نعم</b>")
+    answer = tmp_path / "answer.refuge"
+    out = CliRunner().invoke(cli, ["dossier", "answer", "--home", str(coordinator.home_dir),
+                                   "--passphrase-file", str(coordinator.pass_file), str(path),
+                                   "--note-file", str(note), "--out", str(answer)])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(cli, ["import", "--home", str(world.home_dir), "--passphrase-file",
+                                   str(world.pass_file), str(answer)])
+    assert out.exit_code == 0, out.output
+    html = page(client, f"/cases/{world.a.case}")
+    assert ('<div dir="auto" class="value">We can host her from March. &lt;b&gt;نعم&lt;/b&gt;'
+            '</div>') in html
