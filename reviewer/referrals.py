@@ -31,7 +31,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from crypto import dossier, envelope
 from crypto.atomic import atomic_output
@@ -255,10 +255,34 @@ def _latest_verification(store: BlobStore, keys: Keys, state: State,
     return None
 
 
-def refer(home: Home, keys: Keys, case_id: str, *, city_name: str, out: Path,
+@contextlib.contextmanager
+def _output(out: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """A path written atomically (never overwritten), or a stream as it is."""
+    if isinstance(out, Path):
+        with atomic_output(out) as dst:
+            yield dst
+    else:
+        yield out
+
+
+@contextlib.contextmanager
+def _input(src: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """A path opened for reading, or a seekable stream from its start."""
+    if isinstance(src, Path):
+        with open(src, "rb") as f:
+            yield f
+    else:
+        src.seek(0)
+        yield src
+
+
+def refer(home: Home, keys: Keys, case_id: str, *, city_name: str, out: Path | BinaryIO,
           answers: Sequence[str] = (), files: Sequence[int] = (), note: str = "",
           with_verification: bool = False) -> Referred:
     """Write the dossier for `case_id` to `out` and record the referral on the case.
+
+    `out` is a path (never overwritten) or a stream held in memory (the desk
+    hands the dossier to the browser without writing it to disk).
 
     Nothing goes that was not chosen. Refused (nothing written) for a case
     whose applicant did not say yes to sharing and for which no consent was
@@ -308,7 +332,7 @@ def refer(home: Home, keys: Keys, case_id: str, *, city_name: str, out: Path,
                                   functools.partial(_stream, store, keys, f.blob))
                for f in chosen_files]
     try:
-        with atomic_output(out) as dst:
+        with _output(out) as dst:
             written = dossier.write(dst, dossier.DOSSIER, doc, signer=keys.private[0],
                                     signing_key=keys.signing[0], recipients=recipients,
                                     files=sources)
@@ -394,16 +418,18 @@ def signer_name(home: Home, state: State, key: PublicKey) -> str:
     return key.fingerprint
 
 
-def open_dossier(home: Home, keys: Keys, path: Path) -> dossier.Verified:
-    """Check a dossier completely (docs/dossier.md); nothing is written."""
+def open_dossier(home: Home, keys: Keys, path: Path | BinaryIO) -> dossier.Verified:
+    """Check a dossier completely (docs/dossier.md); nothing is written.
+
+    `path` is a file, or a seekable stream held in memory (the desk's upload)."""
     state = home.load_state()
-    with open(path, "rb") as src:
+    with _input(path) as src:
         return dossier.read_dossier(src, keys.private, dossier_signers(home, state))
 
 
-def dossier_files(keys: Keys, path: Path, verified: dossier.Verified
+def dossier_files(keys: Keys, path: Path | BinaryIO, verified: dossier.Verified
                   ) -> Iterator[tuple[Mapping[str, Any], bytes]]:
-    with open(path, "rb") as src:
+    with _input(path) as src:
         yield from dossier.dossier_files(src, keys.private, verified)
 
 

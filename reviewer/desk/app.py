@@ -11,7 +11,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from reviewer.desk import views
+from reviewer.desk import referral_views, views  # noqa: F401  # its routes join views.bp
 from reviewer.desk.security import CSRF_FIELD, MAX_REQUEST_BYTES, FrontDoor, InMemoryRequest, guard
 from reviewer.desk.session import Desk
 
@@ -77,6 +77,6 @@ def create_app(desk: Desk, config: dict[str, Any] | None = None) -> Flask:
                         " the terminal running `reviewer desk` may say more.\n", status=500,
                         mimetype="text/plain")
 
-    app.register_blueprint(views.bp)
+    app.register_blueprint(views.bp)  # with reviewer.desk.referral_views' routes
     app.wsgi_app = FrontDoor(app.wsgi_app, desk)  # type: ignore[method-assign]
     return app

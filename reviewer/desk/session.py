@@ -44,6 +44,9 @@ class Desk:
         self._casebook: Casebook | None = None
         self._state: State | None = None
         self._seen: tuple[int, int] | None = None
+        #: Dossiers uploaded to "Open a dossier" (ciphertext, in memory only), by a
+        #: handle of the desk's own; forgotten on lock.
+        self.dossiers: dict[str, bytes] = {}
         self.last_request = clock()
 
     # --- the one-time token and the cookie -------------------------------------
@@ -98,6 +101,7 @@ class Desk:
             self._casebook = None
             self._state = None
             self._seen = None
+            self.dossiers = {}
         gc.collect()
 
     def touch(self) -> None:

@@ -220,9 +220,13 @@ def _case_page(case_id: str, *, status: int = 200, **extra: Any) -> tuple[str, i
     # The Casebook's fold of the same state (state.json is not read again for it).
     team = d.casebook().teams.get(case_id, EMPTY)
     d.casebook().opened(case_id)
+    # Member cities (reviewer.desk.referral_views, which registers its routes on bp).
+    from reviewer.desk.referral_views import refer_context
+
     return render_template("case.html", case=view, reply_html=reply_html, team=team,
                            colleagues=_colleagues(), states=TEAM_STATES,
-                           conflicts=conflict_sentences(team), **extra), status
+                           conflicts=conflict_sentences(team),
+                           **{**refer_context(case_id), **extra}), status
 
 
 @bp.get("/cases/<case_id>")
@@ -267,6 +271,7 @@ DONE: dict[str, str] = {
     "note": "Note added; it goes to your colleagues with the next export.",
     "assigned": "Assignment recorded; it goes to your colleagues with the next export.",
     "state": "State change recorded; it goes to your colleagues with the next export.",
+    "consent": "Consent recorded: a dossier can now be written for this case.",
 }
 #: The states a state change may set (docs/team.md, kind `state`).
 TEAM_STATES = (UNVERIFIED, *RECOMMENDATIONS)

@@ -124,7 +124,7 @@ def test_every_response_carries_the_headers(client: FlaskClient, anonymous: Flas
     for rule in app.url_map.iter_rules():
         path = (rule.rule.replace("<case_id>", case).replace("<submission_id>", sub)
                 .replace("<int:number>", "1").replace("<reply_id>", "0" * 32)
-                .replace("<path:filename>", "desk.css"))
+                .replace("<path:filename>", "desk.css").replace("<handle>", "0" * 32))
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             r = (client.get(path, base_url=BASE) if method == "GET"
                  else client.post(path, data={"csrf": token}, base_url=BASE))
@@ -136,7 +136,8 @@ def test_every_response_carries_the_headers(client: FlaskClient, anonymous: Flas
                 client.post("/unlock", data={"csrf": token, "passphrase": PASSPHRASE},
                             base_url=BASE)
     assert {"desk.cases", "desk.case", "desk.save_file", "desk.verify", "desk.import_",
-            "desk.export", "desk.add_note", "desk.assign", "desk.set_state", "static"} <= seen
+            "desk.export", "desk.add_note", "desk.assign", "desk.set_state", "desk.refer_case",
+            "desk.consent", "desk.open_dossier_page", "desk.save_dossier_file", "static"} <= seen
     # Refusals and errors too.
     _check_headers(anonymous.get("/cases", base_url=BASE), "403")
     _check_headers(client.get("/cases", base_url="http://evil.example:8765"), "421")
@@ -213,7 +214,7 @@ def test_pages_are_script_free_and_say_nothing_in_titles(client: FlaskClient,
     for path in ("/cases", f"/cases/{world.a.case}", f"/cases/{world.b.case}",
                  f"/cases/{world.a.case}/verify", f"/cases/{world.a.case}/replies/compose",
                  "/import", "/cases?mine=1", "/cases?assignee=nobody&conflict=1",
-                 "/overview"):
+                 "/overview", "/dossiers/open"):
         html = page(client, path)
         assert "<script" not in html.replace("&lt;script", "")
         assert " style=" not in html and "<style" not in html
