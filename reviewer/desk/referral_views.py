@@ -34,6 +34,7 @@ from reviewer.referrals import (
     CONSENT_YES,
     SENSITIVE,
     CaseContent,
+    City,
     ConsentMissing,
     case_content,
     dossier_files,
@@ -41,9 +42,9 @@ from reviewer.referrals import (
     record_consent,
     refer,
     referral_views,
+    register_cities,
     signer_name,
 )
-from reviewer.state import City
 
 #: How many uploaded dossiers the desk keeps in memory at once (the oldest goes first).
 MAX_HELD = 8
@@ -78,8 +79,9 @@ def refer_context(case_id: str) -> dict[str, Any]:
     for f in content.files:
         per_submission[f.submission] = per_submission.get(f.submission, 0) + 1
         numbers[(f.submission, per_submission[f.submission])] = f.number
-    return {"content": content, "cities": list(state.cities), "sensitive": SENSITIVE,
-            "register": register_stamp(state.cities),
+    cities = register_cities(d.home, state, d.keys)
+    return {"content": content, "cities": list(cities), "sensitive": SENSITIVE,
+            "register": register_stamp(cities),
             "consent_yes": CONSENT_YES, "file_numbers": numbers,
             "referrals": referral_views(d.home, state, d.keys, case_id)}
 
@@ -105,7 +107,7 @@ def refer_case(case_id: str) -> Any:
         return _case_page(case_id, status=status, refer_error=f"No dossier written: {sentence}",
                           refer_form=form)
 
-    cities = d.state().cities
+    cities = register_cities(d.home, d.state(), d.keys)
     if not form.city.isdigit() or int(form.city) >= len(cities):
         return refused("choose the city to refer the case to.")
     if any(not n.isdigit() or len(n) >= 7 for n in request.form.getlist("file")):

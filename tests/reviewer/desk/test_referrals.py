@@ -86,7 +86,7 @@ def add_city(world: World, name: str, key: PublicKey, country: str = "NO") -> No
 @pytest.fixture
 def coordinator(tmp_path: Path, world: World) -> Coordinator:
     c = Coordinator(tmp_path)
-    add_city(world, "Stavanger", PublicKey.from_text(
+    add_city(world, "Alesund", PublicKey.from_text(
         Coordinator(tmp_path, "other-city").public.to_text()), "NO")
     add_city(world, "Bergen", c.public, "NO")
     c.confirm(world.public, "Secretariat Ana")
@@ -342,13 +342,14 @@ def test_new_forms_need_the_cookie_and_the_csrf_token(client: FlaskClient, anony
             r = client.post(path, data={**fresh, **bad}, base_url=BASE)
             assert r.status_code == 400, (path, bad)
             assert "did not come from the desk" in r.get_data(as_text=True)
-    state = desk.home.load_state()
-    assert state.cases[case].consents == () and state.cases[case].referrals == ()
+    state, keys = desk.home.load_state(), desk.keys
+    assert case_content(desk.home, state, keys, case).consents == ()
+    assert referral_views(desk.home, state, keys, case) == []
     # A locked desk acts on none of them.
     desk.lock()
     r = client.post(f"/cases/{case}/consent", data={"csrf": token, "how": "x"}, base_url=BASE)
     assert "nothing was saved" in r.get_data(as_text=True)
-    assert desk.home.load_state().cases[case].consents == ()
+    assert case_content(desk.home, desk.home.load_state(), keys, case).consents == ()
 
 
 def test_no_plaintext_on_disk(client: FlaskClient, world: World, desk: Desk,
@@ -420,7 +421,7 @@ def test_a_register_changed_since_the_page_is_not_guessed(client: FlaskClient, w
                       page(client, f"/cases/{world.a.case}"))
     assert stamp
     out = CliRunner().invoke(cli, ["cities", "remove", "--home", str(world.home_dir),
-                                   "--passphrase-file", str(world.pass_file), "Stavanger"])
+                                   "--passphrase-file", str(world.pass_file), "Alesund"])
     assert out.exit_code == 0, out.output
     r = post(client, f"/cases/{world.a.case}/refer",
              {"register": stamp.group(1), "city": "0"}, status=409)
