@@ -353,19 +353,42 @@ def decrypt_stream(src: BinaryIO, identities: Iterable[PrivateKey]) -> Iterator[
             yield plain
         else:
             # The end-of-content chunk: content, the 0x80 marker, then zeros.
-            stripped = plain.rstrip(b"\0")
-            if not stripped.endswith(b"\x80"):
+            end = marked_content_end(plain)
+            if end is None:
                 raise PaddingError("no end-of-content marker")
             in_padding = True
-            if len(stripped) > 1:
-                content += len(stripped) - 1
-                yield stripped[:-1]
+            if end:
+                content += end
+                yield plain[:end]
         if tag == TAG_FINAL:
             if total != padded_size(content + 1):
                 raise PaddingLengthError("padding length is not the canonical one")
             if src.read(1):
                 raise TrailingDataError("data after the final chunk")
             return
+
+
+def marked_content_end(plain: bytes) -> int | None:
+    """Where the content of an end-of-content chunk ends: the index of its 0x80
+    marker, if the marker is the chunk's last non-zero byte; None otherwise.
+
+    A speed trick. The plain code is
+    `s = plain.rstrip(b"\\0"); return len(s) - 1 if s.endswith(b"\\x80") else None`;
+    here the last 0x80 is found with rfind and the bytes after it are compared
+    with zeros (both in C, a memrchr and a memcmp). The two agree on every input:
+    the last non-zero byte is a 0x80 exactly when the bytes after the last 0x80
+    are all zero (tests/crypto/test_envelope.py compares them).
+
+    What it buys: `bytes.rstrip` with an argument tests each stripped byte against
+    the argument in a loop: 17.6 microseconds for the 4 KiB chunk of a small
+    answers document (478 bytes of content), 1.7 this way (timeit, best of 7, a
+    shared 2-core machine). Every envelope has such a chunk; a 10,000-case import
+    opens 10,000 of them in its checks (docs/performance.md).
+    """
+    marker = plain.rfind(b"\x80")
+    if marker < 0 or plain[marker + 1 :] != _ZERO_CHUNK[: len(plain) - marker - 1]:
+        return None
+    return marker
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Iterable[PrivateKey]) -> int:

@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import io
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -521,3 +522,18 @@ def test_a_team_member_named_as_a_reply_too_is_refused() -> None:
 
     with pytest.raises(ManifestError, match="also named by a submission or reply"):
         read_bundle(io.BytesIO(_with_manifest(out.getvalue(), change)), kind="replies")
+
+
+@pytest.mark.parametrize("sizes", [[], [0], [1], [4300], [bundle.COPY_CHUNK], [4300, 0],
+                                   [bundle.COPY_CHUNK, 1], [10, 20, 30]])
+def test_a_member_of_one_chunk_hashes_as_one_of_many(sizes: list[int]) -> None:
+    # One chunk is hashed in one libsodium call (speed._one_shot), more through the
+    # streaming state: both must be PyNaCl's BLAKE2b-256 with the member person.
+    import nacl.hashlib
+
+    parts = [os.urandom(n) for n in sizes]
+    ours = speed.member_hash()
+    for part in parts:
+        ours.update(part)
+    expected = nacl.hashlib.blake2b(b"".join(parts), digest_size=32, person=b"refuge-bndl-mb1")
+    assert ours.digest() == expected.digest()

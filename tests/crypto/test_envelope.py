@@ -273,3 +273,39 @@ def test_direct_blake2b_refuses_other_sizes() -> None:
         _keyed_blake2b(b"", bytes(31), b"")
     with pytest.raises(ValueError):
         _keyed_blake2b(b"", bytes(32), b"x" * 17)
+
+
+def _plain_content_end(plain: bytes) -> int | None:
+    """The plain code marked_content_end stands for (its docstring)."""
+    stripped = plain.rstrip(b"\0")
+    return len(stripped) - 1 if stripped.endswith(b"\x80") else None
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        b"", b"\0", b"\x80", b"\0\x80", b"\x80\0", b"\x80\x80", b"\x80\x80\0\0",
+        b"ab\x80" + bytes(4093), b"ab\x80" + bytes(4092) + b"\x01", b"\x80\x01" + bytes(10),
+        b"\x01" * 10, bytes(CHUNK_SIZE), b"\x80" + bytes(CHUNK_SIZE - 1),
+        bytes(CHUNK_SIZE - 1) + b"\x80", "ş\x80".encode() + b"\x80" + bytes(100),
+        b"\xc5\x80\x00" + bytes(50),
+    ],
+)
+def test_marked_content_end_equals_the_plain_code(plain: bytes) -> None:
+    from crypto.envelope import marked_content_end
+
+    assert marked_content_end(plain) == _plain_content_end(plain)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    content=st.binary(max_size=200),
+    tail=st.lists(st.sampled_from([0, 0, 0, 0x80, 1, 0xff]), max_size=40),
+)
+def test_marked_content_end_equals_the_plain_code_on_any_chunk(content: bytes,
+                                                                tail: list[int]) -> None:
+    # Mostly zeros after the content, with a marker or a stray byte here and there.
+    from crypto.envelope import marked_content_end
+
+    plain = content + bytes(tail)
+    assert marked_content_end(plain) == _plain_content_end(plain)

@@ -186,3 +186,31 @@ def test_a_manifest_holds_printable_ascii_only(byte: int) -> None:
         parse_manifest(data)
     not_printable = "not printable ASCII" in str(caught.value)
     assert not_printable == (not 0x20 <= byte <= 0x7E)
+
+
+# --- documents: the decoder built once (crypto.documents.strict_decoder) ---------------
+
+
+@pytest.mark.parametrize("text", [
+    _SUBMISSION_HEAD + '"answers":{"name":"x"},"attachments":[]}',
+    '{"a":1,"a":2}', '{"a":{"b":1,"b":1}}', '{"a":1.5}', '{"a":NaN}', '{"a":-Infinity}',
+    '{"a":1e3}', '[1,2,{"c":[]}]', '  {"a" : 1 }  ', '{"a":1} x', '', '\ufeff{}', '{"a":',
+])
+def test_the_decoder_built_once_does_what_json_loads_with_the_hooks_does(text: str) -> None:
+    import json
+
+    from crypto import documents
+    from crypto.errors import DocumentError
+
+    def outcome(parse: object) -> object:
+        try:
+            return ("value", parse(text))  # type: ignore[operator]
+        except DocumentError as e:
+            return ("refused", str(e))
+        except ValueError as e:
+            return ("not JSON", type(e))
+
+    plain = outcome(lambda t: json.loads(t, object_pairs_hook=documents._no_duplicates,
+                                         parse_float=documents._no_float,
+                                         parse_constant=documents._no_float))
+    assert outcome(documents._DECODER.decode) == plain
