@@ -33,7 +33,6 @@ from crypto.errors import (
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
 from crypto.team import STATES as TEAM_STATES
-from reviewer import stats
 from reviewer.caselist import MARKS, URGENCY, Casebook, CaseRow, Filters, Mark, note_opened
 from reviewer.collector import collector_paused
 from reviewer.columns import fit
@@ -1020,11 +1019,16 @@ def keys_remove(home_dir: Path, passphrase_file: Path | None, name_or_fingerprin
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="Non-identifying counts for publication, with small counts suppressed.")
-@click.option("--threshold", type=click.IntRange(min=1), default=stats.DEFAULT_THRESHOLD,
-              show_default=True, help="With --csv: no published count is below this.")
+@click.option("--threshold", type=click.IntRange(min=1), default=None,
+              help="With --csv: no published count is below this (default 5).")
 def stats_command(home_dir: Path, passphrase_file: Path | None, since: str | None, as_json: bool,
-           as_csv: bool, threshold: int) -> None:
+           as_csv: bool, threshold: int | None) -> None:
     """The overview: cases by month, state, profession, country, urgency; times; waiting."""
+    # Imported here: its libraries (statistics, csv) cost every other command 25 ms.
+    from reviewer import stats
+
+    if threshold is None:
+        threshold = stats.DEFAULT_THRESHOLD
     if as_json and as_csv:
         raise ReviewerError("choose one of --json and --csv")
     month = stats.parse_month(since) if since is not None else None

@@ -21,21 +21,6 @@ from reviewer.cli import _write_copy, cli, home_option, load_state, passphrase_o
 from reviewer.errors import ReviewerError
 from reviewer.home import Home
 from reviewer.inert import inert
-from reviewer.referrals import (
-    SENSITIVE,
-    add_city,
-    case_content,
-    check_city_name,
-    dossier_files,
-    open_dossier,
-    record_consent,
-    refer,
-    register_cities,
-    register_conflicts,
-    remove_city,
-    signer_name,
-    write_answer,
-)
 from reviewer.safenames import safe_name
 
 
@@ -62,6 +47,7 @@ def cities_group() -> None:
 def cities_add(home_dir: Path, passphrase_file: Path | None, name: str, pubkey: str,
                country: str, yes: bool) -> None:
     """Add a city, after comparing its coordinator's key fingerprint with her."""
+    from reviewer.referrals import add_city, check_city_name
     home = Home(home_dir)
     home.require()
     name = check_city_name(name)
@@ -91,6 +77,7 @@ def cities_add(home_dir: Path, passphrase_file: Path | None, name: str, pubkey: 
 @passphrase_option
 def cities_list(home_dir: Path, passphrase_file: Path | None) -> None:
     """The team's cities: name, country, the coordinator's key fingerprint, the day added."""
+    from reviewer.referrals import register_cities, register_conflicts
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)  # the register is in the team's records
     state = load_state(home)
@@ -113,6 +100,7 @@ def cities_list(home_dir: Path, passphrase_file: Path | None) -> None:
 @click.argument("name")
 def cities_remove(home_dir: Path, passphrase_file: Path | None, name: str) -> None:
     """Remove a city from the register (dossiers already written stay as they are)."""
+    from reviewer.referrals import remove_city
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     load_state(home)
@@ -132,6 +120,7 @@ def cities_remove(home_dir: Path, passphrase_file: Path | None, name: str) -> No
               help="How the applicant agreed to share the application with member cities.")
 def consent(home_dir: Path, passphrase_file: Path | None, case: str, how: str) -> None:
     """Record that the applicant agreed to share the case with member cities, and how."""
+    from reviewer.referrals import record_consent
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     state = load_state(home)
@@ -169,6 +158,7 @@ def refer_(home_dir: Path, passphrase_file: Path | None, case: str, city_name: s
     chosen (nothing by default), sealed to the city's coordinator and to your team's keys,
     signed by you. Refused unless the applicant agreed to share (see `reviewer consent`).
     """
+    from reviewer.referrals import SENSITIVE, refer
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     note = note_file.read() if note_file is not None else ""
@@ -211,6 +201,7 @@ def dossier_open(home_dir: Path, passphrase_file: Path | None, path: Path,
     """Check a dossier's signature, show what it holds, and extract its files if asked."""
     # Here: they bring the file type checks (Pillow, pypdf), which cost every command.
     from reviewer import filetypes, saving
+    from reviewer.referrals import dossier_files, open_dossier, signer_name
     from reviewer.showtext import VERIFICATION_FIELDS, wrap, wrap_line
 
     home = Home(home_dir)
@@ -285,6 +276,7 @@ def dossier_open(home_dir: Path, passphrase_file: Path | None, path: Path,
 def dossier_answer(home_dir: Path, passphrase_file: Path | None, path: Path,
                    note_file: TextIO, out: Path) -> None:
     """Answer a dossier: a signed note sealed to the Secretariat keys it was sealed to."""
+    from reviewer.referrals import write_answer
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     load_state(home)
@@ -299,4 +291,4 @@ def dossier_answer(home_dir: Path, passphrase_file: Path | None, path: Path,
                " The Secretariat imports it with `reviewer import`.")
 
 
-__all__ = ["case_content", "cities_group", "consent", "dossier_group", "refer_"]
+__all__ = ["cities_group", "consent", "dossier_group", "refer_"]

@@ -12,14 +12,19 @@ import csv
 import io
 import json
 import statistics
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from reviewer import stats
+from reviewer.cli import cli
 from reviewer.home import Home, today
 from reviewer.state import State
 from tests.harness.many_cases import Made, generate, populate
@@ -277,3 +282,19 @@ def test_the_csv_names_the_period_it_really_covers(world: tuple[Env, list[Made]]
     about = {row[1]: row[2] for row in csv.reader(io.StringIO(text)) if row[0] == "about"}
     assert about["from"] == "2025-01"  # the year block holding July 2025
     assert about["threshold"] == "5"
+
+
+def test_other_commands_do_not_load_the_statistics_or_the_referrals() -> None:
+    """`reviewer stats` and the member-city commands import their modules when run: the
+    others (every `list`, `import`) do not pay for statistics, csv or crypto.dossier."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, reviewer.cli; print(sorted(m for m in sys.modules"
+         " if m in ('reviewer.stats', 'reviewer.referrals', 'crypto.dossier', 'statistics')))"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2],
+    ).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_the_threshold_default_in_the_help_is_the_one_used() -> None:
+    help_text = CliRunner().invoke(cli, ["stats", "--help"]).output
+    assert f"(default {stats.DEFAULT_THRESHOLD})" in " ".join(help_text.split())
