@@ -741,15 +741,8 @@ def export_replies(home_dir: Path, passphrase_file: Path | None, bundle: Path,
     _export(home_dir, passphrase_file, bundle, everything)
 
 
-@cli.command("export", help=EXPORT_HELP + "\n\nThe same as `export-replies`.")
-@home_option
-@passphrase_option
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--all", "everything", is_flag=True,
-              help="Include replies already exported and every team record kept here.")
-def export(home_dir: Path, passphrase_file: Path | None, bundle: Path,
-           everything: bool) -> None:
-    _export(home_dir, passphrase_file, bundle, everything)
+# `reviewer export`: the same command under the shorter name.
+cli.add_command(export_replies, name="export")
 
 # --- team records (docs/team.md) -------------------------------------------------
 
@@ -940,6 +933,23 @@ def keys_group() -> None:
     """The reviewer keys this home seals records and replies to."""
 
 
+def confirmed_key(pubkey: str, label: str, whose: str, *, yes: bool) -> PublicKey:
+    """The key `pubkey` names, once the person has compared its fingerprint with `whose`
+    over a separate channel (asked here unless --yes); nothing is added otherwise."""
+    try:
+        key = PublicKey.from_text(pubkey)
+    except InvalidPublicKey as e:
+        raise ReviewerError(str(e)) from None
+    click.echo(f"{label}: fingerprint {key.fingerprint}", err=True)
+    if not yes and not click.confirm(
+        f"Did {whose} read you this same fingerprint over a separate channel (in person or"
+        " by phone)?",
+        err=True,
+    ):
+        raise ReviewerError("not confirmed; nothing was added")
+    return key
+
+
 @keys_group.command("add")
 @home_option
 @passphrase_option
@@ -957,17 +967,7 @@ def keys_add(home_dir: Path, passphrase_file: Path | None, pubkey: str, name: st
         raise ReviewerError(
             f"the name must be 1 to {MAX_NAME} characters on one line, with nothing invisible"
         )
-    try:
-        key = PublicKey.from_text(pubkey)
-    except InvalidPublicKey as e:
-        raise ReviewerError(str(e)) from None
-    click.echo(f"Key for {name}: fingerprint {key.fingerprint}", err=True)
-    if not yes and not click.confirm(
-        f"Did {name} read you this same fingerprint over a separate channel (in person or"
-        " by phone)?",
-        err=True,
-    ):
-        raise ReviewerError("not confirmed; nothing was added")
+    key = confirmed_key(pubkey, f"Key for {name}", name, yes=yes)
     keys = unlock(home, passphrase_file)  # only the key holder decides whom this home trusts
     load_state(home)  # a home made before confirmed keys says what it saw first
     home.confirm_key(key, name, keys)

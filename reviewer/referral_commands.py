@@ -15,9 +15,16 @@ from typing import TextIO
 
 import click
 
-from crypto.errors import DecryptError, InvalidPublicKey, NoMatch
-from crypto.keys import PublicKey
-from reviewer.cli import _write_copy, cli, home_option, load_state, passphrase_option, unlock
+from crypto.errors import DecryptError, NoMatch
+from reviewer.cli import (
+    _write_copy,
+    cli,
+    confirmed_key,
+    home_option,
+    load_state,
+    passphrase_option,
+    unlock,
+)
 from reviewer.errors import ReviewerError
 from reviewer.home import Home
 from reviewer.inert import inert
@@ -51,17 +58,8 @@ def cities_add(home_dir: Path, passphrase_file: Path | None, name: str, pubkey: 
     home = Home(home_dir)
     home.require()
     name = check_city_name(name)
-    try:
-        key = PublicKey.from_text(pubkey)
-    except InvalidPublicKey as e:
-        raise ReviewerError(str(e)) from None
-    click.echo(f"Coordinator's key for {name}: fingerprint {key.fingerprint}", err=True)
-    if not yes and not click.confirm(
-        f"Did the coordinator of {name} read you this same fingerprint over a separate channel"
-        " (in person or by phone)?",
-        err=True,
-    ):
-        raise ReviewerError("not confirmed; nothing was added")
+    key = confirmed_key(pubkey, f"Coordinator's key for {name}", f"the coordinator of {name}",
+                        yes=yes)
     keys = unlock(home, passphrase_file)  # only the key holder decides whom this home seals to
     load_state(home)
     city = add_city(home, name, key, country, keys=keys)
