@@ -481,10 +481,13 @@ class PartsAhead:
 
     What it buys: without it the bucket's time adds to the disk's, because the
     upload began only once the whole body had arrived and been encrypted into
-    staging (a 256 MiB upload: 2.34 s into `store/`, 6.52 s into moto on
-    loopback, `ingest_s3_vs_disk` 2.79). With it the parts go up while the
-    body arrives and `place` is left with the last part and the completion
-    (docs/performance.md, "Envelopes in a bucket", has the figures since).
+    staging. With it the parts go up while the body arrives and `place` is
+    left with the last part and the completion. Measured (bench/run.py
+    `--only s3`, 256 MiB into moto on loopback, 2 shared cores, main's code
+    and this in turn): 6.95 s -> 5.53 s (`ingest_s3_vs_disk` 2.70 -> 2.23) at
+    load 1.5, 3.52 -> 2.56 at load 4 to 5; memory flat (`rss_1g_s3_over_10m`
+    1.01 to 1.07). moto taking parts slower than the body arrives is what is
+    left (docs/performance.md, "Envelopes in a bucket").
 
     How: the staged file only ever grows, and bytes once written never change
     (the envelope's header is written first and final, crypto/envelope.py),
