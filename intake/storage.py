@@ -24,7 +24,10 @@ Lines of an intent file that are not ids are such notes; recovery hands them
 back to the store (`Store.undo_notes`) before removing the ids.
 
 Only ciphertext is ever written here: a `StagedEnvelope` encrypts each write
-before it reaches the file.
+before it reaches the file. An envelope's bytes never change once written (the
+header comes first and is final), so a store may begin taking a staged
+envelope while it is still being written (`Store.ahead`, `Ahead`): a bucket
+uploads its first parts while the rest of the body arrives.
 """
 
 from __future__ import annotations
@@ -37,11 +40,11 @@ import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from crypto.atomic import WRITEBACK_STEP, fsync_dir, start_writeback
 from crypto.envelope import EnvelopeWriter
-from crypto.ids import is_id
+from crypto.ids import is_id, new_id
 from crypto.keys import PublicKey
 
 if TYPE_CHECKING:
@@ -191,16 +194,47 @@ def clean_abandoned_staging(
     return removed
 
 
+class Ahead(Protocol):
+    """What a store does with a staged envelope while it is still being written.
+
+    `Store.ahead` gives one for an envelope that will be stored under its
+    blob id (or None: a local store has nothing to do before `place`).
+    """
+
+    def grown(self, end: int) -> None:
+        """Bytes [0, end) of the staged file are written and final.
+
+        Raises `intake.store.StoreFailed` once the store has failed: the
+        request stops there instead of receiving the rest for nothing.
+        """
+
+    def abandon(self) -> None:
+        """The envelope will not be stored (discarded, or `place` failed): undo what was begun.
+
+        Never raises; what cannot be undone now stays journalled for recovery.
+        """
+
+
+#: Given a staged envelope's blob id and file, what the store does while it grows.
+AheadFactory = Callable[[str, Path], "Ahead | None"]
+
+
 class StagedEnvelope:
     """A write-only file object that encrypts into a staged file.
 
     Werkzeug's multipart parser calls `write()` once per received chunk and
     `seek(0)` when the part ends: that is where the envelope is finished and
     the file made durable. Nothing but ciphertext reaches the disk.
+
+    `blob_id` is the id it will be stored under, chosen now so that a store
+    given `ahead` (`Store.ahead`) can begin taking it while it is written.
     """
 
-    def __init__(self, path: Path, recipients: Sequence[PublicKey]) -> None:
+    def __init__(self, path: Path, recipients: Sequence[PublicKey],
+                 ahead: AheadFactory | None = None) -> None:
         self.path = path
+        self.blob_id = new_id()
+        self._ahead: Ahead | None = None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         try:
@@ -213,6 +247,12 @@ class StagedEnvelope:
         self.finished = False
         self._flushed_at = 0  # plaintext bytes when writeback was last started
         self._written_back = 0  # file offset up to which it was started
+        if ahead is not None:
+            try:
+                self._ahead = ahead(self.blob_id, path)
+            except BaseException:
+                self.discard()
+                raise
 
     # --- what Werkzeug uses -------------------------------------------------
 
@@ -239,6 +279,8 @@ class StagedEnvelope:
             start_writeback(file.fileno(), self._written_back, end - self._written_back)
             self._written_back = end
         self._flushed_at = self.plaintext_size
+        if self._ahead is not None:
+            self._ahead.grown(end)  # flushed: [0, end) is in the file and never changes
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if offset == 0 and whence == os.SEEK_SET:
@@ -287,6 +329,10 @@ class StagedEnvelope:
         self.finished = True
 
     def discard(self) -> None:
+        """Remove the staged file; what a store began with it is undone (a no-op once placed)."""
+        if self._ahead is not None:
+            self._ahead.abandon()
+            self._ahead = None
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

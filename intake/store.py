@@ -6,7 +6,9 @@ delete envelopes (the purge, a reply the applicant deletes), `has` / `open` /
 `read` to read them, `orphans` for the purge's sweep, `recover` once at start,
 `available` before taking a submission (False closes intake), and for a store
 that journals more than ids (a bucket's multipart uploads) `undo_notes` and
-`unfinished`; a local store has nothing to undo there. Every failure of the
+`unfinished`; a local store has nothing to undo there. `ahead` lets a store
+begin taking an upload's envelope while it is still being written (a bucket
+sends its first parts while the body arrives; `place` then finishes it). Every failure of the
 store itself reaches callers as `StoreFailed`, an OSError.
 `LocalStore` keeps each envelope as the file `store/<blob id>` in the data
 directory; `intake.s3store.S3Store` keeps it as the object `<prefix><blob id>`
@@ -58,7 +60,13 @@ from sqlalchemy.orm import Session
 
 from crypto.atomic import fsync_dir
 from crypto.ids import is_id
-from intake.storage import Committed, StagingArea, clean_abandoned_staging, remove_files
+from intake.storage import (
+    Ahead,
+    Committed,
+    StagingArea,
+    clean_abandoned_staging,
+    remove_files,
+)
 
 #: A staged envelope to store: its blob id and its finished file in staging.
 Staged = tuple[str, Path]
@@ -135,6 +143,16 @@ class Store(abc.ABC):
         A local store writes no notes; a bucket journals its multipart uploads.
         """
         return 0
+
+    def ahead(self, blob_id: str, path: Path) -> Ahead | None:
+        """What to do while the envelope to be placed as `blob_id` is written to `path`.
+
+        The request class passes this to each `StagedEnvelope` of an upload. A
+        local store does nothing before `place` (None); a bucket starts
+        uploading parts (intake.s3store.PartsAhead). `place` finishes what was
+        begun; a discarded envelope has it undone.
+        """
+        return None
 
     def unfinished(self, older_than: float) -> list[str]:
         """Notes (as `undo_notes` takes them) for work begun before `older_than`, never finished.

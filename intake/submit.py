@@ -77,7 +77,8 @@ def store_submission(
         applicant = owner
         applicant.last_active_day = day
     submission_id = new_id()
-    blob_ids = [new_id() for _ in attachments]
+    # Chosen when each upload began: a bucket may already hold its first parts under it.
+    blob_ids = [staged.blob_id for _f, staged in attachments]
     document = {
         "format": FORMAT,
         "version": VERSION,

@@ -50,7 +50,8 @@ class IntakeRequest(Request):
             # takes no files: drop the bytes.
             return NullSink().as_io()
         staging = appstate.STAGING.get()
-        staged = StagedEnvelope(staging.new_path(), self.upload_recipients)
+        staged = StagedEnvelope(staging.new_path(), self.upload_recipients,
+                                ahead=appstate.STORE.get().ahead)
         self.staged.append(staged)
         return cast(IO[bytes], staged)
 

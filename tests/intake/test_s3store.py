@@ -11,25 +11,41 @@ stopping it would prove nothing).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
-from intake import appstate, create_app, retention, s3store
+from intake import appstate, create_app, retention, s3store, storage
 from intake.config import ConfigError
 from intake.s3store import UPLOAD_NOTE, S3Store
-from intake.storage import INTENT_PREFIX, LOCK_NAME, StagingArea
+from intake.storage import INTENT_PREFIX, LOCK_NAME, StagedEnvelope, StagingArea
 from tests.harness.gunicorn_intake import free_port
 from tests.harness.s3_server import Bucket, CuttingProxy, S3Server
 
-from .helpers import apply, codename_of, counts, files, opened_submissions, staging_files, store_files
+from .helpers import (
+    answers,
+    apply,
+    codename_of,
+    counts,
+    csrf,
+    files,
+    multipart,
+    opened_submissions,
+    staging_files,
+    store_files,
+)
 
 MIB = 1024 * 1024
 DAY = dt.date(2026, 3, 14)
@@ -68,6 +84,136 @@ def stage(store: S3Store, size: int) -> tuple[str, Path, bytes]:
     data = os.urandom(size)
     path.write_bytes(data)
     return secrets.token_hex(16), path, data
+
+
+class PausingBody(io.RawIOBase):
+    """A request body that stops at `pause_at` until `until()` holds (or 30 s), then goes on.
+
+    With `then_end`, it ends there instead: the applicant went away mid-body.
+    Lets a test see what the server does while a body is still arriving.
+    """
+
+    def __init__(self, data: bytes, pause_at: int, until: Callable[[], bool],
+                 *, then_end: bool = False) -> None:
+        super().__init__()
+        self.data = data
+        self.pos = 0
+        self.pause_at = pause_at
+        self.until = until
+        self.then_end = then_end
+        self.waited: bool | None = None  # whether `until` held before the time ran out
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True  # the test client measures the body before sending it
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        self.pos = pos if whence == os.SEEK_SET else len(self.data) + pos
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.pos == self.pause_at and self.waited is None:
+            deadline = time.monotonic() + 30
+            while not (held := self.until()) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.waited = held
+            if self.then_end:
+                return 0
+        end = len(self.data) if self.pos >= self.pause_at else self.pause_at
+        n = min(len(view), end - self.pos)
+        view[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+def apply_pausing(client: FlaskClient, attachment: bytes, pause_after: int,
+                  until: Callable[[], bool], *, then_end: bool = False
+                  ) -> tuple[TestResponse, PausingBody]:
+    """An application with one attachment whose body pauses `pause_after` bytes into it."""
+    fields = {**answers(), "csrf_token": csrf(client, "/apply"),
+              "attachments": files((attachment, "scan.pdf", "application/pdf"))}
+    data, ctype = multipart(fields)
+    start = data.index(attachment[:64])
+    body = PausingBody(data, start + pause_after, until, then_end=then_end)
+    response = client.post("/apply", input_stream=body, content_length=len(data),
+                           content_type=ctype)
+    return response, body
+
+
+def parts_sent(bucket: Bucket) -> int:
+    """How many parts the bucket holds of its unfinished uploads."""
+    client = bucket.client()
+    uploads = client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
+    return sum(len(client.list_parts(Bucket=bucket.name, Key=u["Key"], UploadId=u["UploadId"])
+                   .get("Parts", [])) for u in uploads)
+
+
+@pytest.fixture
+def finished(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The plaintext size of each staged envelope finished (each body part received whole)."""
+    seen: list[int] = []
+    real = StagedEnvelope.finish
+
+    def finish(self: StagedEnvelope) -> None:
+        real(self)
+        seen.append(self.plaintext_size)
+
+    monkeypatch.setattr(StagedEnvelope, "finish", finish)
+    return seen
+
+
+def test_parts_go_up_while_the_body_arrives(
+        make_app, fresh_bucket: Bucket, reviewer_key: Any, finished: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each full part is in the bucket before the body has ended; `place` sends the last."""
+    monkeypatch.setattr(s3store, "PART_SIZE", 5 * MIB)
+    monkeypatch.setattr(storage, "WRITEBACK_STEP", MIB)
+    app = make_app(MAX_CONTENT_LENGTH=64 * MIB, **fresh_bucket.config())
+    bodies: list[object] = []
+    store = appstate.STORE.get(app)
+    assert isinstance(store, S3Store)
+    real_upload_part = store.client.upload_part
+
+    def upload_part(**kwargs: Any) -> Any:
+        bodies.append(kwargs["Body"])
+        return real_upload_part(**kwargs)
+
+    monkeypatch.setattr(store.client, "upload_part", upload_part)
+    big = os.urandom(23 * MIB)
+    # Paused 16 MiB in: three full parts are written, and they go up now.
+    response, body = apply_pausing(app.test_client(), big, 16 * MIB,
+                                   lambda: parts_sent(fresh_bucket) >= 3)
+    assert body.waited is True
+    assert response.status_code == 200
+    assert len(finished) == 2 and finished[0] == len(big)  # the attachment, then the answers
+    assert len(bodies) == 5  # 23 MiB and a little: four full parts, then the last
+    assert not any(isinstance(b, bytes | bytearray) for b in bodies)  # read from the file
+    (doc,) = opened_submissions(app, reviewer_key)
+    assert list(doc["_files"].values()) == [big]
+    assert fresh_bucket.uploads() == [] and staging_files(app) == []
+    assert len(fresh_bucket.keys()) == 2
+
+
+def test_a_body_abandoned_mid_way_leaves_no_object_and_no_upload(
+        make_app, fresh_bucket: Bucket, finished: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3store, "PART_SIZE", 5 * MIB)
+    monkeypatch.setattr(storage, "WRITEBACK_STEP", MIB)
+    app = make_app(MAX_CONTENT_LENGTH=64 * MIB, **fresh_bucket.config())
+    # The applicant goes away 12 MiB into 30 MiB, once the bucket holds parts of it.
+    response, body = apply_pausing(app.test_client(), os.urandom(30 * MIB), 12 * MIB,
+                                   lambda: parts_sent(fresh_bucket) >= 2, then_end=True)
+    assert body.waited is True
+    assert response.status_code == 400 and finished == []
+    assert counts(app) == (0, 0, 0)
+    assert fresh_bucket.uploads() == [] and fresh_bucket.keys() == []
+    assert staging_files(app) == []  # the staged file, and the upload's note, gone
 
 
 def test_a_large_envelope_goes_in_parts_journalled_until_complete(
@@ -213,23 +359,33 @@ def test_unreachable_at_start_closes_intake_until_it_answers(
 
 
 def test_the_store_cut_mid_upload(make_app, fresh_bucket: Bucket, reviewer_key: Any,
-                                  caplog: pytest.LogCaptureFixture) -> None:
+                                  finished: list[int], caplog: pytest.LogCaptureFixture) -> None:
     """50 MB through a proxy that resets each connection 10 MB in (a part is 16 MiB), then refuses all.
 
-    The applicant gets the full-disk "please try again" page; no row; the staged
-    envelopes are gone (only the journal of ids and the upload is left, the
-    bucket being unreachable); the next start removes the object and aborts the
-    upload. Then the same upload, with the bucket reachable, is stored whole.
+    The first part goes up while the body arrives, so the cut comes mid-body:
+    the request stops there (no envelope is finished) and the applicant gets
+    the full-disk "please try again" page; no row; the staged envelope is
+    gone (only the upload's note is left in the journal, the bucket being
+    unreachable); the next start aborts the upload. Then the same upload,
+    with the bucket reachable, is stored whole.
     """
     proxy = CuttingProxy(fresh_bucket.server.port, 10 * MIB, down_after_cut=True)
     try:
         app = make_app(STORE_URL=fresh_bucket.url, S3_ENDPOINT_URL=proxy.endpoint,
                        MAX_CONTENT_LENGTH=64 * MIB, DRAIN_LIMIT=128 * MIB)
+        store = appstate.STORE.get(app)
+        assert isinstance(store, S3Store)
         big = os.urandom(50 * 1000 * 1000)
-        response = apply(app.test_client(), attachments=files((big, "scan.pdf", "application/pdf")))
-        assert proxy.cuts == 1
+
+        def failed() -> bool:  # the bucket's failure is known to the upload under way
+            return any(a._error is not None for a in list(store._ahead.values()))
+
+        # The body waits 40 MB in until the part upload has failed, then goes on.
+        response, body = apply_pausing(app.test_client(), big, 40 * MIB, failed)
+        assert proxy.cuts == 1 and body.waited is True
     finally:
         proxy.close()
+    assert finished == []  # stopped mid-body: the envelope was never finished
     assert response.status_code == 503
     page = response.get_data(as_text=True)
     assert "No room to store this right now" in page and "Please try again" in page

@@ -3,6 +3,7 @@
 
 The server never opens them; what it keeps of one is the envelope, a random id,
 the day it arrived and the day it was first exported (intake.models.TeamBlob).
+Every test that stores one runs on both stores, `store/` and a bucket (BOTH_STORES).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from crypto.atomic import atomic_output
 from crypto.bundle import BundleWriter
 from crypto.keys import PrivateKey, PublicKey
 from crypto.signing import SigningKey
-from intake import db, retention
+from intake import appstate, db, retention
 from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
 from intake.models import Base, TeamBlob
 from tests.harness.bundles import read_members
 
-from .helpers import staging_files, store_files
+from .conftest import BOTH_STORES
+from .helpers import put_stored, staging_files, store_files
 from .transfer_helpers import new_applicant, reply_key, reply_rows, sealed_reply
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -83,7 +85,7 @@ def team_rows(app: Flask) -> list[TeamBlob]:
 
 
 def stored(app: Flask, blob_id: str) -> bytes:
-    return (Path(app.config["DATA_DIR"]) / "store" / blob_id).read_bytes()
+    return appstate.STORE.get(app).read(blob_id)
 
 
 def one_line_failure(output: str) -> None:
@@ -96,6 +98,7 @@ def pair() -> tuple[Colleague, Colleague]:
     return Colleague(), Colleague()
 
 
+@BOTH_STORES
 def test_import_stores_team_members_as_bare_envelopes(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -129,6 +132,7 @@ def test_import_stores_team_members_as_bare_envelopes(
     assert staging_files(app) == []
 
 
+@BOTH_STORES
 def test_an_envelope_already_stored_is_not_stored_again(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -154,6 +158,7 @@ def test_an_envelope_already_stored_is_not_stored_again(
     assert stored(app, new.id) == three and new.exported_day is None
 
 
+@BOTH_STORES
 def test_a_bundle_of_team_members_only_is_imported(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -165,6 +170,7 @@ def test_a_bundle_of_team_members_only_is_imported(
     assert len(team_rows(app)) == 1
 
 
+@BOTH_STORES
 def test_export_passes_team_records_on_once_and_all_of_them_again(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -213,6 +219,7 @@ def test_export_passes_team_records_on_once_and_all_of_them_again(
     assert all(r.exported_day == db.today() for r in team_rows(app))
 
 
+@BOTH_STORES
 def test_purge_deletes_exported_team_records_after_their_retention(
         make_app, reviewer_key: PrivateKey, tmp_path: Path,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -243,6 +250,7 @@ def test_purge_deletes_exported_team_records_after_their_retention(
         "Deleted 0 submission(s), 0 reply(ies), 0 applicant(s), 0 team record(s)")
 
 
+@BOTH_STORES
 def test_team_records_are_not_orphans_and_journal_recovery_keeps_them(
         make_app, reviewer_key: PrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         pair: tuple[Colleague, Colleague]) -> None:
@@ -253,21 +261,21 @@ def test_team_records_are_not_orphans_and_journal_recovery_keeps_them(
         tmp_path / "a.bundle", [reviewer_key.public_key],
         team_members=[note(alice, "kept", [bob])]))])
     (row,) = team_rows(app)
-    store = Path(app.config["DATA_DIR"]) / "store"
+    store = appstate.STORE.get(app)
     # A dead worker's journal naming the committed team record and one it never committed.
     uncommitted = secrets.token_hex(16)
-    (store / uncommitted).write_bytes(b"ciphertext no row names")
+    put_stored(app, uncommitted, b"ciphertext no row names")
     dead = Path(app.config["DATA_DIR"]) / "staging" / "p999999-dead"
     dead.mkdir()
     (dead / ".intent-0123456789abcdef").write_text(f"{row.id}\n{uncommitted}\n")
     make_app(with_key=False)  # the next worker starting
     assert not dead.exists()
-    assert (store / row.id).is_file() and not (store / uncommitted).exists()
+    assert store.has(row.id) and not store.has(uncommitted)
 
     # Past the orphan sweep's grace period, a team record with its row stays.
     monkeypatch.setattr(retention, "time", SimpleNamespace(time=lambda: time.time() + 3 * 86400))
     assert runner.invoke(args=["purge"]).output.endswith("and 0 orphaned file(s).\n")
-    assert (store / row.id).is_file()
+    assert store.has(row.id)
 
 
 def _with_team_member(data: bytes, index: int, member: bytes) -> bytes:
@@ -295,6 +303,7 @@ def _with_team_member(data: bytes, index: int, member: bytes) -> bytes:
     return prefix + bundle.manifest_digest(prefix) + b"".join(members)
 
 
+@BOTH_STORES
 @pytest.mark.parametrize("bad", [
     b"RFGENV\x00\x01\x00" + bytes(300),           # a recipient count of 0
     b"RFGENV\x00\x01\x01" + bytes(40),            # ends inside its one stanza
@@ -322,6 +331,7 @@ def test_a_bad_team_member_refuses_the_whole_bundle(
     assert store_files(app) == store_before and staging_files(app) == []
 
 
+@BOTH_STORES
 def test_a_team_member_is_checked_by_the_server_itself(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, pair: tuple[Colleague, Colleague]) -> None:
@@ -351,10 +361,11 @@ def _forms(canary: str) -> list[bytes]:
             *b64, raw.hex().encode()]
 
 
+@BOTH_STORES
 def test_a_canary_in_a_note_reaches_no_file_of_the_server(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
-        backend: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
-        pair: tuple[Colleague, Colleague]) -> None:
+        backend: str, store_kind: str, caplog: pytest.LogCaptureFixture,
+        capfd: pytest.CaptureFixture[str], pair: tuple[Colleague, Colleague]) -> None:
     alice, bob = pair
     canary = "CANARY-NOTE-" + secrets.token_hex(8)
     case, codename = new_applicant(app.test_client())
@@ -386,7 +397,12 @@ def test_a_canary_in_a_note_reaches_no_file_of_the_server(
         scanned += 1
         for form in _forms(canary):
             assert form not in content, (file, form)
-    assert scanned >= 5  # store files (answers, reply, team record), secret, salt
+    for blob_id in store_files(app):  # in store/ (scanned above) or in the bucket
+        content = appstate.STORE.get(app).read(blob_id)
+        scanned += store_kind == "s3"
+        for form in _forms(canary):
+            assert form not in content, (blob_id, form)
+    assert scanned >= 5  # stored envelopes (answers, reply, team record), secret, salt
     if backend == "sqlite":
         assert (data_dir / "intake.sqlite3").is_file()
     with app.app_context(), db.engine().connect() as conn:
@@ -399,6 +415,7 @@ def test_a_canary_in_a_note_reaches_no_file_of_the_server(
     assert canary not in out and canary not in err
 
 
+@BOTH_STORES
 def test_a_failed_commit_stores_no_team_record(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, pair: tuple[Colleague, Colleague]) -> None:
