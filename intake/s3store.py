@@ -581,7 +581,9 @@ class PartsAhead:
         try:
             if self._error is not None:
                 raise self._error
-            assert self._upload_id is not None and self._note is not None
+            if self._upload_id is None or self._note is None:
+                # The thread ends only after starting the upload and journalling it.
+                raise StoreFailed("the bucket upload ended before it started")
             last = self.store._send_part(self.blob_id, self._upload_id, len(self._parts) + 1,
                                          self._fd, self._sent, self._ready - self._sent)
             self.store._call("finish an upload", self.store.client.complete_multipart_upload,
