@@ -39,11 +39,14 @@ from tests.reviewer.desk.conftest import (
     PASSPHRASE,
     PORT,
     World,
+    carry,
     csrf,
     init_home,
+    make_team,
     page,
     post,
 )
+from tests.reviewer.desk.test_team import client_for
 
 CANARY_COVER = "CANARY-COVER-NOTE-d35k"
 CANARY_CONSENT = "CANARY-CONSENT-d35k"
@@ -493,3 +496,17 @@ def test_a_dossiers_files_are_shown_as_a_cases_are(client: FlaskClient, world: W
     r = post(coordinator.client, f"/dossiers/{'0' * 32}/files/1/stripped", {},
              token_from="/dossiers/open", status=404)
     assert "open it again" in r.get_data(as_text=True)
+
+
+def test_a_colleagues_referral_names_her(tmp_path: Path) -> None:
+    """Referrals made: the colleague's name as this home knows her (as the team history)."""
+    ana, bea = make_team(tmp_path)
+    add_city(ana, "Bergen", Coordinator(tmp_path).public, "NO")
+    a = client_for(ana)
+    consent(a, ana.a.case)
+    dossier = bytes(refer(a, ana.a.case, {"city": "0", "file": ["2"]}).get_data())
+    assert dossier.startswith(envelope.MAGIC_PREFIX)
+    carry(ana, bea)
+    html = page(client_for(bea), f"/cases/{bea.a.case}")
+    assert re.search(r'to <span dir="auto">Bergen</span> \(NO\), by <strong dir="auto">Ana'
+                     r"</strong>\.", html), html[html.find("Referrals made"):][:600]
