@@ -20,6 +20,7 @@ by whoever displays them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,15 @@ def _file(store: BlobStore, keys: Keys, submission: str, number: int,
         data = saving.decrypted(store, keys, entry["blob"])
     except NoMatch:
         return FileView(submission, number, name, reported, claimed, "", (NOT_YOURS,), (), False)
+    return file_view(submission, number, entry, data)
+
+
+def file_view(submission: str, number: int, entry: Mapping[str, Any], data: bytes) -> FileView:
+    """What a decrypted file is (its detected type against the claimed one, its metadata),
+    from its listing `entry` (name, type, size): a case's file or a dossier's."""
+    name = inert(str(entry["name"]), multiline=False)
+    claimed = inert(str(entry["type"]), multiline=False)
+    reported = int(entry["size"])
     detected = filetypes.detect_type(data)
     warnings: list[str] = []
     if detected in filetypes.EXECUTABLE_TYPES:

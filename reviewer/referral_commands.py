@@ -28,7 +28,6 @@ from reviewer.cli import (
 from reviewer.errors import ReviewerError
 from reviewer.home import Home
 from reviewer.inert import inert
-from reviewer.safenames import safe_name
 
 
 def _one_line(text: str) -> str:
@@ -198,7 +197,7 @@ def dossier_open(home_dir: Path, passphrase_file: Path | None, path: Path,
                  directory: Path | None) -> None:
     """Check a dossier's signature, show what it holds, and extract its files if asked."""
     # Here: they bring the file type checks (Pillow, pypdf), which cost every command.
-    from reviewer import filetypes, saving
+    from reviewer import saving
     from reviewer.referrals import dossier_files, open_dossier, signer_name
     from reviewer.showtext import VERIFICATION_FIELDS, wrap, wrap_line
 
@@ -254,9 +253,7 @@ def dossier_open(home_dir: Path, passphrase_file: Path | None, path: Path,
     click.echo(f"== {directory}/")
     for entry, data in dossier_files(keys, path, verified):
         original = str(entry["name"])
-        copy = saving.SavedFile(safe_name(original), saving.CONTENT_TYPE, data, original,
-                                str(entry["type"]), filetypes.detect_type(data),
-                                int(entry["size"]))
+        copy = saving.safe_copy(original, str(entry["type"]), data, int(entry["size"]))
         written += _write_copy(copy, directory, taken, False, [])
     click.echo(f"{written} file{'s' * (written != 1)} written to {directory}. Nothing was"
                " opened.")

@@ -147,9 +147,17 @@ def saved_copy(home: Home, state: State, keys: Keys, case_id: str, submission_id
     except NoMatch:
         raise NotForYourKey(f"file {number} of submission {submission_id} is not addressed"
                             " to your key") from None
-    copy = SavedFile(safe_name(original), CONTENT_TYPE, data, original, str(entry["type"]),
-                     filetypes.detect_type(data), int(entry["size"]), blob=str(entry["blob"]))
+    copy = safe_copy(original, str(entry["type"]), data, int(entry["size"]),
+                     blob=str(entry["blob"]))
     return without_metadata(copy) if strip else copy
+
+
+def safe_copy(original_name: str, claimed_type: str, data: bytes, listed_size: int, *,
+              blob: str = "") -> SavedFile:
+    """A file of an applicant's, decrypted in memory, under a safe name (a case's file,
+    or a dossier's: the desk's save buttons, `extract` and `dossier open --out`)."""
+    return SavedFile(safe_name(original_name), CONTENT_TYPE, data, original_name,
+                     claimed_type, filetypes.detect_type(data), listed_size, blob=blob)
 
 
 def decrypted(store: BlobStore, keys: Keys, blob: str) -> bytes:

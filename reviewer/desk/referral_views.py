@@ -13,6 +13,8 @@ what goes into a dossier or who may sign one.
 - "Open a dossier": the uploaded dossier is checked completely before anything
   is shown; it is kept (ciphertext) in the desk's memory under a handle of the
   desk's own, so that its files can be saved one at a time, and forgotten on lock.
+  Each file is shown as a case's is (reviewer.casefile.file_view: the type seen in it,
+  the metadata found) and saved as one is (reviewer.saving.safe_copy, without_metadata).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any
 from flask import redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import NotFound
 
+from crypto.dossier import Verified
 from crypto.errors import DecryptError, DossierError, NoMatch
+from reviewer.casefile import file_view
 from reviewer.desk.views import _case_id, _case_page, bp, desk
 from reviewer.errors import ReviewerError
 from reviewer.referrals import (
@@ -45,6 +49,7 @@ from reviewer.referrals import (
     register_cities,
     signer_name,
 )
+from reviewer.saving import CannotStrip, safe_copy, without_metadata
 
 #: How many uploaded dossiers the desk keeps in memory at once (the oldest goes first).
 MAX_HELD = 8
@@ -187,17 +192,22 @@ def open_dossier_page() -> Any:
     while len(d.dossiers) >= MAX_HELD:
         d.dossiers.pop(next(iter(d.dossiers)))
     d.dossiers[handle] = data
+    return _dossier_page(handle, data, verified)
+
+
+def _dossier_page(handle: str, data: bytes, verified: Verified, problem: str = "") -> str:
+    """The held dossier shown: each file decrypted in memory to say what it really is."""
+    d = desk()
     who = signer_name(d.home, d.state(), verified.signer)
+    files = [file_view("", n, entry, content) for n, (entry, content)
+             in enumerate(dossier_files(d.keys, io.BytesIO(data), verified), 1)]
     return render_template("dossier.html", dossier=verified, doc=verified.document,
-                           signer=who, handle=handle)
+                           signer=who, handle=handle, files=files, problem=problem)
 
 
-@bp.post("/dossiers/<handle>/files/<int:number>")
-def save_dossier_file(handle: str, number: int) -> Any:
-    """One file of an opened dossier, handed to the browser as the desk hands a case's."""
-    from reviewer import filetypes, saving  # here: the file type checks cost every start
-    from reviewer.safenames import safe_name
-
+def _dossier_copy(handle: str, number: int, *, strip: bool) -> Any:
+    """File `number` of a held dossier, as the desk hands a case's file: a download under a
+    safe name (`strip`: the copy without metadata), nothing written to disk."""
     d = desk()
     data = d.dossiers.get(handle)
     if data is None:
@@ -211,14 +221,29 @@ def save_dossier_file(handle: str, number: int) -> Any:
         raise NotFound("This dossier has no such file.")
     for n, (entry, content) in enumerate(dossier_files(d.keys, io.BytesIO(data), verified), 1):
         if n == number:
-            original = str(entry["name"])
-            copy = saving.SavedFile(safe_name(original), saving.CONTENT_TYPE, content, original,
-                                    str(entry["type"]), filetypes.detect_type(content),
-                                    int(entry["size"]))
+            copy = safe_copy(str(entry["name"]), str(entry["type"]), content,
+                             int(entry["size"]))
+            if strip:
+                try:
+                    copy = without_metadata(copy)
+                except CannotStrip as e:
+                    return _dossier_page(handle, data, verified, f"Not saved: {e}."), 400
             return send_file(io.BytesIO(copy.data), mimetype="application/octet-stream",
                              as_attachment=True, download_name=copy.safe_name,
                              conditional=False, etag=False, max_age=0)
     raise NotFound("This dossier has no such file.")
+
+
+@bp.post("/dossiers/<handle>/files/<int:number>")
+def save_dossier_file(handle: str, number: int) -> Any:
+    """One file of an opened dossier, handed to the browser as the desk hands a case's."""
+    return _dossier_copy(handle, number, strip=False)
+
+
+@bp.post("/dossiers/<handle>/files/<int:number>/stripped")
+def save_dossier_file_stripped(handle: str, number: int) -> Any:
+    """The same file without its metadata (JPEG and PNG: reviewer.saving.without_metadata)."""
+    return _dossier_copy(handle, number, strip=True)
 
 
 __all__ = ["refer_context"]

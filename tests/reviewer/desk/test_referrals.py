@@ -39,11 +39,14 @@ from tests.reviewer.desk.conftest import (
     PASSPHRASE,
     PORT,
     World,
+    carry,
     csrf,
     init_home,
+    make_team,
     page,
     post,
 )
+from tests.reviewer.desk.test_team import client_for
 
 CANARY_COVER = "CANARY-COVER-NOTE-d35k"
 CANARY_CONSENT = "CANARY-CONSENT-d35k"
@@ -198,6 +201,9 @@ def test_the_dossier_is_a_download_with_only_what_was_chosen(
         "Bergen", ("threat", "contact"), (2,), True, True)
     html = page(client, f"/cases/{case}")
     assert f"dossier <span class=\"case-id\">{ref.dossier[:12]}</span> to" in html
+    # By whom: the name this home knows the referring key by, "you" for its own.
+    assert re.search(rf'{ref.dossier[:12]}</span> to <span dir="auto">Bergen</span> \(NO\),'
+                     r' by <strong dir="auto">you</strong>\.', html)
     assert "Answers: threat, contact; files: 2; note: yes; verification summary: yes." in html
     # The coordinator's command opens exactly what was chosen.
     path = tmp_path / name
@@ -330,7 +336,8 @@ def test_new_forms_need_the_cookie_and_the_csrf_token(client: FlaskClient, anony
     forms: dict[str, dict[str, object]] = {f"/cases/{case}/consent": {"how": "by phone"},
              f"/cases/{case}/refer": {"city": "1", "answer": "threat"},
              "/dossiers/open": {"dossier": (io.BytesIO(b"x"), "d.refuge")},
-             f"/dossiers/{'0' * 32}/files/1": {}}
+             f"/dossiers/{'0' * 32}/files/1": {},
+             f"/dossiers/{'0' * 32}/files/1/stripped": {}}
     for path, data in forms.items():
         fresh = {k: (io.BytesIO(b"x"), "d") if isinstance(v, tuple) else v
                  for k, v in data.items()}
@@ -372,6 +379,8 @@ def test_no_plaintext_on_disk(client: FlaskClient, world: World, desk: Desk,
     for n in (1, 2):
         post(coordinator.client, f"/dossiers/{handle.group(1)}/files/{n}", {},
              token_from="/dossiers/open").close()
+    post(coordinator.client, f"/dossiers/{handle.group(1)}/files/1/stripped", {},
+         token_from="/dossiers/open").close()  # the JPEG, without its metadata
     page(client, f"/cases/{case}")
     post(client, "/lock", {}, status=303)
     post(coordinator.client, "/lock", {}, status=303, token_from="/dossiers/open")
@@ -448,3 +457,56 @@ def test_the_citys_answer_shows_on_the_case(client: FlaskClient, world: World,
     html = page(client, f"/cases/{world.a.case}")
     assert ('<div dir="auto" class="value">We can host her from March. &lt;b&gt;نعم&lt;/b&gt;'
             '</div>') in html
+
+
+
+def test_a_dossiers_files_are_shown_as_a_cases_are(client: FlaskClient, world: World,
+                                                   coordinator: Coordinator) -> None:
+    """Each file: the type seen in it against the claimed one, the metadata found in it,
+    and a copy without that metadata (reviewer.casefile.file_view, saving.without_metadata)."""
+    consent(client, world.b.case)
+    r = refer(client, world.b.case, {"city": "1", "file": ["1"]})  # poem.png, "Author" text
+    html = coordinator.upload(r.get_data())
+    assert re.search(r'File 1: <span class="file-name" dir="auto">poem.png</span> · [0-9]+ bytes'
+                     r' ·\s+content: image/png · claimed: <span dir="auto">image/png</span>', html)
+    assert re.search(r'<dl class="metadata" aria-label="Metadata found in file 1">\s*'
+                     r'<dt>[^<]*Author[^<]*</dt><dd dir="auto">TEXT-CANARY</dd>', html)
+    handle = re.search(r'action="/dossiers/([0-9a-f]{32})/files/1/stripped"', html)
+    assert handle and "Save file 1 without metadata" in html
+    r = post(coordinator.client, f"/dossiers/{handle.group(1)}/files/1/stripped", {},
+             token_from="/dossiers/open")
+    assert r.headers["Content-Disposition"] == "attachment; filename=poem.stripped.png"
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    data = r.get_data()
+    assert data.startswith(b"\x89PNG") and b"TEXT-CANARY" not in data
+    r = post(coordinator.client, f"/dossiers/{handle.group(1)}/files/1", {},
+             token_from="/dossiers/open")
+    assert b"TEXT-CANARY" in r.get_data()
+    # A text file: no metadata, and no copy without it.
+    html = coordinator.upload(dossier_for(client, world))
+    assert "content: text/plain" in html and "No metadata found." in html
+    assert "Save file 2 without metadata" not in html
+    handle = re.search(r'action="/dossiers/([0-9a-f]{32})/files/2"', html)
+    assert handle
+    r = post(coordinator.client, f"/dossiers/{handle.group(1)}/files/2/stripped", {},
+             token_from="/dossiers/open", status=400)
+    assert "Not saved: only JPEG and PNG images" in r.get_data(as_text=True)
+    post(coordinator.client, f"/dossiers/{handle.group(1)}/files/3/stripped", {},
+         token_from="/dossiers/open", status=404)
+    r = post(coordinator.client, f"/dossiers/{'0' * 32}/files/1/stripped", {},
+             token_from="/dossiers/open", status=404)
+    assert "open it again" in r.get_data(as_text=True)
+
+
+def test_a_colleagues_referral_names_her(tmp_path: Path) -> None:
+    """Referrals made: the colleague's name as this home knows her (as the team history)."""
+    ana, bea = make_team(tmp_path)
+    add_city(ana, "Bergen", Coordinator(tmp_path).public, "NO")
+    a = client_for(ana)
+    consent(a, ana.a.case)
+    dossier = bytes(refer(a, ana.a.case, {"city": "0", "file": ["2"]}).get_data())
+    assert dossier.startswith(envelope.MAGIC_PREFIX)
+    carry(ana, bea)
+    html = page(client_for(bea), f"/cases/{bea.a.case}")
+    assert re.search(r'to <span dir="auto">Bergen</span> \(NO\), by <strong dir="auto">Ana'
+                     r"</strong>\.", html), html[html.find("Referrals made"):][:600]

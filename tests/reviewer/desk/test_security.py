@@ -137,7 +137,8 @@ def test_every_response_carries_the_headers(client: FlaskClient, anonymous: Flas
                             base_url=BASE)
     assert {"desk.cases", "desk.case", "desk.save_file", "desk.verify", "desk.import_",
             "desk.export", "desk.add_note", "desk.assign", "desk.set_state", "desk.refer_case",
-            "desk.consent", "desk.open_dossier_page", "desk.save_dossier_file", "static"} <= seen
+            "desk.consent", "desk.open_dossier_page", "desk.save_dossier_file",
+            "desk.save_dossier_file_stripped", "static"} <= seen
     # Refusals and errors too.
     _check_headers(anonymous.get("/cases", base_url=BASE), "403")
     _check_headers(client.get("/cases", base_url="http://evil.example:8765"), "421")
