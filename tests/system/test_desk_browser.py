@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 from urllib.parse import unquote
@@ -91,28 +92,57 @@ def button(driver: WebDriver, text: str):
     return driver.find_element(By.XPATH, f"//button[normalize-space()='{text}']")
 
 
+@dataclass
+class DeskBrowsers:
+    """The private JavaScript-off Chromium a reviewer uses (`b`, saving into `downloads`,
+    its profile searched afterwards) and a JavaScript-on one holding the same cookie that
+    runs axe-core on a snapshot of each page (`js`); `scanned` names the pages scanned."""
+
+    b: WebDriver
+    js: WebDriver
+    profile: Path
+    downloads: Path
+    scanned: list[str] = field(default_factory=list)
+
+    def axe(self, name: str) -> None:
+        found = harness.axe_scan_snapshot(self.js, self.b)
+        assert not found, f"{name}:\n{harness.format_violations(found)}"
+        self.scanned.append(name)
+
+    def click(self, text: str) -> None:
+        harness.submit(self.b, button(self.b, text))
+
+    def open_desk(self, base: str, desk: Desk) -> None:
+        """Follow the desk's printed address, give the axe browser the cookie, unlock."""
+        self.b.get(f"{base}/cases?token={desk.token}")
+        self.js.get(f"{base}/nowhere")
+        self.js.execute_cdp_cmd("Network.setCookie", {
+            "name": desk.cookie_name, "value": desk.cookie, "url": base,
+            "httpOnly": True, "sameSite": "Strict"})
+        self.b.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
+        self.click("Unlock")
+        assert self.b.current_url == f"{base}/cases"
+
+
+@contextmanager
+def desk_browsers(tmp_path: Path) -> Iterator[DeskBrowsers]:
+    profile = tmp_path / "profile"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with chromium(profile, javascript=False, downloads=downloads, private=True) as b, \
+            chromium(tmp_path / "axe-profile", javascript=True) as js:
+        yield DeskBrowsers(b, js, profile, downloads)
+
+
 def test_a_reviewers_day_at_the_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
     world = make_home(tmp_path)
     desk = Desk(Home(world.home_dir), None)  # started locked: the first page asks
-    profile = tmp_path / "profile"
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    scanned: list[str] = []
-
-    with desk_served(desk) as base, \
-            chromium(profile, javascript=False, downloads=downloads, private=True) as b, \
-            chromium(tmp_path / "axe-profile", javascript=True) as js:
-
-        def axe(name: str) -> None:
-            found = harness.axe_scan_snapshot(js, b)
-            assert not found, f"{name}:\n{harness.format_violations(found)}"
-            scanned.append(name)
-
-        def click(text: str) -> None:
-            harness.submit(b, button(b, text))
+    with desk_served(desk) as base, desk_browsers(tmp_path) as web:
+        b, js, profile, downloads, scanned = web.b, web.js, web.profile, web.downloads, web.scanned
+        axe, click = web.axe, web.click
 
         b.get(f"{base}/cases?token={desk.token}")
         assert b.current_url == f"{base}/cases"  # the token is gone from the address bar

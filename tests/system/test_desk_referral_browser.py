@@ -25,7 +25,6 @@ from selenium.webdriver.support.select import Select
 from reviewer.cli import cli
 from reviewer.desk import Desk
 from reviewer.home import Home
-from tests.harness import browser as harness
 from tests.reviewer.desk.conftest import (
     CANARY_ANSWER,
     CANARY_CONTENT,
@@ -33,7 +32,12 @@ from tests.reviewer.desk.conftest import (
     init_home,
     make_home,
 )
-from tests.system.test_desk_browser import button, chromium, desk_served, wait_for_file
+from tests.system.test_desk_browser import (
+    button,
+    desk_browsers,
+    desk_served,
+    wait_for_file,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -63,32 +67,10 @@ def test_refer_at_the_secretariat_open_at_the_city(tmp_path: Path,
     assert out.exit_code == 0, out.output
     secretariat = Desk(Home(world.home_dir), None)
     city = Desk(Home(coord_home), None)
-    profile = tmp_path / "profile"
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    scanned: list[str] = []
-
     with desk_served(secretariat) as base_s, desk_served(city) as base_c, \
-            chromium(profile, javascript=False, downloads=downloads, private=True) as b, \
-            chromium(tmp_path / "axe-profile", javascript=True) as js:
-
-        def axe(name: str) -> None:
-            found = harness.axe_scan_snapshot(js, b)
-            assert not found, f"{name}:\n{harness.format_violations(found)}"
-            scanned.append(name)
-
-        def click(text: str) -> None:
-            harness.submit(b, button(b, text))
-
-        def open_desk(base: str, desk: Desk) -> None:
-            b.get(f"{base}/cases?token={desk.token}")
-            js.get(f"{base}/nowhere")
-            js.execute_cdp_cmd("Network.setCookie", {
-                "name": desk.cookie_name, "value": desk.cookie, "url": base,
-                "httpOnly": True, "sameSite": "Strict"})
-            b.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
-            click("Unlock")
-            assert b.current_url == f"{base}/cases"
+            desk_browsers(tmp_path) as web:
+        b, profile, downloads, scanned = web.b, web.profile, web.downloads, web.scanned
+        axe, click, open_desk = web.axe, web.click, web.open_desk
 
         def choose() -> None:
             Select(b.find_element(By.ID, "refer-city")).select_by_visible_text("Bergen (NO)")

@@ -35,7 +35,13 @@ from tests.reviewer.desk.conftest import (
     PASSPHRASE,
     make_team,
 )
-from tests.system.test_desk_browser import button, chromium, desk_served, wait_for_file
+from tests.system.test_desk_browser import (
+    button,
+    chromium,
+    desk_browsers,
+    desk_served,
+    wait_for_file,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,32 +55,10 @@ def test_two_reviewers_one_case_history(tmp_path: Path,
     case = ana.a.case
     desk_a = Desk(Home(ana.home_dir), None)
     desk_b = Desk(Home(bea.home_dir), None)
-    profile = tmp_path / "profile"
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    scanned: list[str] = []
-
     with desk_served(desk_a) as base_a, desk_served(desk_b) as base_b, \
-            chromium(profile, javascript=False, downloads=downloads, private=True) as b, \
-            chromium(tmp_path / "axe-profile", javascript=True) as js:
-
-        def axe(name: str) -> None:
-            found = harness.axe_scan_snapshot(js, b)
-            assert not found, f"{name}:\n{harness.format_violations(found)}"
-            scanned.append(name)
-
-        def click(text: str) -> None:
-            harness.submit(b, button(b, text))
-
-        def open_desk(base: str, desk: Desk) -> None:
-            b.get(f"{base}/cases?token={desk.token}")
-            js.get(f"{base}/nowhere")
-            js.execute_cdp_cmd("Network.setCookie", {
-                "name": desk.cookie_name, "value": desk.cookie, "url": base,
-                "httpOnly": True, "sameSite": "Strict"})
-            b.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
-            click("Unlock")
-            assert b.current_url == f"{base}/cases"
+            desk_browsers(tmp_path) as web:
+        b, profile, downloads, scanned = web.b, web.profile, web.downloads, web.scanned
+        axe, click, open_desk = web.axe, web.click, web.open_desk
 
         def team_summary() -> str:
             return b.find_element(By.CSS_SELECTOR, "dl.team-summary").text
