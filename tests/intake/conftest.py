@@ -12,6 +12,7 @@ with a fresh bucket on a real S3 endpoint (tests/harness/s3_server.py) as the st
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,21 @@ from crypto.params import TEST_LIMITS
 from intake import create_app, db
 
 from .spooling import SpoolWatch, install
+
+#: The day this run began. Every server call in this process reads its day from
+#: `intake.db.today`, pinned to this one by `one_day` for every test, so a test that
+#: dates rows from it (`days_ago`) and then asks the server to act on them sees one
+#: day, even when the run crosses midnight UTC.
+RUN_DAY = db.today()
+
+
+def days_ago(days: int) -> dt.date:
+    return RUN_DAY - dt.timedelta(days=days)
+
+
+@pytest.fixture(autouse=True)
+def one_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "today", lambda: RUN_DAY)
 
 
 @pytest.fixture(scope="session")

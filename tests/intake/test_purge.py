@@ -21,17 +21,12 @@ from intake.models import Applicant, Blob, DeletedReply, Reply, Submission
 from intake.s3store import S3Store
 from intake.store import LocalStore
 
-from .conftest import BOTH_STORES
+from .conftest import BOTH_STORES, days_ago
 from .helpers import apply, codename_of, csrf, files, post, put_stored, store_files
 
 # Every purge here runs against the local store and against a bucket.
 pytestmark = BOTH_STORES
 
-TODAY = dt.datetime.now(dt.UTC).date()
-
-
-def ago(days: int) -> dt.date:
-    return TODAY - dt.timedelta(days=days)
 
 
 def has(app: Flask, blob_id: str) -> bool:
@@ -130,8 +125,8 @@ def test_exported_submissions_go_after_the_period_with_their_files(make_app) -> 
     app = make_app()
     case = new_case(app, followups=2)
     old, boundary, waiting = submissions_of(app, case)
-    exported(app, old, ago(15))
-    exported(app, boundary, ago(14))
+    exported(app, old, days_ago(15))
+    exported(app, boundary, days_ago(14))
     old_files = blob_files(app, old)
     kept_files = blob_files(app, boundary) + blob_files(app, waiting)
     assert all(has(app, p) for p in old_files + kept_files)
@@ -147,9 +142,9 @@ def test_exported_submissions_go_after_the_period_with_their_files(make_app) -> 
 def test_read_replies_go_after_the_period(make_app) -> None:
     app = make_app(RETENTION_READ_REPLY_DAYS=10)
     case = new_case(app)
-    gone = add_reply(app, case, ago(40), read=ago(11))
-    boundary = add_reply(app, case, ago(40), read=ago(10))
-    unread = add_reply(app, case, ago(400), read=None)
+    gone = add_reply(app, case, days_ago(40), read=days_ago(11))
+    boundary = add_reply(app, case, days_ago(40), read=days_ago(10))
+    unread = add_reply(app, case, days_ago(400), read=None)
     assert "0 submission(s), 1 reply(ies), 0 applicant(s), 0 team record(s), 1 file(s)" in purge(
         app)
     with app.app_context():
@@ -164,20 +159,20 @@ def test_inactive_applicants_go_with_everything_theirs(make_app) -> None:
     app = make_app()
     inactive = new_case(app, followups=1)
     for sub in submissions_of(app, inactive):
-        exported(app, sub, ago(1))  # picked up yesterday: (a) alone would keep them
-    reply_file = add_reply(app, inactive, ago(500), read=None)
-    last_active(app, inactive, ago(366))
+        exported(app, sub, days_ago(1))  # picked up yesterday: (a) alone would keep them
+    reply_file = add_reply(app, inactive, days_ago(500), read=None)
+    last_active(app, inactive, days_ago(366))
     their_files = [p for sub in submissions_of(app, inactive) for p in blob_files(app, sub)]
 
     waiting = new_case(app)  # inactive, but the reviewers have not exported it yet
-    last_active(app, waiting, ago(800))
+    last_active(app, waiting, days_ago(800))
     answered = new_case(app)  # inactive, but a reply arrived within the period
-    exported(app, submissions_of(app, answered)[0], ago(1))
-    last_active(app, answered, ago(800))
-    answered_reply = add_reply(app, answered, ago(364), read=None)
+    exported(app, submissions_of(app, answered)[0], days_ago(1))
+    last_active(app, answered, days_ago(800))
+    answered_reply = add_reply(app, answered, days_ago(364), read=None)
     boundary = new_case(app)  # active exactly 365 days ago: kept
-    exported(app, submissions_of(app, boundary)[0], ago(1))
-    last_active(app, boundary, ago(365))
+    exported(app, submissions_of(app, boundary)[0], days_ago(1))
+    last_active(app, boundary, days_ago(365))
 
     line = purge(app)
     assert line == (f"Deleted 2 submission(s), 1 reply(ies), 1 applicant(s), 0 team record(s), "
@@ -197,8 +192,8 @@ def test_dry_run_counts_and_changes_nothing(make_app) -> None:
     app = make_app()
     case = new_case(app, followups=1)
     first, _second = submissions_of(app, case)
-    exported(app, first, ago(30))
-    add_reply(app, case, ago(90), read=ago(60))
+    exported(app, first, days_ago(30))
+    add_reply(app, case, days_ago(90), read=days_ago(60))
     put_old(app, db.new_id(), b"left behind")
 
     def snapshot() -> tuple[object, ...]:
@@ -241,7 +236,7 @@ def test_a_failure_never_leaves_a_row_without_its_file(make_app,
     app = make_app()
     case = new_case(app)
     (sub,) = submissions_of(app, case)
-    exported(app, sub, ago(20))
+    exported(app, sub, days_ago(20))
     paths = blob_files(app, sub)
 
     # The database refuses the deletion: nothing changes, on disk either.
@@ -284,7 +279,7 @@ def test_retention_periods_come_from_the_environment(make_app,
     assert app.config["RETENTION_INACTIVE_DAYS"] == 365
     assert app.config["RETENTION_TEAM_DAYS"] == 365
     case = new_case(app)
-    exported(app, submissions_of(app, case)[0], ago(4))
+    exported(app, submissions_of(app, case)[0], days_ago(4))
     assert purge(app).startswith("Deleted 1 submission(s)")
 
 
@@ -310,7 +305,7 @@ def test_a_locked_database_stops_the_purge_in_one_line(make_app, data_dir: Path,
     path = data_dir / "intake.sqlite3"
     app = make_app(DATABASE_URL=f"sqlite:///{path}")
     case = new_case(app)
-    exported(app, submissions_of(app, case)[0], ago(20))
+    exported(app, submissions_of(app, case)[0], days_ago(20))
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")

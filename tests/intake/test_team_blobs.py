@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime as dt
 import functools
 import io
 import json
@@ -36,11 +35,10 @@ from intake.db import new_id
 from intake.models import Base, TeamBlob
 from tests.harness.bundles import read_members
 
-from .conftest import BOTH_STORES
+from .conftest import BOTH_STORES, days_ago
 from .helpers import put_stored, staging_files, store_files
 from .transfer_helpers import new_applicant, reply_key, reply_rows, sealed_reply
 
-TODAY = dt.datetime.now(dt.UTC).date()
 CASE = "c" * 32  # the case the records are about: on the reviewers' side only
 
 
@@ -235,7 +233,7 @@ def test_purge_deletes_exported_team_records_after_their_retention(
         s = db.session()
         for blob_id, days in ((old, 31), (boundary, 30), (fresh, 1), (waiting, 400)):
             s.execute(update(TeamBlob).where(TeamBlob.id == blob_id)
-                      .values(day=TODAY - dt.timedelta(days=days)))
+                      .values(day=days_ago(days)))
         # Never exported: kept whatever its age, as submissions are.
         s.execute(update(TeamBlob).where(TeamBlob.id == waiting).values(exported_day=None))
         s.commit()
