@@ -53,7 +53,7 @@ def test_full_journey(app: Flask, client: FlaskClient, reviewer_key: PrivateKey)
     assert response.status_code == 302 and response.headers["Location"].endswith("/case")
     page = client.get("/case")
     text = page.get_data(as_text=True)
-    assert dt.datetime.now(dt.UTC).date().isoformat() in text
+    assert db.today().isoformat() in text
     assert "Not yet" in text
 
     # A follow-up with a message and a file goes to the same case.

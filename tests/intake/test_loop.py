@@ -6,7 +6,6 @@ import each other.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def test_the_whole_loop(make_app, tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "2 case(s), 2 submission(s)" in out.output
     assert f"{pickup.stat().st_size} bytes" in out.output
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = db.today().isoformat()
     assert f"Yes, on {today}" in alice.get("/case").get_data(as_text=True)
 
     # The reviewer imports, lists, replies, exports the replies.
