@@ -196,13 +196,29 @@ def test_a_request_over_the_limit_is_refused(world: World,
         assert r.status == 413
 
 
+#: `reviewer desk` as a terminal starts it, with Ctrl-C delivered: a suite run in the
+#: background of a non-interactive shell ignores SIGINT, and a child inherits that.
+DESK = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler);"
+        " from reviewer.cli import main; main()", "desk"]
+
+
+def ctrl_c(proc: subprocess.Popen[bytes]) -> bytes:
+    """Press Ctrl-C; what the desk said on standard error once it stopped (killed if it does not)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=20)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def test_reviewer_desk_command(world: World, tmp_path: Path) -> None:
     """`reviewer desk` asks once, prints the address, serves it, and stops on Ctrl-C."""
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmpdir")}
     (tmp_path / "tmpdir").mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", "desk", "--home",
-         str(world.home_dir), "--no-browser", "--idle-minutes", "5"],
+        [*DESK, "--home", str(world.home_dir), "--no-browser", "--idle-minutes", "5"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -221,8 +237,7 @@ def test_reviewer_desk_command(world: World, tmp_path: Path) -> None:
         page = request(port, "GET", "/cases", headers={"Cookie": cookie}).text()
         assert world.a.case[:12] in page
     finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        err = ctrl_c(proc)
     assert proc.returncode == 0, err
     assert b"keys are forgotten" in err
     assert list((tmp_path / "tmpdir").iterdir()) == []
@@ -247,8 +262,7 @@ def test_reviewer_desk_opens_the_browser_at_the_printed_address(world: World,
     recorder.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
     env = {**os.environ, "BROWSER": f"{sys.executable} {recorder} %s"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", "desk", "--home",
-         str(world.home_dir), "--passphrase-file", str(world.pass_file)],
+        [*DESK, "--home", str(world.home_dir), "--passphrase-file", str(world.pass_file)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -260,6 +274,5 @@ def test_reviewer_desk_opens_the_browser_at_the_printed_address(world: World,
             time.sleep(0.05)
         assert opened.read_text() == address
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        ctrl_c(proc)
     assert proc.returncode == 0
