@@ -311,13 +311,19 @@ def bench_rss(work: Path, big: int, key: PrivateKey) -> None:
 # --- envelopes in a bucket (moto_server on loopback) ---------------------------------
 
 
-@contextlib.contextmanager
-def s3_environment(work: Path) -> Iterator[tuple[str, Callable[[Server], int], Callable[[Path], float]]]:
-    """moto_server on 127.0.0.1 with one bucket, and the environment that points intake at it.
+@dataclass(frozen=True)
+class S3Bench:
+    """What `s3_environment` yields: the bucket's URL, a byte counter, two measures of moto alone."""
 
-    Yields the bucket's INTAKE_STORE_URL, a `stored` counter for `upload`, and a
-    function timing a plain boto3 PUT of a file into moto (moto's own cost).
-    """
+    url: str
+    stored: Callable[[Server], int]  # bytes in the bucket, for `upload`
+    put_alone: Callable[[Path], float]  # a plain boto3 PUT of a file into moto
+    complete_alone: Callable[[Path], float]  # moto joining a file's parts, uploaded plainly
+
+
+@contextlib.contextmanager
+def s3_environment(work: Path) -> Iterator[S3Bench]:
+    """moto_server on 127.0.0.1 with one bucket, and the environment that points intake at it."""
     from tests.harness.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
 
     server = S3Server(work / "moto.log").start()
@@ -348,7 +354,29 @@ def s3_environment(work: Path) -> Iterator[tuple[str, Callable[[Server], int], C
             client.delete_object(Bucket="bench", Key=key)
             return elapsed
 
-        yield "s3://bench/envelopes", stored, put_alone
+        def complete_alone(path: Path) -> float:
+            # The same parts intake sends (PART_SIZE each), uploaded by a plain
+            # client; only CompleteMultipartUpload is timed: what follows the
+            # last part, whoever sent them.
+            from intake.s3store import PART_SIZE
+
+            key = f"alone/{path.name}"
+            upload_id = client.create_multipart_upload(Bucket="bench", Key=key)["UploadId"]
+            parts = []
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                for number in range(1, -(-size // PART_SIZE) + 1):
+                    answer = client.upload_part(Bucket="bench", Key=key, UploadId=upload_id,
+                                                PartNumber=number, Body=f.read(PART_SIZE))
+                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+            start = time.perf_counter()
+            client.complete_multipart_upload(Bucket="bench", Key=key, UploadId=upload_id,
+                                             MultipartUpload={"Parts": parts})
+            elapsed = time.perf_counter() - start
+            client.delete_object(Bucket="bench", Key=key)
+            return elapsed
+
+        yield S3Bench("s3://bench/envelopes", stored, put_alone, complete_alone)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -361,9 +389,11 @@ def bench_s3(work: Path, size: int, big: int, runs: int, key: PrivateKey) -> Non
     disk: list[float] = []
     bucket: list[float] = []
     alone: list[float] = []
+    joins: list[float] = []
     peaks = {}
     limit = max(size, big) // MIB + 2
-    with s3_environment(work) as (_url, stored, put_alone):
+    with s3_environment(work) as moto:
+        stored = moto.stored
         # Disk and bucket in turn, so that what else the machine does weighs on both alike.
         for i in range(runs):
             server = start_server(work / f"s3disk{i}", key.public_key.to_text(),
@@ -380,7 +410,8 @@ def bench_s3(work: Path, size: int, big: int, runs: int, key: PrivateKey) -> Non
             finally:
                 server.close()
                 shutil.rmtree(work / f"s3bucket{i}", ignore_errors=True)
-            alone.append(put_alone(sample))
+            alone.append(moto.put_alone(sample))
+            joins.append(moto.complete_alone(sample))
         small_file = make_file(work / "s3_small.bin", 10 * MIB)
         big_file = make_file(work / "s3_big.bin", big)
         server = start_server(work / "s3rss", key.public_key.to_text(), max_upload_mb=big // MIB + 2)
@@ -396,11 +427,13 @@ def bench_s3(work: Path, size: int, big: int, runs: int, key: PrivateKey) -> Non
         finally:
             server.close()
             shutil.rmtree(work / "s3rss", ignore_errors=True)
-    t_disk, t_bucket, t_alone = (statistics.median(v) for v in (disk, bucket, alone))
+    t_disk, t_bucket, t_alone, t_join = (statistics.median(v) for v in (disk, bucket, alone, joins))
     report("ingest_disk_s", t_disk, note=f"{size // MIB} MiB follow-up into store/, median of {runs}")
     report("ingest_s3_s", t_bucket, note="the same upload into a bucket on moto_server, loopback")
     report("s3_put_alone_s", t_alone,
            note="moto's own cost: a plain boto3 PUT of the same file into moto, no intake")
+    report("s3_complete_alone_s", t_join,
+           note="moto joining the same file's parts (CompleteMultipartUpload alone), no intake")
     report("ingest_s3_vs_disk", t_bucket / t_disk, "<= 1.5", lambda v: v <= 1.5)
     report("rss_10m_s3_mib", peaks["small"])
     report("rss_1g_s3_mib", peaks["big"], note=f"{big // MIB} MiB upload into the bucket")

@@ -89,6 +89,43 @@ def parse_url(url: str) -> tuple[str, str]:
     return parts.netloc, f"{prefix}/" if prefix else ""
 
 
+def payload_signing(endpoint: str | None) -> bool:
+    """Whether each request's body is hashed (SHA-256) into its signature: only on a bare wire.
+
+    SigV4 can sign a body's SHA-256, and botocore does so for every request
+    unless a checksum header rides with it over HTTPS; the bucket then
+    refuses a body that changed on the way. That costs a SHA-256 pass over
+    every envelope in the worker (0.3-0.7 s for 256 MiB on the bench machine,
+    on a core the request's own encryption and the bucket also need). It buys
+    nothing where the transport already guarantees the bytes: over HTTPS,
+    TLS authenticates every record (AES-GCM or ChaCha20-Poly1305), so a
+    changed byte breaks the connection; on loopback (127.0.0.1, ::1,
+    localhost) there is no wire. There the signature still covers the
+    method, the object's name and the headers, and the body goes as
+    `UNSIGNED-PAYLOAD`. On plain HTTP to another host the body stays signed.
+
+    The envelope needs none of this for its own safety: any change to its
+    bytes is found when it is decrypted (authenticated encryption, and the
+    bundle's digests), never taken for the applicant's data. What the signed
+    body adds over an unreliable wire is that such a change is refused when
+    it is stored, not found later by the reviewer with the submission lost.
+
+    Measured on the bench machine (2 December 2026, 2 cores shared with other
+    jobs): sixteen 16 MiB parts sent to moto on loopback one after the other
+    took a median 2.76 s signed and 1.54 s unsigned (three rounds each, in
+    turn). In bench/run.py `--only s3` the gain is within the noise
+    (docs/performance.md, "Envelopes in a bucket"): moto joining the parts
+    after the last one costs more than all of it. Return True here and every
+    request is signed with its body again.
+    """
+    if endpoint is None:
+        return False  # AWS's own endpoint: HTTPS
+    parts = urlsplit(endpoint)
+    if parts.scheme == "https":
+        return False
+    return parts.hostname not in ("127.0.0.1", "::1", "localhost")
+
+
 def _code(e: ClientError) -> str:
     return str(e.response.get("Error", {}).get("Code", "") or
                e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
@@ -202,8 +239,11 @@ class S3Store(Store):
                 # A bucket may take minutes to join the parts of a large upload.
                 connect_timeout=5, read_timeout=300,
                 retries={"mode": "standard", "max_attempts": 3},
-                # A MinIO or Garage of one's own answers at one host name, not per bucket.
-                s3={"addressing_style": "path"} if endpoint else {},
+                s3={
+                    # A MinIO or Garage of one's own answers at one host name, not per bucket.
+                    **({"addressing_style": "path"} if endpoint else {}),
+                    "payload_signing_enabled": payload_signing(endpoint),
+                },
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             ),
@@ -284,6 +324,25 @@ class S3Store(Store):
             return self._ready
         finally:
             self._probe.release()
+
+    def staging_must_be_durable(self) -> bool:
+        """No: the bucket's confirmed object is the durable copy, not the staged file.
+
+        The staged envelope is only what the upload reads its parts from: the
+        rows are committed after the bucket confirmed the object
+        (`Store.committing`), and a process that dies before that leaves its
+        staged files to be deleted at the next start, unread (what it began in
+        the bucket is aborted from the journal, which is still synced:
+        `StagingArea.write_note`, `write_intent`). Syncing it bought no
+        guarantee and cost the final fsync after the body (the disk's tail) plus
+        writeback of every 8 MiB the disk never needed. Measured on the bench
+        machine (2 December 2026): a 256 MiB envelope staged through
+        `StagedEnvelope`, the fsync in `finish` 0.21-0.50 s (three runs) and
+        0.02 s without; that fsync came after the body and before `place`, so
+        it was waiting the applicant did. Return True and staging is synced as
+        for the local store.
+        """
+        return False
 
     def recover(self, committed: Committed) -> int:
         if not self._ready:

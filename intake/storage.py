@@ -228,12 +228,16 @@ class StagedEnvelope:
 
     `blob_id` is the id it will be stored under, chosen now so that a store
     given `ahead` (`Store.ahead`) can begin taking it while it is written.
+    With `durable` False (`Store.staging_must_be_durable`: a bucket, whose
+    confirmed object is the durable copy) the file is never synced: it is
+    only what the upload reads from, and a crash discards it either way.
     """
 
     def __init__(self, path: Path, recipients: Sequence[PublicKey],
-                 ahead: AheadFactory | None = None) -> None:
+                 ahead: AheadFactory | None = None, *, durable: bool = True) -> None:
         self.path = path
         self.blob_id = new_id()
+        self.durable = durable
         self._ahead: Ahead | None = None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
@@ -262,25 +266,30 @@ class StagedEnvelope:
         self._writer.write(data)
         self.plaintext_size += len(data)
         if self.plaintext_size - self._flushed_at >= WRITEBACK_STEP:
-            self._start_writeback(self._file)
+            self._step(self._file)
         return len(data)
 
-    def _start_writeback(self, file: BinaryIO) -> None:
-        """Start writing what is buffered to disk now, without waiting for it.
+    def _step(self, file: BinaryIO) -> None:
+        """Every WRITEBACK_STEP: hand what is written to the file, the disk and the store."""
+        file.flush()
+        end = file.tell()
+        if self.durable:
+            self._start_writeback(file, end)
+        self._flushed_at = self.plaintext_size
+        if self._ahead is not None:
+            self._ahead.grown(end)  # flushed: [0, end) is in the file and never changes
+
+    def _start_writeback(self, file: BinaryIO, end: int) -> None:
+        """Start writing [written back, end) to disk now, without waiting for it.
 
         The fsync in `finish` must wait for everything not yet on disk; for a
         large upload that was seconds after the last byte arrived. Started
         here step by step, the disk works while the body is still arriving and
         the final fsync has only the tail left.
         """
-        file.flush()
-        end = file.tell()
         if end > self._written_back:  # the envelope writer may still hold it all
             start_writeback(file.fileno(), self._written_back, end - self._written_back)
             self._written_back = end
-        self._flushed_at = self.plaintext_size
-        if self._ahead is not None:
-            self._ahead.grown(end)  # flushed: [0, end) is in the file and never changes
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if offset == 0 and whence == os.SEEK_SET:
@@ -315,14 +324,15 @@ class StagedEnvelope:
     # --- ours ---------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write the final chunk and make the file durable."""
+        """Write the final chunk and make the file durable (if `durable`)."""
         if self.finished:
             return
         if self._file is None:
             raise ValueError("the staged file was discarded")
         self.plaintext_size = self._writer.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
         self.ciphertext_size = self.path.stat().st_size
@@ -370,10 +380,10 @@ class NullSink:
 
 
 def stage_bytes(
-    staging: StagingArea, data: bytes, recipients: Sequence[PublicKey]
+    staging: StagingArea, data: bytes, recipients: Sequence[PublicKey], *, durable: bool = True
 ) -> StagedEnvelope:
     """Encrypt an in-memory plaintext (the answers JSON) into a staged file."""
-    staged = StagedEnvelope(staging.new_path(), recipients)
+    staged = StagedEnvelope(staging.new_path(), recipients, durable=durable)
     try:
         staged.write(data)
         staged.finish()

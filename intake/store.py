@@ -8,7 +8,9 @@ delete envelopes (the purge, a reply the applicant deletes), `has` / `open` /
 that journals more than ids (a bucket's multipart uploads) `undo_notes` and
 `unfinished`; a local store has nothing to undo there. `ahead` lets a store
 begin taking an upload's envelope while it is still being written (a bucket
-sends its first parts while the body arrives; `place` then finishes it). Every failure of the
+sends its first parts while the body arrives; `place` then finishes it), and
+`staging_must_be_durable` whether a staged envelope is synced first (not for a
+bucket, whose confirmed object is the durable copy). Every failure of the
 store itself reaches callers as `StoreFailed`, an OSError.
 `LocalStore` keeps each envelope as the file `store/<blob id>` in the data
 directory; `intake.s3store.S3Store` keeps it as the object `<prefix><blob id>`
@@ -153,6 +155,16 @@ class Store(abc.ABC):
         begun; a discarded envelope has it undone.
         """
         return None
+
+    def staging_must_be_durable(self) -> bool:
+        """Whether a staged envelope must be synced to disk before `place` takes it.
+
+        Yes for a local store: `place` renames the staged file into the store,
+        so the answer that it is stored is only true once its bytes are on
+        disk. A store that copies the envelope elsewhere and confirms it before
+        `place` returns (a bucket) may say no.
+        """
+        return True
 
     def unfinished(self, older_than: float) -> list[str]:
         """Notes (as `undo_notes` takes them) for work begun before `older_than`, never finished.

@@ -99,7 +99,8 @@ def store_submission(
     }
     answers_blob_id = new_id()
     answers_env = stage_bytes(
-        store.staging, json.dumps(document, ensure_ascii=False).encode("utf-8"), recipients
+        store.staging, json.dumps(document, ensure_ascii=False).encode("utf-8"), recipients,
+        durable=store.staging_must_be_durable(),
     )
     moves = [(answers_blob_id, answers_env.path)] + [
         (blob_id, staged.path) for blob_id, (_f, staged) in zip(blob_ids, attachments, strict=True)

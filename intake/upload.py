@@ -50,8 +50,9 @@ class IntakeRequest(Request):
             # takes no files: drop the bytes.
             return NullSink().as_io()
         staging = appstate.STAGING.get()
-        staged = StagedEnvelope(staging.new_path(), self.upload_recipients,
-                                ahead=appstate.STORE.get().ahead)
+        store = appstate.STORE.get()
+        staged = StagedEnvelope(staging.new_path(), self.upload_recipients, ahead=store.ahead,
+                                durable=store.staging_must_be_durable())
         self.staged.append(staged)
         return cast(IO[bytes], staged)
 

@@ -3,7 +3,8 @@
 The store protocol's ordinary paths (submission, follow-up, replies, export,
 purge, recovery, the canary scan) run on both stores in the modules that mark
 themselves BOTH_STORES. Here: multipart uploads and their journal, what a
-refused bucket says, the bucket unreachable at start, and the connection cut
+refused bucket says, the bucket unreachable at start, which request bodies are
+hashed into their signature, which staged files are synced, and the connection cut
 in the middle of a 50 MB upload by a proxy (moto keeps its data in memory, so
 stopping it would prove nothing).
 """
@@ -27,6 +28,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from crypto import atomic
 from intake import appstate, create_app, retention, s3store, storage
 from intake.config import ConfigError
 from intake.s3store import UPLOAD_NOTE, S3Store
@@ -493,3 +495,87 @@ def test_export_with_the_bucket_unreachable_is_one_line(
     assert result.output.startswith("Error: the object store failed")
     assert result.output.strip().count("\n") == 0 and "no bundle was written" in result.output
     assert not (tmp_path / "x.bundle").exists()
+
+
+@pytest.mark.parametrize(("endpoint", "signed"), [
+    (None, False),  # AWS's own endpoint, over HTTPS
+    ("https://minio.internal:9000", False),
+    ("http://127.0.0.1:9000", False),
+    ("http://[::1]:9000", False),
+    ("http://localhost:9000", False),
+    ("http://minio.internal:9000", True),
+    ("http://10.0.0.7:3900", True),
+])
+def test_a_body_is_hashed_into_its_signature_only_on_a_bare_wire(
+        endpoint: str | None, signed: bool) -> None:
+    assert s3store.payload_signing(endpoint) is signed
+
+
+def test_bodies_go_unsigned_to_a_bucket_on_loopback(
+        make_app, fresh_bucket: Bucket, reviewer_key: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over loopback no SHA-256 of the body is computed: the requests are signed, their bodies not."""
+    monkeypatch.setattr(s3store, "PART_SIZE", 5 * MIB)
+    monkeypatch.setattr(storage, "WRITEBACK_STEP", MIB)
+    app = make_app(MAX_CONTENT_LENGTH=64 * MIB, **fresh_bucket.config())
+    store = appstate.STORE.get(app)
+    assert isinstance(store, S3Store)
+    sent: list[tuple[str, str, bool]] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        sent.append((kwargs["event_name"].rsplit(".", 1)[-1],
+                     request.headers.get("x-amz-content-sha256", b"").decode(),
+                     "Authorization" in request.headers))
+
+    store.client.meta.events.register("before-send.s3", record)
+    big = os.urandom(12 * MIB)
+    response = apply(app.test_client(), attachments=files((big, "scan.pdf", "application/pdf")))
+    assert response.status_code == 200
+    bodies = [(op, payload) for op, payload, _signed in sent if op in ("UploadPart", "PutObject")]
+    assert [op for op, _payload in bodies].count("UploadPart") == 3  # 12 MiB in 5 MiB parts
+    assert bodies and all(payload == "UNSIGNED-PAYLOAD" for _op, payload in bodies)
+    assert all(signed for _op, _payload, signed in sent)
+    (doc,) = opened_submissions(app, reviewer_key)
+    assert list(doc["_files"].values()) == [big]
+
+
+@pytest.mark.parametrize("kind", ["local", "bucket"])
+def test_staged_envelopes_are_synced_only_where_they_become_the_stored_file(
+        make_app, request: pytest.FixtureRequest, reviewer_key: Any, kind: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local store renames staged files into place: synced first. A bucket copies them:
+    the object it confirmed is the durable copy, so only the journal is synced."""
+    monkeypatch.setattr(s3store, "PART_SIZE", 5 * MIB)
+    monkeypatch.setattr(storage, "WRITEBACK_STEP", MIB)
+    config = request.getfixturevalue("fresh_bucket").config() if kind == "bucket" else {}
+    app = make_app(MAX_CONTENT_LENGTH=64 * MIB, **config)
+    synced: list[str] = []
+    written_back: list[int] = []
+    real_fsync = os.fsync
+    real_writeback = atomic.start_writeback
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def start_writeback(fd: int, offset: int, length: int) -> None:
+        written_back.append(length)
+        real_writeback(fd, offset, length)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(storage, "start_writeback", start_writeback)
+    big = os.urandom(12 * MIB)
+    response = apply(app.test_client(), attachments=files((big, "scan.pdf", "application/pdf")))
+    assert response.status_code == 200
+    staging = str(appstate.STAGING.get(app).dir)
+    staged = [p for p in synced if p.startswith(staging + "/")
+              and not Path(p).name.startswith((INTENT_PREFIX, LOCK_NAME))]
+    journal_synced = [p for p in synced if Path(p).name.startswith(INTENT_PREFIX)]
+    assert journal_synced  # the intent (and a bucket's upload note) stay durable
+    if kind == "local":
+        assert len(staged) == 2 and written_back  # the attachment and the answers
+    else:
+        assert staged == [] and written_back == []
+        assert len(journal_synced) == 2  # the intent, and the multipart upload's note
+    (doc,) = opened_submissions(app, reviewer_key)
+    assert list(doc["_files"].values()) == [big]
