@@ -4,9 +4,8 @@ Why a module of its own: this check is most of an import's work (per
 submission an X25519 sealed-box open, the envelope's MACs and stream, a JSON
 parse; about 2 s for 10,000 submissions on one core), and each submission's
 check is independent of the others. A large import spreads it over the
-machine's cores in forked worker processes, and so does the manifest's
-low-order test of each reply key (crypto.bundle.KeyMap); a small one runs
-both in the calling process. Either way the caller gets the results in manifest order and
+machine's cores in forked worker processes; a small one runs them in the
+calling process. Either way the caller gets the results in manifest order and
 uses them only once every check has passed; the first failure in manifest
 order is the one the reviewer is told.
 
@@ -132,8 +131,7 @@ class Checker:
 
     Use as a context manager around the import: the workers start on the first
     job large enough to be worth them (PARALLEL_MIN items) and stop when the
-    context ends. `key_map` is a crypto.bundle.KeyMap for the manifest's reply
-    keys; `check_all` checks the new submissions.
+    context ends. `check_all` checks the new submissions.
     """
 
     def __init__(self, keys: Sequence[PrivateKey], *, workers: int | None = None) -> None:
@@ -178,23 +176,6 @@ class Checker:
                 initargs=(self._keys, *self._lifeline),
             )
         return self._pool
-
-    def key_map(self, fn: Callable[[bytes], bool], items: Sequence[bytes]) -> Iterable[bool]:
-        """map(fn, items), over the workers if there are many items.
-
-        A speed trick, the crypto.bundle.KeyMap the import hands to read_bundle
-        (the plain one is the builtin map): the manifest's low-order test of
-        each reply key, one X25519 multiplication per case, 0.40 s of CPU for
-        10,000 cases, runs in the workers while the members are read. On the
-        shared 2-core machine it was measured on (load 7), 10,000 keys took
-        1.0 to 2.3 s in process and 1.4 to 2.1 s over 2 workers, fork included:
-        no gain there, to be measured again on a reviewer's own machine.
-        """
-        pool = self._parallel(len(items))
-        if pool is None:
-            return map(fn, items)
-        chunk = max(1, len(items) // (self._workers * 4))
-        return _unbroken(pool.map(fn, items, chunksize=chunk))
 
     def check_all(
         self,

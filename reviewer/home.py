@@ -993,9 +993,7 @@ class Home:
 
                 # A server's submissions bundle, or a colleague's outbox (replies)
                 # carried on a stick: from that, only the team members are for us.
-                manifest = read_bundle(
-                    src, sink=sink, progress=progress, key_map=checker.key_map,
-                )
+                manifest = read_bundle(src, sink=sink, progress=progress)
                 replies = manifest.kind != KIND_SUBMISSIONS
                 result.replies_bundle = replies
                 result.replies_ignored = len(manifest.replies)

@@ -34,7 +34,7 @@ from crypto.bundle.format import (
     manifest_digest,
     manifest_error,
 )
-from crypto.bundle.manifest import KeyMap, parse_manifest
+from crypto.bundle.manifest import parse_manifest
 from crypto.bundle.members import Recipients, copy_member
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 
@@ -56,14 +56,14 @@ def discard(_: Member) -> Iterator[BinaryIO]:
     yield _Null()  # type: ignore[misc]
 
 
-def read_manifest(src: BinaryIO, *, kind: str | None = None, key_map: KeyMap = map) -> Manifest:
+def read_manifest(src: BinaryIO, *, kind: str | None = None) -> Manifest:
     """Read and check everything up to the first member; `src` is left there.
 
     Checks, in order: magic, length field, manifest bytes present, digest
     present, digest matches, then the manifest itself (parse_manifest).
     """
     data, _ = _read_head(src)
-    return parse_manifest(data, kind=kind, key_map=key_map)
+    return parse_manifest(data, kind=kind)
 
 
 def read_bundle(
@@ -72,7 +72,6 @@ def read_bundle(
     kind: str | None = None,
     sink: Sink | None = None,
     progress: Callable[[int], None] | None = None,
-    key_map: KeyMap = map,
 ) -> Manifest:
     """Check a whole bundle; return its manifest only if every check passed.
 
@@ -80,15 +79,11 @@ def read_bundle(
     (a staging file the caller commits only after this returns); with no sink
     they are only checked. `progress(n)` is called with each n bytes read.
     On any BundleError whatever reached the sinks must be thrown away.
-    `key_map` runs the reply keys' low-order test (see KeyMap); the members
-    are read while it runs, and a low-order key is still reported first.
     """
     data, head_bytes = _read_head(src)
-
-    def members(manifest: Manifest) -> None:
-        _read_members(src, manifest, sink or discard, progress, head_bytes)
-
-    return parse_manifest(data, kind=kind, key_map=key_map, meanwhile=members)
+    manifest = parse_manifest(data, kind=kind)
+    _read_members(src, manifest, sink or discard, progress, head_bytes)
+    return manifest
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:

@@ -108,7 +108,7 @@ def test_first_failure_in_manifest_order_is_reported(env: Env, tmp_path: Path,
     assert snapshot(env.home) == before
 
 
-def test_low_order_reply_key_refused_through_the_workers(env: Env, tmp_path: Path,
+def test_low_order_reply_key_refused_with_the_workers_on(env: Env, tmp_path: Path,
                                                         parallel: None) -> None:
     who = people(env, 3)
     path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
