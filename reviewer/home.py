@@ -51,7 +51,6 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +62,7 @@ from crypto.bundle import (
     KIND_SUBMISSIONS,
     BundleWriter,
     CaseRecord,
+    Manifest,
     Member,
     SubmissionRecord,
     discard,
@@ -89,7 +89,7 @@ from crypto.team import (
 )
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id, seal_bytes
-from reviewer.checks import Checker, Task
+from reviewer.checks import Checker, Checks
 from reviewer.errors import (
     BadInput,
     BlankText,
@@ -960,15 +960,17 @@ class Home:
     ) -> ImportResult:
         """Verify a submissions bundle completely, then store what is new.
 
-        Pass 1 (read_bundle) appends every member not already stored to a new
-        pack in tmp/ while checking the whole bundle; pass 2 decrypts each new
-        answers envelope and checks it against the manifest, and authenticates
-        each new attachment envelope (decrypting it and discarding the output),
-        in worker processes for a large bundle (reviewer.checks). Only then
-        is the pack synced and renamed into packs/, and state.json, naming
-        it, rewritten. On any error before the state is saved the pack goes
-        and nothing has changed; if the process dies after the rename, the
-        old state is intact and the next import sweeps the orphan pack.
+        read_bundle checks the whole bundle and appends every member not
+        already stored to a new pack in tmp/. Meanwhile, as soon as all the
+        envelopes of a new submission are in the pack, its answers envelope
+        is decrypted and checked against the manifest, and each attachment
+        envelope authenticated (decrypted, the output discarded), in worker
+        processes for a large bundle (reviewer.checks). Only once the bundle
+        and every check have passed is the pack synced and renamed into
+        packs/, and state.json, naming it, rewritten. On any error before the
+        state is saved the pack goes and nothing has changed; if the process
+        dies after the rename, the old state is intact and the next import
+        sweeps the orphan pack.
         """
         with self.lock():
             state = self.load_state()
@@ -984,28 +986,52 @@ class Home:
             docs: dict[str, dict[str, Any]] = {}
             changed: list[tuple[str, bool]] = []
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
+                new: list[tuple[CaseRecord, SubmissionRecord]] = []
+                checks: Checks | None = None
+                #: What the comparison with the home found wrong, told only
+                #: once the whole bundle has been read and found sound.
+                refused: list[BadInput] = []
 
-                def sink(member: Member) -> AbstractContextManager[BinaryIO]:
+                def plan(manifest: Manifest) -> None:
+                    # The manifest is checked; no member has been read yet.
+                    nonlocal checks
+                    try:
+                        new.extend(_compare(state, manifest.cases, stored_ids, result))
+                    except BadInput as e:
+                        refused.append(e)
+                        new.clear()
+                    checks = checker.start(pack, [(r.case, s) for r, s in new])
+
+                @contextlib.contextmanager
+                def sink(member: Member) -> Iterator[BinaryIO]:
                     # A stored member is only checked: an already imported
                     # submission keeps its envelopes, and a new submission
-                    # reusing a stored id is refused below.
-                    return discard(member) if member.id in stored_ids else pack.member(member)
+                    # reusing a stored id is refused (_compare).
+                    if member.id in stored_ids:
+                        with discard(member) as out:
+                            yield out
+                        return
+                    with pack.member(member) as out:
+                        yield out
+                    if checks is not None:
+                        checks.landed(member.id)
 
                 # A server's submissions bundle, or a colleague's outbox (replies)
                 # carried on a stick: from that, only the team members are for us.
-                manifest = read_bundle(src, sink=sink, progress=progress)
+                manifest = read_bundle(src, sink=sink, progress=progress, checked=plan)
+                if refused:
+                    raise refused[0]
                 replies = manifest.kind != KIND_SUBMISSIONS
                 result.replies_bundle = replies
                 result.replies_ignored = len(manifest.replies)
-                new, tasks = _compare(state, manifest.cases, stored_ids, pack, result)
-                if new:
-                    pack.flush()  # the checks read the pack by its name
-                    checked = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
+                if new and checks is not None:
                     # Each submission is recorded (in memory) as its check comes
                     # back, while the workers check the rest; a failure ends the
                     # import before anything is saved.
-                    state, changed = _add_new(state, zip(new, checked, strict=True), result,
-                                              docs)
+                    state, changed = _add_new(
+                        state, zip(new, checks.results(meanwhile=pack.sync), strict=True),
+                        result, docs,
+                    )
                 # The team members, after the new cases (a record about one applies).
                 team_new = [m for m in manifest.team if m not in stored_ids]
                 # Larger than any record: refused unread (never read into memory).
@@ -1048,17 +1074,15 @@ def _compare(
     state: State,
     cases: tuple[CaseRecord, ...],
     stored_ids: set[str],
-    pack: PackWriter,
     result: ImportResult,
-) -> tuple[list[tuple[CaseRecord, SubmissionRecord]], list[Task]]:
-    """Compare the manifest with what is stored; the new submissions and their checks.
+) -> list[tuple[CaseRecord, SubmissionRecord]]:
+    """Compare the manifest with what is stored; the new submissions, to be checked.
 
-    Everything already stored is compared first, for the whole bundle;
-    the new submissions are then checked by reviewer.checks (spread over
-    the cores for a large bundle).
+    Everything already stored is compared, for the whole bundle; the new
+    submissions are then checked by reviewer.checks (spread over the cores
+    for a large bundle).
     """
     new: list[tuple[CaseRecord, SubmissionRecord]] = []
-    tasks: list[Task] = []
     for record in cases:
         stored = state.cases.get(record.case)
         if stored is not None and stored.reply_key != record.reply_key.to_text():
@@ -1085,15 +1109,7 @@ def _compare(
                         " envelope; nothing was imported"
                     )
             new.append((record, sub))
-            tasks.append(
-                Task(
-                    record.case,
-                    sub,
-                    pack.entries[sub.answers],
-                    tuple((b, *pack.entries[b]) for b in sub.attachments),
-                )
-            )
-    return new, tasks
+    return new
 
 
 def _add_new(

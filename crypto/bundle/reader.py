@@ -72,16 +72,24 @@ def read_bundle(
     kind: str | None = None,
     sink: Sink | None = None,
     progress: Callable[[int], None] | None = None,
+    checked: Callable[[Manifest], None] | None = None,
 ) -> Manifest:
     """Check a whole bundle; return its manifest only if every check passed.
 
     Each member's bytes are written to `sink(member)` while being checked
     (a staging file the caller commits only after this returns); with no sink
     they are only checked. `progress(n)` is called with each n bytes read.
-    On any BundleError whatever reached the sinks must be thrown away.
+    `checked(manifest)`, if given, is called once the manifest has passed
+    every check of step 5, before the first member is read: a caller may
+    start its work on the members then (the reviewer's import checks each
+    submission as its members land), but must use nothing of the bundle
+    unless this returns. On any BundleError whatever reached the sinks must
+    be thrown away.
     """
     data, head_bytes = _read_head(src)
     manifest = parse_manifest(data, kind=kind)
+    if checked is not None:
+        checked(manifest)
     _read_members(src, manifest, sink or discard, progress, head_bytes)
     return manifest
 

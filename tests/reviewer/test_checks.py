@@ -128,6 +128,48 @@ def test_low_order_reply_key_refused_with_the_workers_on(env: Env, tmp_path: Pat
     assert snapshot(env.home) == before
 
 
+@pytest.mark.parametrize("workers", [False, True])
+def test_checks_start_while_the_bundle_is_still_read(env: Env, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     workers: bool) -> None:
+    # One path for every bundle: a submission is checked (here, or handed to a
+    # worker) as soon as its envelopes are in the pack, before the last member
+    # of the bundle is read.
+    from reviewer.packs import PackWriter
+
+    if workers:
+        if "fork" not in checks._start_methods():
+            pytest.skip("no fork on this platform")
+        monkeypatch.setattr(checks, "PARALLEL_MIN", 1)
+        monkeypatch.setattr(checks, "_usable_cores", lambda: 2)
+    else:
+        monkeypatch.setattr(checks, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(checks, "CHUNK", 1)
+    events: list[str] = []
+    real_member = PackWriter.member
+    real_hand_out = checks.Checks._hand_out
+
+    def member(self: PackWriter, m: bundle.Member) -> Any:
+        events.append("member")
+        return real_member(self, m)
+
+    def hand_out(self: checks.Checks) -> None:
+        if self._ready:
+            events.append("check")
+        real_hand_out(self)
+
+    monkeypatch.setattr(PackWriter, "member", member)
+    monkeypatch.setattr(checks.Checks, "_hand_out", hand_out)
+    who = people(env, 4)
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == 0 and "4 new cases" in result.output, result.output
+    assert events.count("member") == 8 and events.count("check") == 4
+    # each submission (an answers envelope and one attachment) is checked as it lands
+    assert events == ["member", "member", "check"] * 4
+
+
+
 def _die(job: object) -> object:
     os._exit(3)  # a worker killed mid-check (say, by the out-of-memory killer)
 
