@@ -16,8 +16,9 @@ the parent holds them, and are gone when the import ends, however it ends
 (killed outright, they see a pipe only the parent writes to close, and
 exit; Ctrl-C is left to the parent, which stops them). They write nothing;
 each reads the pack being built (read-only, through a reader bounded to each
-envelope's range) and sends the decrypted answers document back through a
-pipe, because the index needs it.
+envelope's range) and sends back through a pipe what the index needs of
+each decrypted answers document (reviewer.index.AnswersFacts), not the
+document.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from crypto.bundle import SubmissionRecord
 from crypto.errors import DecryptError, DocumentError, NoMatch
 from crypto.keys import PrivateKey
 from reviewer.errors import BadInput, ReviewerError
+from reviewer.index import AnswersFacts, answers_facts
 from reviewer.packs import open_range, pread_range, read_range
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ class Task:
 class Verdict(Enum):
     """What the check of one submission found."""
 
-    CHECKED = "checked"  # it matches its manifest entry; its answers document comes with it
+    CHECKED = "checked"  # it matches its manifest entry; its answers' facts come with it
     NOT_FOR_US = "not for us"  # sealed to other reviewers only: stored, shown with a note
     BAD = "bad"  # it refuses the whole bundle; the sentence says why
 
@@ -78,14 +80,14 @@ class Outcome:
     """One submission's check, as a worker process sends it back (pickled)."""
 
     verdict: Verdict
-    #: The decrypted answers document, for CHECKED only.
-    document: dict[str, Any] | None = None
+    #: What the index needs of the decrypted answers document, for CHECKED only.
+    facts: AnswersFacts | None = None
     #: The sentence the reviewer is told, for BAD only.
     problem: str = ""
 
     @classmethod
-    def checked(cls, document: dict[str, Any]) -> Outcome:
-        return cls(Verdict.CHECKED, document=document)
+    def checked(cls, facts: AnswersFacts) -> Outcome:
+        return cls(Verdict.CHECKED, facts=facts)
 
     @classmethod
     def bad(cls, problem: str) -> Outcome:
@@ -98,7 +100,9 @@ NOT_FOR_US = Outcome(Verdict.NOT_FOR_US)
 def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = None) -> Outcome:
     """Decrypt a submission's answers, compare them with the manifest, authenticate its files.
 
-    `fd`, if given, is the pack already open for reading.
+    The outcome carries what the index needs of the answers, not the document
+    (reviewer.index.answers_facts). `fd`, if given, is the pack already open
+    for reading.
     """
     sub = task.sub
     where = f"submission {sub.submission}"
@@ -127,7 +131,7 @@ def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = N
             continue  # shown as "not addressed to your key" at extract
         except DecryptError as e:
             return Outcome.bad(f"{where}: attachment {blob}: {e}; nothing was imported")
-    return Outcome.checked(doc)
+    return Outcome.checked(answers_facts(doc, sub.kind))
 
 
 class Checker:
@@ -269,11 +273,11 @@ class Checks:
 
     def results(
         self, *, meanwhile: Callable[[], object] | None = None
-    ) -> Iterator[dict[str, Any] | None]:
-        """The answers documents (None: not for our keys), in manifest order.
+    ) -> Iterator[AnswersFacts | None]:
+        """The facts of each answers document (None: not for our keys), in manifest order.
 
         Call once every member has landed (read_bundle returned). A generator:
-        each document comes as soon as it and those before it are checked, so
+        submission's facts come as soon as it and those before it are checked, so
         the caller can work on it while workers check the rest. It raises
         BadInput at the first submission, in order, that failed: a caller
         must use nothing it was given unless the iteration ends normally.
@@ -304,11 +308,11 @@ def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
         ) from None
 
 
-def _collect(outcomes: Iterable[Outcome]) -> Iterator[dict[str, Any] | None]:
+def _collect(outcomes: Iterable[Outcome]) -> Iterator[AnswersFacts | None]:
     for outcome in outcomes:
         if outcome.verdict is Verdict.BAD:
             raise BadInput(outcome.problem)
-        yield outcome.document
+        yield outcome.facts
 
 
 _worker_keys: list[PrivateKey] = []

@@ -100,7 +100,7 @@ from reviewer.errors import (
     ReviewerError,
     TextTooLong,
 )
-from reviewer.index import UNVERIFIED, Index
+from reviewer.index import UNVERIFIED, AnswersFacts, Index
 from reviewer.keyring import KeyRing, Keys
 from reviewer.packs import PackWriter, read_range, sweep
 from reviewer.state import (
@@ -313,7 +313,7 @@ class Home:
     # --- the index ----------------------------------------------------------
 
     def fresh_index(
-        self, state: State, keys: Keys, known: Mapping[str, dict[str, Any]] | None = None
+        self, state: State, keys: Keys, known: Mapping[str, AnswersFacts] | None = None
     ) -> dict[str, Any]:
         """The index, with stale or missing entries rebuilt (and saved if any were)."""
         return self.index.fresh(state, self.store(state), keys, self.own_public_keys(), known)
@@ -981,9 +981,9 @@ class Home:
             for d in (self.tmp, self.packs_dir):
                 d.mkdir(mode=0o700, exist_ok=True)
             stored_ids = self.store(state).stored_ids()
-            #: The answers documents checked here, by blob id: the index is
-            #: built from them without decrypting everything a second time.
-            docs: dict[str, dict[str, Any]] = {}
+            #: The facts of the answers documents checked here, by blob id: the
+            #: index is built from them without decrypting everything a second time.
+            facts: dict[str, AnswersFacts] = {}
             changed: list[tuple[str, bool]] = []
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
                 new: list[tuple[CaseRecord, SubmissionRecord]] = []
@@ -1030,7 +1030,7 @@ class Home:
                     # import before anything is saved.
                     state, changed = _add_new(
                         state, zip(new, checks.results(meanwhile=pack.sync), strict=True),
-                        result, docs,
+                        result, facts,
                     )
                 # The team members, after the new cases (a record about one applies).
                 team_new = [m for m in manifest.team if m not in stored_ids]
@@ -1062,7 +1062,7 @@ class Home:
                 elif state.predates_trust:
                     self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
-            index = self.fresh_index(state, keys, docs)
+            index = self.fresh_index(state, keys, facts)
             result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
                             for case, is_new in changed]
             if not result.replies_bundle:
@@ -1114,31 +1114,31 @@ def _compare(
 
 def _add_new(
     state: State,
-    checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
+    checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], AnswersFacts | None]],
     result: ImportResult,
-    docs: dict[str, dict[str, Any]],
+    facts: dict[str, AnswersFacts],
 ) -> tuple[State, list[tuple[str, bool]]]:
     """`state` with the new submissions, recorded as their checks come back, and the
     cases they add to: (case id, whether new), in the bundle's order.
 
-    `docs` receives each readable answers document, by blob id.
+    `facts` receives the facts of each readable answers document, by blob id.
     """
     added: dict[str, tuple[str, list[Submission]]] = {}  # case -> (reply key, new)
     changed: list[tuple[str, bool]] = []  # (case, whether new), in the bundle's order
-    for (record, sub), doc in checked:
-        if doc is not None:
-            docs[sub.answers] = doc
+    for (record, sub), found in checked:
+        if found is not None:
+            facts[sub.answers] = found
         if record.case not in added:
             added[record.case] = (record.reply_key.to_text(), [])
             if record.case not in state.cases:
                 result.new_cases += 1
             changed.append((record.case, record.case not in state.cases))
-        added[record.case][1].append(Submission.from_record(sub, doc is not None))
+        added[record.case][1].append(Submission.from_record(sub, found is not None))
         if sub.kind == "followup":
             result.new_followups += 1
         else:
             result.new_applications += 1
-        if doc is None:
+        if found is None:
             result.unreadable += 1
     cases = dict(state.cases)
     for case_id, (reply_key, subs) in added.items():
