@@ -51,6 +51,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1001,20 +1002,13 @@ class Home:
                         refused.append(e)
                         new.clear()
                     checks = checker.start(pack, [(r.case, s) for r, s in new])
+                    pack.landed = checks.landed
 
-                @contextlib.contextmanager
-                def sink(member: Member) -> Iterator[BinaryIO]:
+                def sink(member: Member) -> AbstractContextManager[BinaryIO]:
                     # A stored member is only checked: an already imported
                     # submission keeps its envelopes, and a new submission
                     # reusing a stored id is refused (_compare).
-                    if member.id in stored_ids:
-                        with discard(member) as out:
-                            yield out
-                        return
-                    with pack.member(member) as out:
-                        yield out
-                    if checks is not None:
-                        checks.landed(member.id)
+                    return discard(member) if member.id in stored_ids else pack.member(member)
 
                 # A server's submissions bundle, or a colleague's outbox (replies)
                 # carried on a stick: from that, only the team members are for us.

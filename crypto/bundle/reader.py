@@ -36,6 +36,7 @@ from crypto.bundle.format import (
 )
 from crypto.bundle.manifest import parse_manifest
 from crypto.bundle.members import Recipients, copy_member
+from crypto.bundle.speed import member_digest_matches
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 
 #: Given a member, a context manager yielding the file its bytes are copied to.
@@ -158,7 +159,7 @@ def _read_members(
                 not_an_envelope=not_an_envelope,
                 progress=progress,
             )
-        if not nacl.bindings.sodium_memcmp(copied.digest, bytes.fromhex(member.digest)):
+        if not member_digest_matches(copied.digest, member.digest):
             raise MemberError(
                 f"member {member.id} is damaged or has been tampered with; nothing was imported"
             )

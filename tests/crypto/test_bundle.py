@@ -281,6 +281,20 @@ def test_member_hash_is_blake2b_with_the_member_person(parts: list[bytes]) -> No
                                                   person=b"refuge-bndl-mb1").digest()
 
 
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32),
+       st.integers(min_value=0, max_value=255))
+def test_member_digest_matches_as_sodium_memcmp_does(a: bytes, b: bytes, flip: int) -> None:
+    import nacl.bindings
+
+    near = bytearray(a)
+    near[flip % 32] ^= 1 + flip % 255  # one byte differs
+    for listed in (a, b, bytes(near)):
+        assert speed.member_digest_matches(a, listed.hex()) == nacl.bindings.sodium_memcmp(
+            a, listed)
+    assert speed.member_digest_matches(a, a.hex())
+    assert not speed.member_digest_matches(a, bytes(near).hex())
+
 def test_public_key_with_spaces_is_not_canonical() -> None:
     key = PrivateKey.generate().public_key.to_text()
     assert bundle_manifest._public_key(key, "k").to_text() == key
