@@ -4,19 +4,21 @@ Why a module of its own: this check is most of an import's work (per
 submission an X25519 sealed-box open, the envelope's MACs and stream, a JSON
 parse; about 2 s for 10,000 submissions on one core), and each submission's
 check is independent of the others. A large import spreads it over the
-machine's cores in forked worker processes, and so does the manifest's
-low-order test of each reply key (crypto.bundle.KeyMap); a small one runs
-both in the calling process. Either way the caller gets the results in manifest order and
-uses them only once every check has passed; the first failure in manifest
-order is the one the reviewer is told.
+machine's cores in forked worker processes; a small one runs them in the
+calling process. Either way the checks start while the bundle is still being
+read (`Checks`: a submission is checked as soon as its envelopes are in the
+pack), the caller gets the results in manifest order and uses them only once
+the whole bundle has been read and every check has passed; the first failure
+in manifest order is the one the reviewer is told.
 
 The workers are forked: they inherit the unlocked keys in memory, exactly as
 the parent holds them, and are gone when the import ends, however it ends
 (killed outright, they see a pipe only the parent writes to close, and
 exit; Ctrl-C is left to the parent, which stops them). They write nothing;
 each reads the pack being built (read-only, through a reader bounded to each
-envelope's range) and sends the decrypted answers document back through a
-pipe, because the index needs it.
+envelope's range) and sends back through a pipe what the index needs of
+each decrypted answers document (reviewer.index.AnswersFacts), not the
+document.
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ from crypto.bundle import SubmissionRecord
 from crypto.errors import DecryptError, DocumentError, NoMatch
 from crypto.keys import PrivateKey
 from reviewer.errors import BadInput, ReviewerError
+from reviewer.index import AnswersFacts, answers_facts
 from reviewer.packs import open_range, pread_range, read_range
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
+
+    from reviewer.packs import PackWriter
 
 #: Below this many submissions the checks run in the calling process: starting
 #: workers costs more than it saves.
@@ -65,7 +70,7 @@ class Task:
 class Verdict(Enum):
     """What the check of one submission found."""
 
-    CHECKED = "checked"  # it matches its manifest entry; its answers document comes with it
+    CHECKED = "checked"  # it matches its manifest entry; its answers' facts come with it
     NOT_FOR_US = "not for us"  # sealed to other reviewers only: stored, shown with a note
     BAD = "bad"  # it refuses the whole bundle; the sentence says why
 
@@ -75,14 +80,14 @@ class Outcome:
     """One submission's check, as a worker process sends it back (pickled)."""
 
     verdict: Verdict
-    #: The decrypted answers document, for CHECKED only.
-    document: dict[str, Any] | None = None
+    #: What the index needs of the decrypted answers document, for CHECKED only.
+    facts: AnswersFacts | None = None
     #: The sentence the reviewer is told, for BAD only.
     problem: str = ""
 
     @classmethod
-    def checked(cls, document: dict[str, Any]) -> Outcome:
-        return cls(Verdict.CHECKED, document=document)
+    def checked(cls, facts: AnswersFacts) -> Outcome:
+        return cls(Verdict.CHECKED, facts=facts)
 
     @classmethod
     def bad(cls, problem: str) -> Outcome:
@@ -95,7 +100,9 @@ NOT_FOR_US = Outcome(Verdict.NOT_FOR_US)
 def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = None) -> Outcome:
     """Decrypt a submission's answers, compare them with the manifest, authenticate its files.
 
-    `fd`, if given, is the pack already open for reading.
+    The outcome carries what the index needs of the answers, not the document
+    (reviewer.index.answers_facts). `fd`, if given, is the pack already open
+    for reading.
     """
     sub = task.sub
     where = f"submission {sub.submission}"
@@ -124,7 +131,7 @@ def check(pack: Path, task: Task, keys: Sequence[PrivateKey], fd: int | None = N
             continue  # shown as "not addressed to your key" at extract
         except DecryptError as e:
             return Outcome.bad(f"{where}: attachment {blob}: {e}; nothing was imported")
-    return Outcome.checked(doc)
+    return Outcome.checked(answers_facts(doc, sub.kind))
 
 
 class Checker:
@@ -132,8 +139,7 @@ class Checker:
 
     Use as a context manager around the import: the workers start on the first
     job large enough to be worth them (PARALLEL_MIN items) and stop when the
-    context ends. `key_map` is a crypto.bundle.KeyMap for the manifest's reply
-    keys; `check_all` checks the new submissions.
+    context ends. `start` sets up the checks of an import's new submissions.
     """
 
     def __init__(self, keys: Sequence[PrivateKey], *, workers: int | None = None) -> None:
@@ -179,48 +185,115 @@ class Checker:
             )
         return self._pool
 
-    def key_map(self, fn: Callable[[bytes], bool], items: Sequence[bytes]) -> Iterable[bool]:
-        """map(fn, items), over the workers if there are many items.
+    def start(self, pack: PackWriter, new: Sequence[tuple[str, SubmissionRecord]]) -> Checks:
+        """The checks of the new submissions (case id, record), in manifest order,
+        each started once its envelopes are in `pack` (see Checks)."""
+        return Checks(pack, new, self._keys, self._parallel(len(new)))
 
-        A speed trick, the crypto.bundle.KeyMap the import hands to read_bundle
-        (the plain one is the builtin map): the manifest's low-order test of
-        each reply key, one X25519 multiplication per case, 0.40 s of CPU for
-        10,000 cases, runs in the workers while the members are read. On the
-        shared 2-core machine it was measured on (load 7), 10,000 keys took
-        1.0 to 2.3 s in process and 1.4 to 2.1 s over 2 workers, fork included:
-        no gain there, to be measured again on a reviewer's own machine.
-        """
-        pool = self._parallel(len(items))
-        if pool is None:
-            return map(fn, items)
-        chunk = max(1, len(items) // (self._workers * 4))
-        return _unbroken(pool.map(fn, items, chunksize=chunk))
 
-    def check_all(
+class Checks:
+    """One import's checks, started while the bundle is still being read.
+
+    The import reads the manifest first and the members after it, each
+    appended to the pack. It tells this object of each member written
+    (`landed`); every submission whose envelopes are all in the pack is then
+    checked, in manifest order, CHUNK at a time: by the workers, or at once
+    in this process when there are none (a small import). This is the only
+    way the checks run, so there is one path for every bundle.
+
+    What it buys: the parent reads the bundle (hashing each member, writing
+    the pack; about 1.3 s of a 10,000-case import on one core) while the
+    workers check what has already landed, instead of starting them only
+    after the last member (see docs/performance.md, 2026-12-02).
+
+    Nothing is used before the whole bundle has been read: `results`, called
+    after read_bundle returned, yields what the checks found.
+    """
+
+    def __init__(
         self,
-        pack: Path,
-        tasks: Sequence[Task],
-        *,
-        meanwhile: Callable[[], object] | None = None,
-    ) -> Iterator[dict[str, Any] | None]:
-        """Check every task; yield the answers documents (None: not for our keys) in order.
+        pack: PackWriter,
+        new: Sequence[tuple[str, SubmissionRecord]],
+        keys: Sequence[PrivateKey],
+        pool: ProcessPoolExecutor | None,
+    ) -> None:
+        self._pack = pack
+        self._new = new
+        self._keys = keys
+        self._pool = pool
+        #: Per new submission, how many of its envelopes are not yet in the pack.
+        self._missing = [1 + len(sub.attachments) for _, sub in new]
+        #: Each envelope of a new submission -> that submission's place in `new`.
+        self._of_blob = {
+            blob: i for i, (_, sub) in enumerate(new) for blob in (sub.answers, *sub.attachments)
+        }
+        self._next = 0  # the first submission of `new` not yet checked or handed out
+        self._ready: list[Task] = []
+        #: Per chunk handed out, in order: a call that returns its outcomes.
+        self._chunks: list[Callable[[], list[Outcome]]] = []
 
-        A generator: nothing starts until it is first advanced, and each
-        document comes as soon as it and those before it are checked, so the
-        caller can work on it while workers check the rest. It raises
-        BadInput at the first task, in order, that fails: a caller must use
-        nothing it was given unless the iteration ends normally. When the
-        checks run in workers, `meanwhile` is called here once they have all
-        been handed out (the import syncs its pack to disk then).
-        """
-        pool = self._parallel(len(tasks))
-        if pool is None:
-            yield from _collect(check(pack, t, self._keys) for t in tasks)
+    def landed(self, blob: str) -> None:
+        """The member `blob` has been written to the pack (not necessarily flushed)."""
+        i = self._of_blob.get(blob)
+        if i is None:
+            return  # a team member, or a member this home already holds
+        self._missing[i] -= 1
+        entries = self._pack.entries
+        while self._next < len(self._new) and not self._missing[self._next]:
+            case, sub = self._new[self._next]
+            self._ready.append(
+                Task(case, sub, entries[sub.answers],
+                     tuple((b, *entries[b]) for b in sub.attachments))
+            )
+            self._next += 1
+            if len(self._ready) == CHUNK:
+                self._hand_out()
+
+    def _hand_out(self) -> None:
+        if not self._ready:
             return
-        results = pool.map(_worker_check, _chunks(pack, tasks))  # all submitted now
+        tasks, self._ready = self._ready, []
+        self._pack.flush()  # the checks read the pack by its name
+        pack = self._pack.staged_path
+        if self._pool is None:
+            outcomes = [check(pack, t, self._keys) for t in tasks]
+            self._chunks.append(lambda: outcomes)
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            self._chunks.append(self._pool.submit(_worker_check, (pack, tasks)).result)
+        except BrokenProcessPool as e:  # a worker died: told with the results
+            broken = e
+
+            def fail() -> list[Outcome]:
+                raise broken
+
+            self._chunks.append(fail)
+
+    def results(
+        self, *, meanwhile: Callable[[], object] | None = None
+    ) -> Iterator[AnswersFacts | None]:
+        """The facts of each answers document (None: not for our keys), in manifest order.
+
+        Call once every member has landed (read_bundle returned). A generator:
+        submission's facts come as soon as it and those before it are checked, so
+        the caller can work on it while workers check the rest. It raises
+        BadInput at the first submission, in order, that failed: a caller
+        must use nothing it was given unless the iteration ends normally.
+        When the checks run in workers, `meanwhile` is called here once they
+        have all been handed out (the import syncs its pack to disk then).
+        """
+        if self._next != len(self._new):
+            raise RuntimeError("the checks' results were asked for before every member landed")
+        self._hand_out()
+        outcomes = (o for chunk in self._chunks for o in chunk())
+        if self._pool is None:
+            yield from _collect(outcomes)
+            return
         if meanwhile is not None:
             meanwhile()
-        yield from _collect(o for chunk in _unbroken(results) for o in chunk)
+        yield from _collect(_unbroken(outcomes))
 
 
 def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
@@ -235,16 +308,11 @@ def _unbroken(results: Iterator[_T]) -> Iterator[_T]:
         ) from None
 
 
-def _collect(outcomes: Iterable[Outcome]) -> Iterator[dict[str, Any] | None]:
+def _collect(outcomes: Iterable[Outcome]) -> Iterator[AnswersFacts | None]:
     for outcome in outcomes:
         if outcome.verdict is Verdict.BAD:
             raise BadInput(outcome.problem)
-        yield outcome.document
-
-
-def _chunks(pack: Path, tasks: Sequence[Task]) -> Iterator[tuple[Path, Sequence[Task]]]:
-    for start in range(0, len(tasks), CHUNK):
-        yield pack, tasks[start : start + CHUNK]
+        yield outcome.facts
 
 
 _worker_keys: list[PrivateKey] = []

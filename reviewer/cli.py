@@ -58,6 +58,7 @@ from reviewer.home import (
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.outcome import team_lines as team_lines_of
+from reviewer.packs import import_buffered
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
@@ -321,7 +322,7 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
                    f" of case {got.case}: `reviewer show {got.case[:8]}` shows it.")
         return
     size = bundle.stat().st_size
-    with open(bundle, "rb") as src:
+    with import_buffered(bundle) as src:
         if size >= PROGRESS_THRESHOLD:
             # Redrawn at most ~200 times: a bundle of small envelopes reports
             # progress for each, and drawing a terminal line each time costs more.

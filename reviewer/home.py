@@ -63,6 +63,7 @@ from crypto.bundle import (
     KIND_SUBMISSIONS,
     BundleWriter,
     CaseRecord,
+    Manifest,
     Member,
     SubmissionRecord,
     discard,
@@ -89,7 +90,7 @@ from crypto.team import (
 )
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id, seal_bytes
-from reviewer.checks import Checker, Task
+from reviewer.checks import Checker, Checks
 from reviewer.errors import (
     BadInput,
     BlankText,
@@ -100,7 +101,7 @@ from reviewer.errors import (
     ReviewerError,
     TextTooLong,
 )
-from reviewer.index import UNVERIFIED, Index
+from reviewer.index import UNVERIFIED, AnswersFacts, Index
 from reviewer.keyring import KeyRing, Keys
 from reviewer.packs import PackWriter, read_range, sweep
 from reviewer.state import (
@@ -313,7 +314,7 @@ class Home:
     # --- the index ----------------------------------------------------------
 
     def fresh_index(
-        self, state: State, keys: Keys, known: Mapping[str, dict[str, Any]] | None = None
+        self, state: State, keys: Keys, known: Mapping[str, AnswersFacts] | None = None
     ) -> dict[str, Any]:
         """The index, with stale or missing entries rebuilt (and saved if any were)."""
         return self.index.fresh(state, self.store(state), keys, self.own_public_keys(), known)
@@ -960,15 +961,17 @@ class Home:
     ) -> ImportResult:
         """Verify a submissions bundle completely, then store what is new.
 
-        Pass 1 (read_bundle) appends every member not already stored to a new
-        pack in tmp/ while checking the whole bundle; pass 2 decrypts each new
-        answers envelope and checks it against the manifest, and authenticates
-        each new attachment envelope (decrypting it and discarding the output),
-        in worker processes for a large bundle (reviewer.checks). Only then
-        is the pack synced and renamed into packs/, and state.json, naming
-        it, rewritten. On any error before the state is saved the pack goes
-        and nothing has changed; if the process dies after the rename, the
-        old state is intact and the next import sweeps the orphan pack.
+        read_bundle checks the whole bundle and appends every member not
+        already stored to a new pack in tmp/. Meanwhile, as soon as all the
+        envelopes of a new submission are in the pack, its answers envelope
+        is decrypted and checked against the manifest, and each attachment
+        envelope authenticated (decrypted, the output discarded), in worker
+        processes for a large bundle (reviewer.checks). Only once the bundle
+        and every check have passed is the pack synced and renamed into
+        packs/, and state.json, naming it, rewritten. On any error before the
+        state is saved the pack goes and nothing has changed; if the process
+        dies after the rename, the old state is intact and the next import
+        sweeps the orphan pack.
         """
         with self.lock():
             state = self.load_state()
@@ -979,35 +982,50 @@ class Home:
             for d in (self.tmp, self.packs_dir):
                 d.mkdir(mode=0o700, exist_ok=True)
             stored_ids = self.store(state).stored_ids()
-            #: The answers documents checked here, by blob id: the index is
-            #: built from them without decrypting everything a second time.
-            docs: dict[str, dict[str, Any]] = {}
+            #: The facts of the answers documents checked here, by blob id: the
+            #: index is built from them without decrypting everything a second time.
+            facts: dict[str, AnswersFacts] = {}
             changed: list[tuple[str, bool]] = []
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
+                new: list[tuple[CaseRecord, SubmissionRecord]] = []
+                checks: Checks | None = None
+                #: What the comparison with the home found wrong, told only
+                #: once the whole bundle has been read and found sound.
+                refused: list[BadInput] = []
+
+                def plan(manifest: Manifest) -> None:
+                    # The manifest is checked; no member has been read yet.
+                    nonlocal checks
+                    try:
+                        new.extend(_compare(state, manifest.cases, stored_ids, result))
+                    except BadInput as e:
+                        refused.append(e)
+                        new.clear()
+                    checks = checker.start(pack, [(r.case, s) for r, s in new])
+                    pack.landed = checks.landed
 
                 def sink(member: Member) -> AbstractContextManager[BinaryIO]:
                     # A stored member is only checked: an already imported
                     # submission keeps its envelopes, and a new submission
-                    # reusing a stored id is refused below.
+                    # reusing a stored id is refused (_compare).
                     return discard(member) if member.id in stored_ids else pack.member(member)
 
                 # A server's submissions bundle, or a colleague's outbox (replies)
                 # carried on a stick: from that, only the team members are for us.
-                manifest = read_bundle(
-                    src, sink=sink, progress=progress, key_map=checker.key_map,
-                )
+                manifest = read_bundle(src, sink=sink, progress=progress, checked=plan)
+                if refused:
+                    raise refused[0]
                 replies = manifest.kind != KIND_SUBMISSIONS
                 result.replies_bundle = replies
                 result.replies_ignored = len(manifest.replies)
-                new, tasks = _compare(state, manifest.cases, stored_ids, pack, result)
-                if new:
-                    pack.flush()  # the checks read the pack by its name
-                    checked = checker.check_all(pack.staged_path, tasks, meanwhile=pack.sync)
+                if new and checks is not None:
                     # Each submission is recorded (in memory) as its check comes
                     # back, while the workers check the rest; a failure ends the
                     # import before anything is saved.
-                    state, changed = _add_new(state, zip(new, checked, strict=True), result,
-                                              docs)
+                    state, changed = _add_new(
+                        state, zip(new, checks.results(meanwhile=pack.sync), strict=True),
+                        result, facts,
+                    )
                 # The team members, after the new cases (a record about one applies).
                 team_new = [m for m in manifest.team if m not in stored_ids]
                 # Larger than any record: refused unread (never read into memory).
@@ -1038,7 +1056,7 @@ class Home:
                 elif state.predates_trust:
                     self.save_state(state)  # written in the new version, as any command does
             # The index from the state in hand and the documents just decrypted.
-            index = self.fresh_index(state, keys, docs)
+            index = self.fresh_index(state, keys, facts)
             result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
                             for case, is_new in changed]
             if not result.replies_bundle:
@@ -1050,17 +1068,15 @@ def _compare(
     state: State,
     cases: tuple[CaseRecord, ...],
     stored_ids: set[str],
-    pack: PackWriter,
     result: ImportResult,
-) -> tuple[list[tuple[CaseRecord, SubmissionRecord]], list[Task]]:
-    """Compare the manifest with what is stored; the new submissions and their checks.
+) -> list[tuple[CaseRecord, SubmissionRecord]]:
+    """Compare the manifest with what is stored; the new submissions, to be checked.
 
-    Everything already stored is compared first, for the whole bundle;
-    the new submissions are then checked by reviewer.checks (spread over
-    the cores for a large bundle).
+    Everything already stored is compared, for the whole bundle; the new
+    submissions are then checked by reviewer.checks (spread over the cores
+    for a large bundle).
     """
     new: list[tuple[CaseRecord, SubmissionRecord]] = []
-    tasks: list[Task] = []
     for record in cases:
         stored = state.cases.get(record.case)
         if stored is not None and stored.reply_key != record.reply_key.to_text():
@@ -1087,44 +1103,36 @@ def _compare(
                         " envelope; nothing was imported"
                     )
             new.append((record, sub))
-            tasks.append(
-                Task(
-                    record.case,
-                    sub,
-                    pack.entries[sub.answers],
-                    tuple((b, *pack.entries[b]) for b in sub.attachments),
-                )
-            )
-    return new, tasks
+    return new
 
 
 def _add_new(
     state: State,
-    checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], dict[str, Any] | None]],
+    checked: Iterable[tuple[tuple[CaseRecord, SubmissionRecord], AnswersFacts | None]],
     result: ImportResult,
-    docs: dict[str, dict[str, Any]],
+    facts: dict[str, AnswersFacts],
 ) -> tuple[State, list[tuple[str, bool]]]:
     """`state` with the new submissions, recorded as their checks come back, and the
     cases they add to: (case id, whether new), in the bundle's order.
 
-    `docs` receives each readable answers document, by blob id.
+    `facts` receives the facts of each readable answers document, by blob id.
     """
     added: dict[str, tuple[str, list[Submission]]] = {}  # case -> (reply key, new)
     changed: list[tuple[str, bool]] = []  # (case, whether new), in the bundle's order
-    for (record, sub), doc in checked:
-        if doc is not None:
-            docs[sub.answers] = doc
+    for (record, sub), found in checked:
+        if found is not None:
+            facts[sub.answers] = found
         if record.case not in added:
             added[record.case] = (record.reply_key.to_text(), [])
             if record.case not in state.cases:
                 result.new_cases += 1
             changed.append((record.case, record.case not in state.cases))
-        added[record.case][1].append(Submission.from_record(sub, doc is not None))
+        added[record.case][1].append(Submission.from_record(sub, found is not None))
         if sub.kind == "followup":
             result.new_followups += 1
         else:
             result.new_applications += 1
-        if doc is None:
+        if found is None:
             result.unreadable += 1
     cases = dict(state.cases)
     for case_id, (reply_key, subs) in added.items():

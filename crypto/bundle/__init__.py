@@ -72,7 +72,7 @@ from crypto.bundle.format import (
     is_id,
     manifest_digest,
 )
-from crypto.bundle.manifest import KeyMap, parse_manifest
+from crypto.bundle.manifest import parse_manifest
 from crypto.bundle.members import member_digest, stanza_key_ids
 from crypto.bundle.reader import Sink, discard, read_bundle, read_manifest
 from crypto.bundle.writer import BundleWriter, Source
@@ -98,7 +98,6 @@ __all__ = [
     "BundleWriteError",
     "BundleWriter",
     "CaseRecord",
-    "KeyMap",
     "Manifest",
     "ManifestDigestError",
     "ManifestError",

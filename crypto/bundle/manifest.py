@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from crypto.bundle.format import (
@@ -21,7 +21,6 @@ from crypto.bundle.format import (
     MIN_MEMBER_LENGTH,
     SUBMISSION_KINDS,
     VERSION,
-    BundleError,
     CaseRecord,
     Manifest,
     Member,
@@ -36,7 +35,7 @@ from crypto.bundle.format import (
 )
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import InvalidPublicKey
-from crypto.keys import PublicKey, is_low_order
+from crypto.keys import PublicKey, is_low_order_canonical
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: Printable ASCII, the only bytes a manifest may hold (space to tilde).
@@ -44,26 +43,11 @@ _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _TOP_KEYS = {"format", "version", "kind", "created", "recipients", "members"}
 _CASE_FIELDS = {"case", "reply_key", "submissions"}
 
-#: How the manifest parser runs crypto.keys.is_low_order over the reply keys:
-#: like the builtin map (the default), or a caller's map that spreads the work
-#: over processes (one X25519 multiplication per case). Results in order.
-KeyMap = Callable[[Callable[[bytes], bool], Sequence[bytes]], Iterable[bool]]
-
-
-def parse_manifest(
-    data: bytes,
-    *,
-    kind: str | None = None,
-    key_map: KeyMap = map,
-    meanwhile: Callable[[Manifest], None] | None = None,
-) -> Manifest:
+def parse_manifest(data: bytes, *, kind: str | None = None) -> Manifest:
     """Parse and check manifest bytes (already digest-checked). Raises BundleError.
 
-    The checks of docs/bundle.md step 5, in its order. The last, that no
-    reply key is a low-order point, runs through `key_map` (see KeyMap and
-    _low_order_test) while the rest is checked and while `meanwhile(manifest)`
-    runs (the reader reads the members then); its refusal is reported before
-    any BundleError `meanwhile` raises, as the order of the steps says.
+    The checks of docs/bundle.md step 5, in its order; the last is that no
+    reply key is a low-order point (_refuse_low_order).
     """
     obj = _json_object(data)
     found_kind = _kind(obj, kind)
@@ -74,10 +58,8 @@ def parse_manifest(
     created = _day(obj["created"], "created")
     recipients = _recipients(obj["recipients"])
     reply_keys: list[PublicKey] = []
-    low_order: Iterable[bool] = ()
     if found_kind == KIND_SUBMISSIONS:
         reply_keys = _reply_keys(obj["cases"])
-        low_order = _low_order_test(reply_keys, key_map)
     members = _members(obj["members"])
     referenced: list[str] = []
     cases: tuple[CaseRecord, ...] = ()
@@ -91,37 +73,19 @@ def parse_manifest(
     team = _team(obj["team"], members, referenced) if "team" in obj else ()
     if set(referenced) | set(team) != {m.id for m in members}:
         raise manifest_error("the members and the records that name them do not match")
-    manifest = Manifest(found_kind, created, recipients, members, cases, replies, team)
-    try:
-        if meanwhile is not None:
-            meanwhile(manifest)
-    except BundleError:
-        _refuse_low_order(low_order)
-        raise
-    _refuse_low_order(low_order)
-    return manifest
+    _refuse_low_order(reply_keys)
+    return Manifest(found_kind, created, recipients, members, cases, replies, team)
 
 
-# --- the low-order test of the reply keys: the one hook ------------------------------
+def _refuse_low_order(reply_keys: Sequence[PublicKey]) -> None:
+    """Refuse the first low-order reply key.
 
-
-def _low_order_test(reply_keys: Sequence[PublicKey], key_map: KeyMap) -> Iterable[bool]:
-    """Start crypto.keys.is_low_order over the reply keys; its results, to be awaited.
-
-    The one X25519 multiplication per case that step 5 needs is the only check
-    a caller may run apart (the reviewer's import spreads it over forked
-    workers: reviewer.checks.Checker.key_map, which says what that buys), so
-    it is started here, before the rest of the manifest is checked, and
-    awaited by _refuse_low_order only once everything else of step 5 held.
-    With the builtin map nothing runs until then.
+    The keys were parsed by PublicKey.from_text, which refused every
+    non-canonical one, so crypto.keys.is_low_order_canonical answers for them
+    as the X25519 multiplication would, without it.
     """
-    return key_map(is_low_order, [k.raw for k in reply_keys])
-
-
-def _refuse_low_order(low_order: Iterable[bool]) -> None:
-    """Wait for the reply keys' low-order results; refuse the first low-order key."""
-    for i, low in enumerate(low_order):
-        if low:
+    for i, key in enumerate(reply_keys):
+        if is_low_order_canonical(key.raw):
             raise manifest_error(f"case {i} reply key is not a valid public key")
 
 

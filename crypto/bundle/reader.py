@@ -34,8 +34,9 @@ from crypto.bundle.format import (
     manifest_digest,
     manifest_error,
 )
-from crypto.bundle.manifest import KeyMap, parse_manifest
+from crypto.bundle.manifest import parse_manifest
 from crypto.bundle.members import Recipients, copy_member
+from crypto.bundle.speed import member_digest_matches
 from crypto.envelope import MAGIC as ENVELOPE_MAGIC
 
 #: Given a member, a context manager yielding the file its bytes are copied to.
@@ -56,14 +57,14 @@ def discard(_: Member) -> Iterator[BinaryIO]:
     yield _Null()  # type: ignore[misc]
 
 
-def read_manifest(src: BinaryIO, *, kind: str | None = None, key_map: KeyMap = map) -> Manifest:
+def read_manifest(src: BinaryIO, *, kind: str | None = None) -> Manifest:
     """Read and check everything up to the first member; `src` is left there.
 
     Checks, in order: magic, length field, manifest bytes present, digest
     present, digest matches, then the manifest itself (parse_manifest).
     """
     data, _ = _read_head(src)
-    return parse_manifest(data, kind=kind, key_map=key_map)
+    return parse_manifest(data, kind=kind)
 
 
 def read_bundle(
@@ -72,23 +73,26 @@ def read_bundle(
     kind: str | None = None,
     sink: Sink | None = None,
     progress: Callable[[int], None] | None = None,
-    key_map: KeyMap = map,
+    checked: Callable[[Manifest], None] | None = None,
 ) -> Manifest:
     """Check a whole bundle; return its manifest only if every check passed.
 
     Each member's bytes are written to `sink(member)` while being checked
     (a staging file the caller commits only after this returns); with no sink
     they are only checked. `progress(n)` is called with each n bytes read.
-    On any BundleError whatever reached the sinks must be thrown away.
-    `key_map` runs the reply keys' low-order test (see KeyMap); the members
-    are read while it runs, and a low-order key is still reported first.
+    `checked(manifest)`, if given, is called once the manifest has passed
+    every check of step 5, before the first member is read: a caller may
+    start its work on the members then (the reviewer's import checks each
+    submission as its members land), but must use nothing of the bundle
+    unless this returns. On any BundleError whatever reached the sinks must
+    be thrown away.
     """
     data, head_bytes = _read_head(src)
-
-    def members(manifest: Manifest) -> None:
-        _read_members(src, manifest, sink or discard, progress, head_bytes)
-
-    return parse_manifest(data, kind=kind, key_map=key_map, meanwhile=members)
+    manifest = parse_manifest(data, kind=kind)
+    if checked is not None:
+        checked(manifest)
+    _read_members(src, manifest, sink or discard, progress, head_bytes)
+    return manifest
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
@@ -155,7 +159,7 @@ def _read_members(
                 not_an_envelope=not_an_envelope,
                 progress=progress,
             )
-        if not nacl.bindings.sodium_memcmp(copied.digest, bytes.fromhex(member.digest)):
+        if not member_digest_matches(copied.digest, member.digest):
             raise MemberError(
                 f"member {member.id} is damaged or has been tampered with; nothing was imported"
             )

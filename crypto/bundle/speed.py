@@ -9,6 +9,8 @@ and hold no trick themselves.
 
 from __future__ import annotations
 
+import hmac
+
 import nacl.bindings
 from nacl._sodium import ffi as _ffi
 from nacl._sodium import lib as _lib
@@ -91,3 +93,16 @@ def member_hash() -> MemberHash:
     10,000-case bundle, a part of the import no other process shares.
     """
     return MemberHash()
+
+
+def member_digest_matches(digest: bytes, listed: str) -> bool:
+    """Whether a member's digest is the one the manifest lists (64 hex digits).
+
+    The plain code: `nacl.bindings.sodium_memcmp(digest, bytes.fromhex(listed))`.
+    hmac.compare_digest gives the same answer, also in constant time, without
+    PyNaCl's argument checks and buffers: 3.2 to 5.7 against 0.5 microseconds
+    a member (timeit, best of 5, three runs), 30 to 50 ms of the command's own
+    process for a 10,000-case bundle, while it reads the members. The digest
+    covers ciphertext the bundle carries in the open, so no secret is compared.
+    """
+    return hmac.compare_digest(digest, bytes.fromhex(listed))

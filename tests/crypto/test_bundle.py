@@ -4,7 +4,7 @@ import contextlib
 import functools
 import io
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -281,6 +281,20 @@ def test_member_hash_is_blake2b_with_the_member_person(parts: list[bytes]) -> No
                                                   person=b"refuge-bndl-mb1").digest()
 
 
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32),
+       st.integers(min_value=0, max_value=255))
+def test_member_digest_matches_as_sodium_memcmp_does(a: bytes, b: bytes, flip: int) -> None:
+    import nacl.bindings
+
+    near = bytearray(a)
+    near[flip % 32] ^= 1 + flip % 255  # one byte differs
+    for listed in (a, b, bytes(near)):
+        assert speed.member_digest_matches(a, listed.hex()) == nacl.bindings.sodium_memcmp(
+            a, listed)
+    assert speed.member_digest_matches(a, a.hex())
+    assert not speed.member_digest_matches(a, bytes(near).hex())
+
 def test_public_key_with_spaces_is_not_canonical() -> None:
     key = PrivateKey.generate().public_key.to_text()
     assert bundle_manifest._public_key(key, "k").to_text() == key
@@ -295,30 +309,20 @@ def _manifest_of(data: bytes) -> bytes:
     return data[start : start + length]
 
 
-def test_reply_keys_low_order_test_runs_through_key_map() -> None:
+def test_low_order_reply_key_is_refused_after_the_rest_of_the_manifest() -> None:
     import json
 
-    from crypto.keys import PublicKey, is_low_order
+    from crypto.keys import PublicKey
 
     manifest = _manifest_of(make_submissions(n_cases=3, attach=0)[0])
-    calls: list[tuple[object, list[bytes]]] = []
-
-    def recording_map(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
-        calls.append((fn, list(items)))
-        return [is_low_order(i) for i in items]
-
-    parsed = bundle.parse_manifest(manifest, key_map=recording_map)
-    assert calls == [(is_low_order, [c.reply_key.raw for c in parsed.cases])]
-    assert len(calls[0][1]) == 3
-
-    # A low-order reply key (all zero) is refused, through either map.
     obj = json.loads(manifest)
     obj["cases"][1]["reply_key"] = PublicKey(bytes(32)).to_text()
-    bad = bundle.canonical_json(obj)
-    maps: list[bundle.KeyMap] = [map, recording_map]
-    for key_map in maps:
-        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
-            bundle.parse_manifest(bad, key_map=key_map)
+    with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+        bundle.parse_manifest(bundle.canonical_json(obj))
+    # Every other rule of step 5 is reported before it.
+    obj["members"][0]["length"] = 0
+    with pytest.raises(ManifestError, match="member 0 length"):
+        bundle.parse_manifest(bundle.canonical_json(obj))
 
 
 def test_a_field_given_twice_is_named() -> None:
@@ -358,13 +362,8 @@ def test_low_order_reply_key_is_reported_before_member_damage(damage_member: boo
     bad = bytearray(_with_manifest(data, low))
     if damage_member:
         bad[-30] ^= 1  # inside the last member: its digest no longer matches
-    def eager(fn: Callable[[bytes], bool], items: Sequence[bytes]) -> list[bool]:
-        return [fn(i) for i in items]
-
-    maps: list[bundle.KeyMap] = [map, eager]
-    for key_map in maps:
-        with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
-            read_bundle(io.BytesIO(bytes(bad)), kind="submissions", key_map=key_map)
+    with pytest.raises(ManifestError, match="case 1 reply key is not a valid public key"):
+        read_bundle(io.BytesIO(bytes(bad)), kind="submissions")
     # the same damage with a good key is the member's
     if damage_member:
         good = bytearray(data)

@@ -149,3 +149,69 @@ def test_bit_255_set_is_refused_everywhere_a_text_is_read():
         with pytest.raises(InvalidPublicKey) as info:
             PublicKey.from_text(variant, refuse_low_order=refuse_low_order)
         assert "the key text is not canonical (bit 255 is set" in str(info.value)
+
+
+# --- is_low_order_canonical: the low-order test without a multiplication ---------
+
+#: libsodium's blocklist (crypto_scalarmult_curve25519's `has_small_order`):
+#: 0, 1, the two order-8 points, p - 1, p, p + 1; it ignores bit 255.
+_P = 2**255 - 19
+_ORDER_8 = (
+    0xB8495F16056286FDB1329CEB8D09DA6AC49FF1FAE35616AEB8413B7C7AEBE0,
+    0x57119FD0DD4E22D8868E1C58C45C44045BEF839C55B1D0B1248C50A3BC959C5F,
+)
+_BLOCKLIST = (0, 1, *_ORDER_8, _P - 1, _P, _P + 1)
+
+
+def _raw(u: int) -> bytes:
+    return u.to_bytes(32, "little")
+
+
+def _double(u: int) -> int | None:
+    """The u-coordinate of 2·P (curve or twist, x-only); None for the point at infinity."""
+    den = 4 * u * (u * u + 486662 * u + 1) % _P
+    return None if den == 0 else (u * u - 1) ** 2 * pow(den, -1, _P) % _P
+
+
+def test_the_listed_points_are_the_small_order_ones():
+    # Each reaches the point at infinity within three doublings: its order divides 8.
+    for u in (0, 1, _P - 1, *_ORDER_8):
+        chain: list[int | None] = [u]
+        while chain[-1] is not None:
+            chain.append(_double(chain[-1]))
+        assert len(chain) <= 5, hex(u)
+    assert [_double(u) for u in _ORDER_8] == [1, 1]
+
+
+def test_every_blocklisted_point_is_refused_by_both_tests():
+    from crypto.keys import is_low_order, is_low_order_canonical, noncanonical_reason
+
+    for u in _BLOCKLIST:
+        for raw in (_raw(u), _raw(u | 1 << 255)):
+            assert is_low_order(raw), hex(u)
+            if noncanonical_reason(raw) is None:
+                assert is_low_order_canonical(raw), hex(u)
+    canonical = [u for u in _BLOCKLIST if noncanonical_reason(_raw(u)) is None]
+    assert sorted(canonical) == sorted((0, 1, _P - 1, *_ORDER_8))
+
+
+def test_both_tests_agree_on_the_smallest_and_largest_canonical_numbers():
+    from crypto.keys import is_low_order, is_low_order_canonical
+
+    for u in (*range(0, 512), *range(_P - 512, _P)):
+        assert is_low_order_canonical(_raw(u)) == is_low_order(_raw(u)), hex(u)
+
+
+@given(st.integers(min_value=0, max_value=_P - 1))
+def test_both_tests_agree_on_random_canonical_keys(u):
+    from crypto.keys import is_low_order, is_low_order_canonical
+
+    assert is_low_order_canonical(_raw(u)) == is_low_order(_raw(u))
+
+
+def test_both_tests_agree_on_generated_keys():
+    from crypto.keys import is_low_order, is_low_order_canonical
+
+    for _ in range(200):
+        raw = PrivateKey.generate().public_key.raw
+        assert not is_low_order(raw) and not is_low_order_canonical(raw)

@@ -21,6 +21,7 @@ from crypto import bundle
 from crypto.keys import PublicKey
 from reviewer import checks
 from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR, BadInput
+from reviewer.index import AnswersFacts
 from tests.reviewer.test_cli import Env, make_env
 
 
@@ -108,7 +109,7 @@ def test_first_failure_in_manifest_order_is_reported(env: Env, tmp_path: Path,
     assert snapshot(env.home) == before
 
 
-def test_low_order_reply_key_refused_through_the_workers(env: Env, tmp_path: Path,
+def test_low_order_reply_key_refused_with_the_workers_on(env: Env, tmp_path: Path,
                                                         parallel: None) -> None:
     who = people(env, 3)
     path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
@@ -126,6 +127,48 @@ def test_low_order_reply_key_refused_through_the_workers(env: Env, tmp_path: Pat
     assert result.exit_code == EXIT_BUNDLE, result.output
     assert "case 2 reply key is not a valid public key" in result.output
     assert snapshot(env.home) == before
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_checks_start_while_the_bundle_is_still_read(env: Env, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     workers: bool) -> None:
+    # One path for every bundle: a submission is checked (here, or handed to a
+    # worker) as soon as its envelopes are in the pack, before the last member
+    # of the bundle is read.
+    from reviewer.packs import PackWriter
+
+    if workers:
+        if "fork" not in checks._start_methods():
+            pytest.skip("no fork on this platform")
+        monkeypatch.setattr(checks, "PARALLEL_MIN", 1)
+        monkeypatch.setattr(checks, "_usable_cores", lambda: 2)
+    else:
+        monkeypatch.setattr(checks, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(checks, "CHUNK", 1)
+    events: list[str] = []
+    real_member = PackWriter.member
+    real_hand_out = checks.Checks._hand_out
+
+    def member(self: PackWriter, m: bundle.Member) -> Any:
+        events.append("member")
+        return real_member(self, m)
+
+    def hand_out(self: checks.Checks) -> None:
+        if self._ready:
+            events.append("check")
+        real_hand_out(self)
+
+    monkeypatch.setattr(PackWriter, "member", member)
+    monkeypatch.setattr(checks.Checks, "_hand_out", hand_out)
+    who = people(env, 4)
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
+    result = env.run("import", str(path))
+    assert result.exit_code == 0 and "4 new cases" in result.output, result.output
+    assert events.count("member") == 8 and events.count("check") == 4
+    # each submission (an answers envelope and one attachment) is checked as it lands
+    assert events == ["member", "member", "check"] * 4
+
 
 
 def _die(job: object) -> object:
@@ -233,16 +276,57 @@ def test_workers_end_when_the_import_is_killed(env: Env, tmp_path: Path) -> None
 
 def test_outcomes_come_back_from_a_worker_as_they_went() -> None:
     # A worker pickles its outcomes through a pipe; the parent reads them in order:
-    # documents, None for a submission sealed to other reviewers, and the first bad one
-    # stops everything with its own sentence.
-    sent = [checks.Outcome.checked({"case": "a"}), checks.NOT_FOR_US,
+    # the answers' facts, None for a submission sealed to other reviewers, and the
+    # first bad one stops everything with its own sentence.
+    a = AnswersFacts(1, ("Ana", "poet"), ("Ana", "poet", "TR", "Turkey", "now"))
+    b = AnswersFacts(0, ("more",), None)
+    sent = [checks.Outcome.checked(a), checks.NOT_FOR_US,
             checks.Outcome.bad("submission s: damaged; nothing was imported"),
-            checks.Outcome.checked({"case": "b"})]
+            checks.Outcome.checked(b)]
     received = pickle.loads(pickle.dumps(sent))
     assert [o.verdict for o in received] == [checks.Verdict.CHECKED, checks.Verdict.NOT_FOR_US,
                                               checks.Verdict.BAD, checks.Verdict.CHECKED]
-    documents = checks._collect(received)
-    assert next(documents) == {"case": "a"}
-    assert next(documents) is None
+    facts = checks._collect(received)
+    assert next(facts) == a
+    assert next(facts) is None
     with pytest.raises(BadInput, match=r"^submission s: damaged; nothing was imported$"):
-        next(documents)
+        next(facts)
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_the_index_an_import_builds_is_the_one_rebuilt_from_the_envelopes(
+        env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool) -> None:
+    # The import builds the index from what its checks sent back (AnswersFacts),
+    # not from the documents: the same entries and texts as decrypting every
+    # answers envelope again gives.
+    from reviewer.home import Home
+    from reviewer.index import parse_texts
+
+    if workers:
+        if "fork" not in checks._start_methods():
+            pytest.skip("no fork on this platform")
+        monkeypatch.setattr(checks, "PARALLEL_MIN", 1)
+        monkeypatch.setattr(checks, "CHUNK", 2)
+        monkeypatch.setattr(checks, "_usable_cores", lambda: 2)
+    who = people(env, 3)
+    submit(who[0], [env.public], kind="followup", day="2026-11-22",
+           answers={"message": "more news"}, files=[("g.txt", "text/plain", b"x")])
+    kurd = Applicant()
+    submit(kurd, [env.public], answers={"name": ["Rojda", "Rojîn"], "country": "other",
+                                        "country_other": "Rojava", "profession": "other",
+                                        "profession_other": "singer", "urgency": "now",
+                                        "languages": ["ku", "ar"]})
+    who.append(kurd)
+    path = write_bundle(tmp_path / "b.bundle", [(a, a.submissions) for a in who], [env.public])
+    assert env.run("import", str(path)).exit_code == 0
+    home = Home(env.home)
+    state = home.load_state()
+    keys = home.unlock(env.pass_file.read_text().strip())
+    imported = home.index.load(keys)
+    imported_texts = parse_texts(home.index.text_part)
+    assert imported[kurd.case]["name"] == "Rojda, Rojîn"
+    assert imported[kurd.case]["profession"] == "singer"
+    assert imported[who[0].case]["attachments"] == 2
+    (env.home / "index.env").unlink()
+    assert home.fresh_index(state, keys) == imported
+    assert parse_texts(home.index.text_part) == imported_texts

@@ -372,6 +372,29 @@ def test_a_known_case_arriving_with_another_reply_key_is_refused(
     assert snapshot(env.home) == before
 
 
+
+def test_a_damaged_member_is_told_before_what_the_home_finds_wrong(
+        env: Env, tmp_path: Path) -> None:
+    # The comparison with the home runs as soon as the manifest is read (the
+    # checks start while the members are read), but what it finds is told only
+    # once the whole bundle has been read: the bundle's own fault comes first,
+    # as when the comparison ran after it.
+    who = people(env, 2)
+    assert env.run("import", str(bundle_of(tmp_path, env, who))).exit_code == 0
+    before = snapshot(env.home)
+    victim = who[0]
+    victim.reply_key = PrivateKey.generate()
+    submit(victim, [env.public], kind="followup", day="2026-11-22")
+    data = bytearray(bundle_of(tmp_path, env, [victim], "swapped.bundle").read_bytes())
+    data[-30] ^= 1  # inside the last member: its digest no longer matches
+    (tmp_path / "damaged.bundle").write_bytes(bytes(data))
+    result = env.run("import", str(tmp_path / "damaged.bundle"))
+    assert result.exit_code == EXIT_BUNDLE
+    assert "is damaged or has been tampered with" in result.output, result.output
+    assert "different reply key" not in result.output
+    assert snapshot(env.home) == before
+
+
 # --- the lock -------------------------------------------------------------------
 
 
