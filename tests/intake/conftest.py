@@ -3,7 +3,8 @@
 Every test that uses `make_app` (and so `app`, `client`, `runner`) runs twice:
 on SQLite in the data directory, and on a fresh database on a real PostgreSQL
 server (tests/harness/postgres_server.py; skipped locally without PostgreSQL, a
-failure under CI).
+failure under CI); except the tests marked `SQLITE_ONLY`, about what the
+database plays no part in.
 
 A database that `make_app` initialises starts as a copy of one migrated once per
 session (`sqlite_at_head`, `postgres_at_head`), then goes through `create_schema`
@@ -131,6 +132,11 @@ def database_url(fresh_database: FreshDatabase) -> str | None:
     """None for SQLite (the default file in the data directory), else a fresh PostgreSQL database."""
     return fresh_database.url
 
+
+#: For a test about something the database plays no part in (a page's language, a
+#: reply document's format): it runs on SQLite only. What it stores is stored the same
+#: way by the tests that run on both databases.
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 #: For a module's `pytestmark`: every test runs on the local store and on a bucket.
 BOTH_STORES = pytest.mark.parametrize("store_kind", ["local", "s3"], indirect=True)
