@@ -15,7 +15,8 @@ test_migrations.py and test_cli.py.
 
 The envelopes go to `store/` in the data directory, unless a test module asks
 for both stores with `pytestmark = BOTH_STORES`: then each of its tests also runs
-with a fresh bucket on a real S3 endpoint (tests/harness/s3_server.py) as the store.
+(on SQLite) with a fresh bucket on a real S3 endpoint (tests/harness/s3_server.py)
+as the store.
 """
 
 from __future__ import annotations
@@ -138,8 +139,15 @@ def database_url(fresh_database: FreshDatabase) -> str | None:
 #: way by the tests that run on both databases.
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
-#: For a module's `pytestmark`: every test runs on the local store and on a bucket.
-BOTH_STORES = pytest.mark.parametrize("store_kind", ["local", "s3"], indirect=True)
+#: For a module's `pytestmark`: every test runs on the local store and on a bucket,
+#: the local store on both databases and the bucket on SQLite. The store holds the
+#: envelopes and the database the rows, through the same calls whichever the other
+#: is; PostgreSQL with a bucket is proved end to end by tests/system/test_proof_hosts.py.
+BOTH_STORES = pytest.mark.parametrize(
+    ("backend", "store_kind"),
+    [("sqlite", "local"), ("postgresql", "local"), ("sqlite", "s3")],
+    indirect=True,
+)
 
 
 @pytest.fixture
