@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -490,14 +491,24 @@ def axe_scan(js_driver: WebDriver, url: str, options: dict[str, Any] | None = No
     return _run_axe(js_driver, url, options)
 
 
+# axe.run is a function only once axe.min.js ran in this window (an element with
+# id="axe" would make `axe` an object without one).
+_AXE_LOADED = "return typeof axe === 'object' && typeof axe.run === 'function';"
+
+
 def _run_axe(js_driver: WebDriver, url: str, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    js_driver.execute_script(axe_source())
+    if not js_driver.execute_script(_AXE_LOADED):
+        js_driver.execute_script(axe_source())
     js_driver.set_script_timeout(60)
     run_options = {"resultTypes": ["violations"], **(options or {})}
     result = js_driver.execute_async_script(_AXE_RUN, json.dumps(run_options))
     if not isinstance(result, dict) or "violations" not in result:
         raise RuntimeError(f"axe did not run on {url}: {result!r}")
     return cast(list[dict[str, Any]], result["violations"])
+
+
+# Per JavaScript-on browser, per origin's root: the address the last vessel loaded at.
+_VESSELS: weakref.WeakKeyDictionary[WebDriver, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def axe_scan_snapshot(js_driver: WebDriver, browser_driver: WebDriver) -> list[dict[str, Any]]:
@@ -509,11 +520,19 @@ def axe_scan_snapshot(js_driver: WebDriver, browser_driver: WebDriver) -> list[d
     origin, so the stylesheet and the Content-Security-Policy still apply -- and scans
     it there. The copy's address is the origin's root, so relative links in it resolve
     against "/"; the pages should use absolute paths (they do, through url_for).
+
+    The vessel is loaded only when the JavaScript-on browser is not still on the one
+    it loaded last for this origin: replacing a document's content keeps its window,
+    and with it axe, which is then injected once rather than before every scan.
     """
     page_url = browser_driver.current_url
     html = browser_driver.page_source
     # Any page of the same origin will do as the vessel; GET / has no side effects.
-    js_driver.get(urljoin(page_url, "/"))
+    root = urljoin(page_url, "/")
+    vessels = _VESSELS.setdefault(js_driver, {})
+    if vessels.get(root) != js_driver.current_url:
+        js_driver.get(root)
+        vessels[root] = js_driver.current_url  # where / led (the desk's goes to /cases)
     frame_id = js_driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]["frame"]["id"]
     js_driver.execute_cdp_cmd("Page.setDocumentContent", {"frameId": frame_id, "html": html})
     return _run_axe(js_driver, page_url)

@@ -194,9 +194,13 @@ class PostgresServer:
         """SQLAlchemy URL (psycopg 3 driver) for `database` on this server."""
         return f"postgresql+psycopg://{_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Make an empty database and return its URL."""
-        self._admin("CREATE DATABASE {}", name)
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Make a database and return its URL: empty, or a copy of database `template`
+        (which no one may be connected to while it is copied)."""
+        if template is None:
+            self._admin("CREATE DATABASE {}", name)
+        else:
+            self._admin("CREATE DATABASE {} TEMPLATE {}", name, template)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -218,7 +222,7 @@ class PostgresServer:
             raise ValueError(f"not a plain database name: {name!r}")
         return name
 
-    def _admin(self, statement: LiteralString, name: str) -> None:
+    def _admin(self, statement: LiteralString, *names: str) -> None:
         import psycopg
         from psycopg import sql
 
@@ -226,7 +230,7 @@ class PostgresServer:
             host="127.0.0.1", port=self.port, user=_USER, password=self.password, dbname="postgres",
             autocommit=True,  # CREATE/DROP DATABASE cannot run in a transaction
         ) as conn:
-            conn.execute(sql.SQL(statement).format(sql.Identifier(self._checked(name))))
+            conn.execute(sql.SQL(statement).format(*(sql.Identifier(self._checked(n)) for n in names)))
 
     def _run(self, program: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command: Sequence[str] = [*self._run_as, str(program), *args]

@@ -237,6 +237,31 @@ class CuttingProxy:
 # -- pytest fixtures --------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def share_parsed_models() -> Iterator[None]:
+    """Let every botocore session in this process share one cache of the JSON files it
+    parses (the S3 service model, endpoints, partitions), as clients of one session do.
+
+    The server makes a boto3 session for each app (intake/s3store.py), and the tests make
+    hundreds of apps: parsing the models again took ~0.4 s of each on two cores. Each
+    session keeps its own loader and search paths; only what they read is shared.
+    """
+    import botocore.session
+
+    real = botocore.session.create_loader
+    parsed: dict[Any, Any] = {}
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        loader = real(search_path_string)
+        assert isinstance(loader._cache, dict), "botocore's Loader changed: remove this"
+        loader._cache = parsed
+        return loader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One moto_server for the whole session."""
@@ -247,7 +272,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         missing("moto and boto3 (the test and server extras)")
     server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log").start()
     try:
-        yield server
+        with share_parsed_models():
+            yield server
     finally:
         server.stop()
 

@@ -22,6 +22,7 @@ from crypto import answersform, countries
 from intake import forms
 from intake.i18n import LANGUAGES
 
+from .conftest import SQLITE_ONLY
 from .helpers import answers, apply, counts, opened_submissions
 from .test_i18n import CATALOGS, choose, translate
 
@@ -98,6 +99,7 @@ def check_page(html: str, form: answersform.Form, code: str = "en") -> None:
             assert control.get("value") == "y", where  # WTForms' box; the document says q.value
 
 
+@SQLITE_ONLY
 def test_the_application_form_is_the_shared_data(client: FlaskClient) -> None:
     for code in ("en", "ar", "zh_Hans"):
         choose(client, code)
@@ -105,6 +107,7 @@ def test_the_application_form_is_the_shared_data(client: FlaskClient) -> None:
                    code)
 
 
+@SQLITE_ONLY
 def test_the_followup_form_is_the_shared_data(client: FlaskClient) -> None:
     apply(client)
     check_page(client.get("/case").get_data(as_text=True), answersform.form("followup"))
@@ -125,6 +128,7 @@ def test_the_page_check_can_fail() -> None:
         raise AssertionError(f"not caught: {wrong}")
 
 
+@SQLITE_ONLY
 def test_the_document_holds_the_shared_questions_in_order(app: Any, client: FlaskClient,
                                                          reviewer_key: Any) -> None:
     apply(client, data=answers(urgency="weeks"))
@@ -156,6 +160,7 @@ def test_every_english_text_of_the_data_is_in_every_catalogue() -> None:
 # --- the country: a code from the list, or "another place" in the applicant's words -------
 
 
+@SQLITE_ONLY
 def test_the_country_list_is_in_the_pages_language_and_sorted_by_name(client: FlaskClient) -> None:
     for code, syria in (("en", "Syria"), ("ar", "سوريا"), ("fa", "سوریه"), ("ru", "Сирия"),
                         ("zh_Hans", "叙利亚"), ("tr", "Suriye"), ("fr", "Syrie"),
@@ -172,6 +177,7 @@ def test_the_country_list_is_in_the_pages_language_and_sorted_by_name(client: Fl
             assert names == sorted(names, key=forms._sort_key)
 
 
+@SQLITE_ONLY
 def test_a_listed_country_is_stored_as_its_code(app: Any, client: FlaskClient,
                                                reviewer_key: Any) -> None:
     response = apply(client, data=answers(country="IR", country_other=""))
@@ -181,6 +187,7 @@ def test_a_listed_country_is_stored_as_its_code(app: Any, client: FlaskClient,
     assert document["answers"]["country"] == "IR" and document["answers"]["country_other"] == ""
 
 
+@SQLITE_ONLY
 def test_another_place_keeps_the_applicants_words(app: Any, client: FlaskClient,
                                                   reviewer_key: Any) -> None:
     words = "Kurdistan — northern Iraq"
@@ -200,6 +207,7 @@ def test_another_place_keeps_the_applicants_words(app: Any, client: FlaskClient,
     ("SY", "Aleppo", "country_other",
      "You chose a country from the list and also wrote a place here"),
 ])
+@SQLITE_ONLY
 def test_every_country_mistake_has_its_message_and_stores_nothing(
         app: Any, client: FlaskClient, country: str, place: str, field: str,
         message: str) -> None:
@@ -213,6 +221,7 @@ def test_every_country_mistake_has_its_message_and_stores_nothing(
         assert f'value="{place}"' in html
 
 
+@SQLITE_ONLY
 def test_country_messages_are_translated(client: FlaskClient) -> None:
     choose(client, "ar")
     html = apply(client, data=answers(country="other", country_other="")).get_data(as_text=True)
@@ -221,6 +230,7 @@ def test_country_messages_are_translated(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("given", "stored"), [("yes", "yes"), ("ask", "ask"), ("", "")])
+@SQLITE_ONLY
 def test_the_consent_to_share_with_cities_is_stored_as_chosen(
         app: Any, client: FlaskClient, reviewer_key: Any, given: str, stored: str) -> None:
     """Optional: left unanswered it is stored empty, which the reviewer reads as "ask me
@@ -230,6 +240,7 @@ def test_the_consent_to_share_with_cities_is_stored_as_chosen(
     assert document["answers"]["share"] == stored
 
 
+@SQLITE_ONLY
 def test_a_consent_answer_that_is_not_a_choice_is_refused(
         app: Any, client: FlaskClient, reviewer_key: Any) -> None:
     response = apply(client, data=answers(share="maybe"))

@@ -30,6 +30,7 @@ from intake.db import new_id
 from intake.i18n import LANGUAGES, safe_next
 from intake.security import DerivationLimiter
 
+from .conftest import SQLITE_ONLY
 from .helpers import answers, apply, codename_of, csrf, files, post, sign_out
 from .transfer_helpers import case_of, replies_bundle, reply_key, sealed_reply
 
@@ -150,6 +151,7 @@ def choose(client: FlaskClient, code: str, next_path: str = "/") -> TestResponse
     return client.get(f"/language/{code}", query_string={"next": next_path})
 
 
+@SQLITE_ONLY
 def test_choice_is_explicit_and_persists(client: FlaskClient) -> None:
     # Accept-Language is ignored: Tor Browser always asks for English.
     html = client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
@@ -163,6 +165,7 @@ def test_choice_is_explicit_and_persists(client: FlaskClient) -> None:
         client.get("/apply").get_data(as_text=True)
 
 
+@SQLITE_ONLY
 def test_choice_survives_applying_and_signing_out(client: FlaskClient) -> None:
     choose(client, "ru")
     response = apply(client)
@@ -174,6 +177,7 @@ def test_choice_survives_applying_and_signing_out(client: FlaskClient) -> None:
     assert translate("ru", "You are signed out") in html
 
 
+@SQLITE_ONLY
 def test_unknown_language_is_a_404(client: FlaskClient) -> None:
     response = client.get("/language/xx")
     assert response.status_code == 404
@@ -186,6 +190,7 @@ def test_unknown_language_is_a_404(client: FlaskClient) -> None:
     "http:/evil.example", "javascript:alert(1)", "evil.example", "/\t/evil.example",
     "/%0a/evil", "", "data:text/html,x",
 ])
+@SQLITE_ONLY
 def test_open_redirects_are_refused(client: FlaskClient, target: str) -> None:
     response = choose(client, "fr", target)
     assert response.status_code == 303
@@ -319,6 +324,7 @@ def stylesheet_bytes() -> int:
 
 
 @pytest.mark.parametrize("code", list(LANGUAGES))
+@SQLITE_ONLY
 def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes: int,
                                       reviewer_key: PrivateKey, tmp_path: Path) -> None:
     tag = code.replace("_", "-")
@@ -378,6 +384,7 @@ def test_every_page_in_every_language(make_app: Any, code: str, stylesheet_bytes
     assert len(seen) == 22
 
 
+@SQLITE_ONLY
 def test_arabic_errors_are_in_arabic(client: FlaskClient) -> None:
     choose(client, "ar")
     data = answers(country="", acknowledge="")
@@ -397,6 +404,7 @@ def test_arabic_errors_are_in_arabic(client: FlaskClient) -> None:
     assert 'href="#country"' in html and 'href="#acknowledge"' in html
 
 
+@SQLITE_ONLY
 def test_too_long_and_too_many_messages_are_translated(make_app: Any) -> None:
     app = make_app(MAX_FILES=1)
     client = app.test_client()
@@ -408,6 +416,7 @@ def test_too_long_and_too_many_messages_are_translated(make_app: Any) -> None:
     assert translate("tr", "You can send at most %(limit)d files at once.") % {"limit": 1} in html
 
 
+@SQLITE_ONLY
 def test_too_large_page_is_translated(make_app: Any) -> None:
     app = make_app(MAX_CONTENT_LENGTH=64 * 1024)
     client = app.test_client()

@@ -16,12 +16,14 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.harness import browser as harness
 
+from .conftest import SQLITE_ONLY
 from .helpers import opened_submissions
 from .test_i18n import BUDGET, FORM_BUDGET, translate
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("code", ["ar", "en"])
+@SQLITE_ONLY
 def test_picker_rtl_and_phone_width(browser: Any, js_browser: Any, live_server: str,
                                     code: str) -> None:
     browser.get(live_server + "/apply")
@@ -66,6 +68,7 @@ SYRIA = {"en": "Syria", "fr": "Syrie", "es": "Siria", "ar": "سوريا", "fa": 
 
 
 @pytest.mark.browser
+@SQLITE_ONLY
 def test_the_country_list_in_every_language_and_another_place(
         browser: Any, js_browser: Any, live_server: str, app: Any, reviewer_key: Any) -> None:
     """JavaScript off: the list names the countries in the page's language (right to

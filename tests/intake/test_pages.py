@@ -13,6 +13,7 @@ from werkzeug.test import TestResponse
 
 from crypto.keys import PrivateKey
 
+from .conftest import SQLITE_ONLY
 from .helpers import (
     answers,
     apply,
@@ -84,11 +85,13 @@ def every_page(app: Flask, client: FlaskClient) -> list[TestResponse]:
     return out
 
 
+@SQLITE_ONLY
 def test_every_page_is_safe(app: Flask, client: FlaskClient) -> None:
     for response in every_page(app, client):
         check_page(response)
 
 
+@SQLITE_ONLY
 def test_every_route_and_status_carries_the_security_headers(make_app) -> None:
     closed = make_app(with_key=False)  # no reviewer key yet: intake is closed
     client = closed.test_client()
@@ -129,6 +132,7 @@ def test_every_route_and_status_carries_the_security_headers(make_app) -> None:
     assert endpoints >= {r.endpoint for r in app.url_map.iter_rules()}
 
 
+@SQLITE_ONLY
 def test_landing_says_what_matters(client: FlaskClient) -> None:
     html = check_page(client.get("/"))
     for phrase in ("Who may apply", "What happens next", "How your information is protected",
@@ -138,6 +142,7 @@ def test_landing_says_what_matters(client: FlaskClient) -> None:
     assert 'href="/apply"' in html and 'href="/signin"' in html
 
 
+@SQLITE_ONLY
 def test_stylesheet_is_served_by_the_app(client: FlaskClient) -> None:
     response = client.get("/static/style.css")
     assert response.status_code == 200
@@ -147,6 +152,7 @@ def test_stylesheet_is_served_by_the_app(client: FlaskClient) -> None:
     response.close()
 
 
+@SQLITE_ONLY
 def test_apply_form_has_every_field_and_a_proper_honeypot(client: FlaskClient) -> None:
     html = check_page(client.get("/apply"))
     for name in ("name", "contact", "country", "country_other", "profession", "profession_other",
@@ -171,6 +177,7 @@ def test_codename_page(client: FlaskClient) -> None:
     assert "intake_session" in response.headers.get("Set-Cookie", "")
 
 
+@SQLITE_ONLY
 def test_cookie_flags(app: Flask, client: FlaskClient) -> None:
     response = client.get("/apply")
     cookie = response.headers["Set-Cookie"]
@@ -287,18 +294,21 @@ def test_honeypot_turns_bots_away(client: FlaskClient, app: Flask) -> None:
 
 
 @pytest.mark.parametrize("path", ["/apply", "/case", "/signin", "/"])
+@SQLITE_ONLY
 def test_wrong_method(client: FlaskClient, path: str) -> None:
     response = client.put(path)
     assert response.status_code == 405
     assert "Not allowed" in check_page(response)
 
 
+@SQLITE_ONLY
 def test_not_found(client: FlaskClient) -> None:
     response = client.get("/admin")
     assert response.status_code == 404
     assert "Page not found" in check_page(response)
 
 
+@SQLITE_ONLY
 def test_500_has_no_traceback(make_app, caplog: pytest.LogCaptureFixture) -> None:
     app = make_app()
     app.testing = False  # let the error handler answer instead of re-raising
@@ -363,6 +373,7 @@ def test_no_template_has_script_or_remote_resource() -> None:
         assert "http://" not in text and "https://" not in text, path.name
 
 
+@SQLITE_ONLY
 def test_debug_mode_is_refused(make_app) -> None:
     app = make_app(DEBUG=True)
     assert app.debug is False
@@ -386,11 +397,13 @@ def test_interrupted_upload_stores_nothing(app: Flask, client: FlaskClient) -> N
     assert counts(app) == (0, 0, 0) and staging_files(app) == [] and store_files(app) == []
 
 
+@SQLITE_ONLY
 def test_signin_refuses_a_large_body(client: FlaskClient) -> None:
     response = client.post("/signin", data={"codename": "x" * 100_000})
     assert response.status_code == 413
 
 
+@SQLITE_ONLY
 def test_error_markup_is_accessible(client: FlaskClient) -> None:
     data = answers(country="")
     data["csrf_token"] = csrf(client, "/apply")
@@ -401,6 +414,7 @@ def test_error_markup_is_accessible(client: FlaskClient) -> None:
     assert 'id="country-error"' in html
 
 
+@SQLITE_ONLY
 def test_ids_are_unique_on_every_page(app: Flask, client: FlaskClient) -> None:
     for response in every_page(app, client):
         ids = re.findall(r'\sid="([^"]+)"', response.get_data(as_text=True))

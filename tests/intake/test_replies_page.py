@@ -16,6 +16,7 @@ from crypto.keys import PrivateKey
 from intake.config import ConfigError, defaults_from_env
 from intake.db import new_id
 
+from .conftest import SQLITE_ONLY
 from .helpers import csrf, sign_out
 from .transfer_helpers import (
     new_applicant,
@@ -116,6 +117,7 @@ def test_unreadable_reply_shows_a_note(app: Flask, runner: FlaskCliRunner,
     ("version", 2),
     ("text", ["not", "text"]),
 ])
+@SQLITE_ONLY
 def test_a_reply_document_naming_something_else_is_not_shown(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         field: str | None, value: object) -> None:
@@ -182,6 +184,7 @@ def test_a_short_secret_key_is_refused_at_start() -> None:
      {"reply": "A" * 32}],
     ids=["no-such-day", "unknown-field", "blank-text", "version-2", "uppercase-id"],
 )
+@SQLITE_ONLY
 def test_a_reply_document_that_breaks_the_spec_is_not_shown(
         app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
         change: dict[str, object]) -> None:

@@ -6,7 +6,8 @@ themselves BOTH_STORES. Here: multipart uploads and their journal, what a
 refused bucket says, the bucket unreachable at start, which request bodies are
 hashed into their signature, which staged files are synced, and the connection cut
 in the middle of a 50 MB upload by a proxy (moto keeps its data in memory, so
-stopping it would prove nothing).
+stopping it would prove nothing). These run on SQLite, as the bucket does in
+BOTH_STORES (tests/intake/conftest.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from intake.storage import INTENT_PREFIX, LOCK_NAME, StagedEnvelope, StagingArea
 from tests.harness.gunicorn_intake import free_port
 from tests.harness.s3_server import Bucket, CuttingProxy, S3Server
 
+from .conftest import SQLITE_ONLY
 from .helpers import (
     answers,
     apply,
@@ -170,6 +172,7 @@ def finished(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
+@SQLITE_ONLY
 def test_parts_go_up_while_the_body_arrives(
         make_app, fresh_bucket: Bucket, reviewer_key: Any, finished: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,6 +205,7 @@ def test_parts_go_up_while_the_body_arrives(
     assert len(fresh_bucket.keys()) == 2
 
 
+@SQLITE_ONLY
 def test_a_body_abandoned_mid_way_leaves_no_object_and_no_upload(
         make_app, fresh_bucket: Bucket, finished: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,6 +279,7 @@ def test_recovery_aborts_journalled_uploads_and_removes_uncommitted_objects(
     assert not dead.exists()
 
 
+@SQLITE_ONLY
 def test_purge_aborts_only_uploads_older_than_the_grace_period(
         make_app, fresh_bucket: Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(**fresh_bucket.config())
@@ -334,6 +339,7 @@ def test_a_missing_bucket_is_named(fresh_bucket: Bucket, data_dir: Path) -> None
                     "S3_ENDPOINT_URL": fresh_bucket.endpoint})
 
 
+@SQLITE_ONLY
 def test_unreachable_at_start_closes_intake_until_it_answers(
         make_app, fresh_bucket: Bucket, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()  # nobody listens there during the first start
@@ -360,6 +366,7 @@ def test_unreachable_at_start_closes_intake_until_it_answers(
         proxy.close()
 
 
+@SQLITE_ONLY
 def test_the_store_cut_mid_upload(make_app, fresh_bucket: Bucket, reviewer_key: Any,
                                   finished: list[int], caplog: pytest.LogCaptureFixture) -> None:
     """50 MB through a proxy that resets each connection 10 MB in (a part is 16 MiB), then refuses all.
@@ -413,6 +420,7 @@ def test_the_store_cut_mid_upload(make_app, fresh_bucket: Bucket, reviewer_key: 
     assert fresh_bucket.uploads() == []
 
 
+@SQLITE_ONLY
 def test_the_store_failing_then_recovering_leaves_nothing(
         make_app, fresh_bucket: Bucket) -> None:
     """A reset mid-upload with the bucket still reachable: undone at once, no restart needed."""
@@ -430,6 +438,7 @@ def test_the_store_failing_then_recovering_leaves_nothing(
     assert fresh_bucket.keys() == [] and fresh_bucket.uploads() == []
 
 
+@SQLITE_ONLY
 def test_migrating_store_into_a_bucket_is_resumable_and_removes_only_when_asked(
         make_app, fresh_bucket: Bucket, reviewer_key: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # A single host on store/, its environment already naming the endpoint.
@@ -482,6 +491,7 @@ def test_refused_credentials_name_the_variables(
     assert "AWS_SECRET_ACCESS_KEY" in line and "\n" not in line
 
 
+@SQLITE_ONLY
 def test_export_with_the_bucket_unreachable_is_one_line(
         make_app, fresh_bucket: Bucket, tmp_path: Path) -> None:
     proxy = CuttingProxy(fresh_bucket.server.port, 1 << 40)

@@ -252,6 +252,10 @@ def test_axe_scans_what_the_applicant_browser_shows_after_a_post(browser, js_bro
     browser.get(live_server + "/unlabelled")
     violations = harness.axe_scan_snapshot(js_browser, browser)
     assert [v["id"] for v in harness.blocking(violations)] == ["label"]
+    # Scans in a row share the vessel and the axe loaded into it: each sees only its own page.
+    browser.get(live_server + "/")
+    assert harness.assert_accessible_snapshot(js_browser, browser) == []
+    assert js_browser.find_elements(By.ID, "nolabel") == []
 
 
 # --- the harness itself --------------------------------------------------------------------
