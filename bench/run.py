@@ -324,7 +324,7 @@ class S3Bench:
 @contextlib.contextmanager
 def s3_environment(work: Path) -> Iterator[S3Bench]:
     """moto_server on 127.0.0.1 with one bucket, and the environment that points intake at it."""
-    from tests.harness.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
+    from bench.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
 
     server = S3Server(work / "moto.log").start()
     saved = dict(os.environ)

@@ -48,3 +48,11 @@ def test_only_the_desk_imports_the_web_stack() -> None:
 def test_crypto_has_no_web_or_database() -> None:
     assert not imported_modules("crypto") & {"intake", "reviewer", "flask", "werkzeug",
                                              "jinja2", "waitress", "sqlalchemy"}
+
+
+def test_the_benchmarks_never_import_the_tests() -> None:
+    # The tests may use bench/'s simulated server and moto starter; the other way
+    # round, a benchmark would measure whatever a test helper happens to do.
+    modules = imported_modules("bench")
+    assert "crypto" in modules  # the scan sees real imports, function-level ones too
+    assert "tests" not in modules

@@ -29,13 +29,14 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from bench.s3_server import S3Server
 from crypto import atomic
 from intake import appstate, create_app, retention, s3store, storage
 from intake.config import ConfigError
 from intake.s3store import UPLOAD_NOTE, S3Store
 from intake.storage import INTENT_PREFIX, LOCK_NAME, StagedEnvelope, StagingArea
 from tests.harness.gunicorn_intake import free_port
-from tests.harness.s3_server import Bucket, CuttingProxy, S3Server
+from tests.harness.s3_server import Bucket, CuttingProxy
 
 from .conftest import SQLITE_ONLY
 from .helpers import (
