@@ -357,13 +357,8 @@ def test_a_known_case_arriving_with_another_reply_key_is_refused(
         env: Env, tmp_path: Path) -> None:
     # A tampered server could swap a case's reply key so that the reviewers'
     # next replies are sealed to someone else: the import stops, saying so.
-    who = people(env, 2)
-    assert env.run("import", str(bundle_of(tmp_path, env, who))).exit_code == 0
-    before = snapshot(env.home)
-    victim = who[0]
-    victim.reply_key = PrivateKey.generate()
-    submit(victim, [env.public], kind="followup", day="2026-11-22")  # something new with it
-    result = env.run("import", str(bundle_of(tmp_path, env, [victim], "swapped.bundle")))
+    before, victim, swapped = imported_then_reply_key_swapped(env, tmp_path)
+    result = env.run("import", str(swapped))
     assert result.exit_code == EXIT_BUNDLE
     assert result.output.strip().splitlines() == [
         f"Error: case {victim.case} arrives with a different reply key than before;"
@@ -372,6 +367,17 @@ def test_a_known_case_arriving_with_another_reply_key_is_refused(
     assert snapshot(env.home) == before
 
 
+def imported_then_reply_key_swapped(env: Env, tmp_path: Path) -> tuple[dict[str, bytes], Applicant, Path]:
+    """Two cases imported; the home's snapshot, and a bundle with a follow-up for the
+    first whose reply key was swapped."""
+    who = people(env, 2)
+    assert env.run("import", str(bundle_of(tmp_path, env, who))).exit_code == 0
+    before = snapshot(env.home)
+    victim = who[0]
+    victim.reply_key = PrivateKey.generate()
+    submit(victim, [env.public], kind="followup", day="2026-11-22")  # something new with it
+    return before, victim, bundle_of(tmp_path, env, [victim], "swapped.bundle")
+
 
 def test_a_damaged_member_is_told_before_what_the_home_finds_wrong(
         env: Env, tmp_path: Path) -> None:
@@ -379,13 +385,8 @@ def test_a_damaged_member_is_told_before_what_the_home_finds_wrong(
     # checks start while the members are read), but what it finds is told only
     # once the whole bundle has been read: the bundle's own fault comes first,
     # as when the comparison ran after it.
-    who = people(env, 2)
-    assert env.run("import", str(bundle_of(tmp_path, env, who))).exit_code == 0
-    before = snapshot(env.home)
-    victim = who[0]
-    victim.reply_key = PrivateKey.generate()
-    submit(victim, [env.public], kind="followup", day="2026-11-22")
-    data = bytearray(bundle_of(tmp_path, env, [victim], "swapped.bundle").read_bytes())
+    before, _, swapped = imported_then_reply_key_swapped(env, tmp_path)
+    data = bytearray(swapped.read_bytes())
     data[-30] ^= 1  # inside the last member: its digest no longer matches
     (tmp_path / "damaged.bundle").write_bytes(bytes(data))
     result = env.run("import", str(tmp_path / "damaged.bundle"))
