@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import redirect, render_template, request, send_file, url_for
+from flask import redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
 from crypto.dossier import Verified
 from crypto.errors import DecryptError, DossierError, NoMatch
 from reviewer.casefile import file_view
-from reviewer.desk.views import _case_id, _case_page, bp, desk
+from reviewer.desk.views import _case_id, _case_page, bp, desk, download
 from reviewer.errors import ReviewerError
 from reviewer.referrals import (
     CONSENT_YES,
@@ -135,9 +135,7 @@ def refer_case(case_id: str) -> Any:
         d.changed()
         return refused(f"{e}.")
     d.changed()
-    return send_file(io.BytesIO(buffer.getvalue()), mimetype="application/octet-stream",
-                     as_attachment=True, download_name=f"dossier-{done.dossier[:12]}.refuge",
-                     conditional=False, etag=False, max_age=0)
+    return download(buffer.getvalue(), f"dossier-{done.dossier[:12]}.refuge")
 
 
 @bp.post("/cases/<case_id>/consent")
@@ -228,9 +226,7 @@ def _dossier_copy(handle: str, number: int, *, strip: bool) -> Any:
                     copy = without_metadata(copy)
                 except CannotStrip as e:
                     return _dossier_page(handle, data, verified, f"Not saved: {e}."), 400
-            return send_file(io.BytesIO(copy.data), mimetype="application/octet-stream",
-                             as_attachment=True, download_name=copy.safe_name,
-                             conditional=False, etag=False, max_age=0)
+            return download(copy.data, copy.safe_name)
     raise NotFound("This dossier has no such file.")
 
 

@@ -67,6 +67,13 @@ def desk() -> Desk:
     return found
 
 
+def download(data: bytes, name: str, *, mimetype: str = "application/octet-stream") -> Any:
+    """`data` handed to the browser as a file to save under `name`: nothing written to
+    disk, and no validator or lifetime that would let the browser keep or re-ask for it."""
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                     download_name=name, conditional=False, etag=False, max_age=0)
+
+
 def _case_id(case_id: str) -> str:
     if not _ID.fullmatch(case_id) or case_id not in desk().state().cases:
         raise NotFound("There is no case with this id in this home.")
@@ -259,9 +266,7 @@ def save_file(case_id: str, submission_id: str, number: int) -> Any:
         except ReviewerError as e:
             return _case_page(case_id, status=503, problem=f"Not saved: {e}.")
         d.changed()
-    return send_file(io.BytesIO(saved.data), mimetype="application/octet-stream",
-                     as_attachment=True, download_name=saved.safe_name, conditional=False,
-                     etag=False, max_age=0)
+    return download(saved.data, saved.safe_name)
 
 
 # --- team: notes, assignment, state ------------------------------------------------------
@@ -507,9 +512,7 @@ def export() -> Any:
         data = path.read_bytes()
     finally:
         path.unlink(missing_ok=True)
-    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
-                     download_name=f"outbox-{today()}.bundle", conditional=False, etag=False,
-                     max_age=0)
+    return download(data, f"outbox-{today()}.bundle")
 
 
 # --- overview -------------------------------------------------------------------------------
@@ -560,9 +563,7 @@ def counts() -> Any:
                                bar_width=BAR_WIDTH), 400
     published = stats.published_counts(_facts(), since=since, threshold=int(threshold_text))
     text = stats.counts_csv(published, made=today())
-    return send_file(io.BytesIO(text.encode("utf-8")), mimetype="text/csv", as_attachment=True,
-                     download_name=f"counts-{today()}.csv", conditional=False, etag=False,
-                     max_age=0)
+    return download(text.encode("utf-8"), f"counts-{today()}.csv", mimetype="text/csv")
 
 
 # --- import -------------------------------------------------------------------------------

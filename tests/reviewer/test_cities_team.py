@@ -47,14 +47,20 @@ def flat(text: str) -> str:
     return " ".join(text.split())  # wrapped to the terminal's width
 
 
+def oslo_added_by(who: Reviewer, tmp_path: Path) -> Env:
+    """A member city's home (Oslo, Norway), added to `who`'s register."""
+    (tmp_path / "city").mkdir()
+    city = make_env(tmp_path / "city")
+    ok(who.env, "cities", "add", "Oslo", city.public.to_text(), "--country", "NO", "--yes")
+    return city
+
+
 def test_the_register_referrals_consents_and_answers_reach_colleagues(
         team: tuple[Reviewer, Reviewer, str, str], tmp_path: Path) -> None:  # noqa: F811
     ana, bea, x, y = team
-    (tmp_path / "city").mkdir()
-    city = make_env(tmp_path / "city")
 
     # Ana adds a city, records consent on x and refers it.
-    ok(ana.env, "cities", "add", "Oslo", city.public.to_text(), "--country", "NO", "--yes")
+    city = oslo_added_by(ana, tmp_path)
     ok(ana.env, "consent", x, "--how", HOW)
     dossier = tmp_path / "x.dossier"
     ok(ana.env, "refer", x, "--city", "Oslo", "--out", str(dossier), "--answer", "work",
@@ -161,9 +167,7 @@ def test_the_figures_count_the_teams_state_and_decision_day(
 def test_a_colleague_confirmed_later_gets_the_register_by_share(
         team: tuple[Reviewer, Reviewer, str, str], tmp_path: Path) -> None:  # noqa: F811
     ana, _bea, _x, _y = team
-    (tmp_path / "city").mkdir()
-    city = make_env(tmp_path / "city")
-    ok(ana.env, "cities", "add", "Oslo", city.public.to_text(), "--country", "NO", "--yes")
+    city = oslo_added_by(ana, tmp_path)
     cleo = reviewer(tmp_path, "Cleo")
     ana.confirm(cleo)
     cleo.confirm(ana)
