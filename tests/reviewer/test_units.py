@@ -272,6 +272,21 @@ def test_inert_classes_hold_exactly_the_escaped_characters() -> None:
         assert inert(every, multiline=multiline) == _inert_reference(every, multiline)
 
 
+def test_printable_text_without_a_filler_is_drawn_as_is_everywhere() -> None:
+    # drawn_as_is lets printable text past the patterns: no printable character
+    # but a filler may be one inert escapes or decides by its neighbours.
+    from reviewer.inert import FILLERS, JOINERS, _escaped, _patterns, drawn_as_is
+
+    for code in range(0x110000):
+        if chr(code).isprintable() and code not in FILLERS:
+            assert not _escaped(code) and code not in JOINERS, hex(code)
+    assert not any(drawn_as_is(f"a{chr(c)}b") for c in FILLERS)
+    # The patterns are not built for such text (the speed it buys).
+    _patterns.cache_clear()
+    assert inert("Ayşe Yılmaz, 王小明, \U0001f600") == "Ayşe Yılmaz, 王小明, \U0001f600"
+    assert _patterns.cache_info().currsize == 0
+
+
 @given(st.text(), st.booleans())
 def test_inert_matches_its_definition(text: str, multiline: bool) -> None:
     assert inert(text, multiline=multiline) == _inert_reference(text, multiline)
