@@ -55,6 +55,7 @@ from reviewer.home import (
     Keys,
     today,
 )
+from reviewer.index import CONFLICT
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.outcome import team_lines as team_lines_of
@@ -62,7 +63,7 @@ from reviewer.packs import import_buffered
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
-from reviewer.teamview import CONFLICT, CaseTeam
+from reviewer.teamview import CaseTeam
 from reviewer.trust import MAX_NAME
 
 if TYPE_CHECKING:

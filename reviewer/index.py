@@ -32,6 +32,10 @@ from reviewer.keyring import Keys
 from reviewer.state import Case, State
 
 UNVERIFIED = "unverified"
+#: A case's state while team records' state changes that had not seen each other
+#: disagree (reviewer.teamview). Here, beside UNVERIFIED, so that the CLI can offer it
+#: as a choice without importing the team modules.
+CONFLICT = "conflict"
 INDEX_VERSION = 3
 #: The recommendations that decide a case ("more-info" does not): the day of the
 #: first is the case's "decided" day.

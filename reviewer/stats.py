@@ -30,9 +30,9 @@ from typing import Any
 from crypto import answersform, countries
 from reviewer.errors import ReviewerError
 from reviewer.home import RECOMMENDATIONS
-from reviewer.index import UNVERIFIED
+from reviewer.index import CONFLICT, UNVERIFIED
 from reviewer.state import Case, State
-from reviewer.teamview import CONFLICT, CaseTeam
+from reviewer.teamview import CaseTeam
 
 #: Months are YYYY-MM; `--since` takes one.
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")

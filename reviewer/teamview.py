@@ -24,10 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from crypto.team import UNVERIFIED, TeamRecord
+from reviewer.index import CONFLICT  # CaseTeam.state while state changes disagree
 from reviewer.team import STATE_FIELDS, CaseView
 
-#: CaseTeam.state while state changes that had not seen each other disagree.
-CONFLICT = "conflict"
 #: The states that decide a case ("more-info" does not), as reviewer.index counts them.
 DECISIONS = frozenset({"proceed", "refer", "decline"})
 
