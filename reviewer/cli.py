@@ -59,7 +59,7 @@ from reviewer.index import CONFLICT
 from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.outcome import team_lines as team_lines_of
-from reviewer.packs import import_buffered
+from reviewer.packs import import_buffered, is_dossier_answer
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
@@ -308,9 +308,9 @@ def import_(home_dir: Path, passphrase_file: Path | None, bundle: Path) -> None:
     """
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
-    from reviewer import referrals  # here: only an answer needs it
+    if is_dossier_answer(bundle):
+        from reviewer import referrals  # here: only an answer needs it
 
-    if referrals.is_dossier_answer(bundle):
         load_state(home)
         try:
             got = referrals.import_answer(home, keys, bundle)

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Literal
 
+from crypto import envelope
 from crypto.atomic import fsync_dir
 from crypto.bundle import Member
 from crypto.ids import is_id, new_id
@@ -60,6 +61,19 @@ def import_buffered(file: Path | int, mode: Literal["rb", "wb"] = "rb") -> Binar
     process, the one that reads the bundle while the workers check.
     """
     return open(file, mode, buffering=IMPORT_BUFFER)
+
+
+def is_dossier_answer(path: Path) -> bool:
+    """Whether a file given to `reviewer import` is an envelope (a city's answer to a
+    dossier, reviewer.referrals) rather than a bundle.
+
+    Here, not in reviewer.referrals: every `reviewer import` asks, and importing
+    reviewer.referrals (with crypto.dossier and reviewer.teamview) to ask cost
+    every import about 12 ms of CPU (median of 7, 2026-12-02; docs/performance.md,
+    "The command's start").
+    """
+    with open(path, "rb") as f:
+        return f.read(len(envelope.MAGIC_PREFIX)) == envelope.MAGIC_PREFIX
 
 
 class _Range(io.RawIOBase):

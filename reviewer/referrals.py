@@ -451,12 +451,6 @@ def write_answer(home: Home, keys: Keys, dossier_path: Path, text: str, out: Pat
     return verified, len(verified.recipients)
 
 
-def is_dossier_answer(path: Path) -> bool:
-    """Whether a file given to `reviewer import` is an envelope rather than a bundle."""
-    with open(path, "rb") as f:
-        return f.read(len(envelope.MAGIC_PREFIX)) == envelope.MAGIC_PREFIX
-
-
 @dataclass(frozen=True)
 class ImportedAnswer:
     case: str
