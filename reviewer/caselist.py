@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crypto import answersform, envelope
 from crypto.atomic import atomic_output
@@ -37,7 +37,9 @@ from reviewer.home import Home
 from reviewer.index import parse_texts, search_text
 from reviewer.keyring import Keys
 from reviewer.state import Case, State
-from reviewer.teamview import CaseTeam
+
+if TYPE_CHECKING:  # a home without team records needs no reviewer.teamview
+    from reviewer.teamview import CaseTeam
 
 Mark = Literal["new", "updated", ""]
 MARKS: tuple[Mark, ...] = ("new", "updated")

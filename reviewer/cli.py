@@ -11,6 +11,7 @@ applicant goes through reviewer.inert first.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
@@ -22,7 +23,6 @@ import click
 
 from crypto import __version__
 from crypto.atomic import OutputExists, atomic_output
-from crypto.bundle import BundleError
 from crypto.errors import (
     CryptoError,
     DecryptError,
@@ -32,7 +32,6 @@ from crypto.errors import (
 )
 from crypto.keys import PublicKey
 from crypto.params import KEYFILE_LIMITS, TEST_LIMITS
-from crypto.team import STATES as TEAM_STATES
 from reviewer.caselist import MARKS, URGENCY, Casebook, CaseRow, Filters, Mark, note_opened
 from reviewer.collector import collector_paused
 from reviewer.columns import fit
@@ -60,14 +59,16 @@ from reviewer.inert import inert
 from reviewer.outcome import import_sentence, unconfirmed_sentence, unreadable_note
 from reviewer.outcome import team_lines as team_lines_of
 from reviewer.packs import import_buffered, is_dossier_answer
-from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.safenames import unique_name
 from reviewer.state import State
-from reviewer.teamview import CaseTeam
 from reviewer.trust import MAX_NAME
 
+# What only some commands use is imported in them (`# here:`), so that `list`
+# and `import` do not load the team modules, crypto.bundle and reviewer.checks
+# (docs/performance.md, "The command's start").
 if TYPE_CHECKING:
     from reviewer import saving
+    from reviewer.teamview import CaseTeam
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,20 +77,28 @@ MIN_PASSPHRASE = 12
 PROGRESS_THRESHOLD = 1024 * 1024
 
 
-#: Expected failures and their exit codes, the first match wins (docs/reviewer.md,
-#: "Exit codes"). The message is the exception's own sentence.
-EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
-    (KeyProblem, EXIT_KEY),
-    (BadInput, EXIT_BUNDLE),
-    (NotFound, EXIT_NOT_FOUND),
-    (ReviewerError, EXIT_ERROR),
-    (OutputExists, EXIT_ERROR),  # before OSError, of which it is one
-    (KeyFileError, EXIT_KEY),
-    (BundleError, EXIT_BUNDLE),
-    (DecryptError, EXIT_BUNDLE),
-    (CryptoError, EXIT_ERROR),
-    (OSError, EXIT_ERROR),
-)
+@functools.cache
+def exit_codes() -> tuple[tuple[type[Exception], int], ...]:
+    """Expected failures and their exit codes, the first match wins (docs/reviewer.md,
+    "Exit codes"). The message is the exception's own sentence.
+
+    Made on the first failure: BundleError's module, crypto.bundle, costs every
+    command's start about 20 ms, and only a failure needs it here.
+    """
+    from crypto.bundle import BundleError  # here: a failure only
+
+    return (
+        (KeyProblem, EXIT_KEY),
+        (BadInput, EXIT_BUNDLE),
+        (NotFound, EXIT_NOT_FOUND),
+        (ReviewerError, EXIT_ERROR),
+        (OutputExists, EXIT_ERROR),  # before OSError, of which it is one
+        (KeyFileError, EXIT_KEY),
+        (BundleError, EXIT_BUNDLE),
+        (DecryptError, EXIT_BUNDLE),
+        (CryptoError, EXIT_ERROR),
+        (OSError, EXIT_ERROR),
+    )
 
 
 class Failure(click.ClickException):
@@ -102,7 +111,7 @@ class Failure(click.ClickException):
 
 def failure(error: Exception) -> Failure | None:
     """The line and exit code for an expected failure; None for anything else (a bug)."""
-    for kind, code in EXIT_CODES:
+    for kind, code in exit_codes():
         if isinstance(error, kind):
             if isinstance(error, OSError) and not isinstance(error, OutputExists):
                 where = f": {error.filename}" if error.filename else ""
@@ -655,6 +664,8 @@ def verify(home_dir: Path, passphrase_file: Path | None, case: str, identity: st
            work: str | None, persecution: str | None, risk: str | None,
            recommendation: str | None, notes: str | None) -> None:
     """Record a verification (appended; earlier records are kept)."""
+    from reviewer.records import VERIFICATION_QUESTIONS, verification_record  # here: verify only
+
     home = Home(home_dir)
     keys = unlock(home, passphrase_file)
     state = load_state(home)
@@ -692,6 +703,8 @@ def reply(home_dir: Path, passphrase_file: Path | None, case: str,
     The text is never written to a file by this command: no editor (which
     would keep it in a temporary file and a swap file), no temporary file.
     """
+    from reviewer.records import reply_document  # here: reply only
+
     home = Home(home_dir)
     unlock(home, passphrase_file)  # only the key holder writes replies in this home
     state = load_state(home)
@@ -799,7 +812,9 @@ def assign(home_dir: Path, passphrase_file: Path | None, case: str, name: str) -
 @home_option
 @passphrase_option
 @click.argument("case")
-@click.argument("new_state", metavar="STATE", type=click.Choice(TEAM_STATES))
+# crypto.team.STATES, spelled with the reviewer's names for them so that every command does
+# not import crypto.team (tests/reviewer/test_start.py checks that the two agree).
+@click.argument("new_state", metavar="STATE", type=click.Choice([UNVERIFIED, *RECOMMENDATIONS]))
 @click.option("--reason", required=True, help="Why (your colleagues see it).")
 def state_(home_dir: Path, passphrase_file: Path | None, case: str, new_state: str,
            reason: str) -> None:

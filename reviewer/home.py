@@ -55,42 +55,17 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from crypto import documents, envelope
+from crypto import envelope
 from crypto.atomic import atomic_output
-from crypto.bundle import (
-    KIND_SUBMISSIONS,
-    BundleWriter,
-    CaseRecord,
-    Manifest,
-    Member,
-    SubmissionRecord,
-    discard,
-    read_bundle,
-)
 from crypto.envelope import MAX_RECIPIENTS
 from crypto.errors import CryptoError, DocumentError, NoMatch
 from crypto.keys import PublicKey
 from crypto.params import Argon2Limits
 from crypto.signing import SigningKey
-from crypto.team import (
-    KIND_FIELDS,
-    MAX_RECORD_BYTES,
-    STATES,
-    KnownAuthor,
-    TeamRecord,
-    new_record,
-    read_record,
-    rotation_binding,
-    seal_announcement,
-    seal_record,
-    sign_record,
-    verify_record,
-)
 from reviewer import state as state_json
 from reviewer.blobs import BlobStore, new_id, seal_bytes
-from reviewer.checks import Checker, Checks
 from reviewer.errors import (
     BadInput,
     BlankText,
@@ -114,20 +89,21 @@ from reviewer.state import (
     UnknownVersion,
     Verification,
 )
-from reviewer.team import Book, CaseView, Register, fold, fold_register
-from reviewer.teamstore import MAX_TEAM_ENVELOPE, Received, TeamRead, read_team, receive
-from reviewer.teamview import (
-    EMPTY,
-    CaseTeam,
-    Namer,
-    Views,
-    after_own,
-    dump_views,
-    load_views,
-    named_view,
-    views_key,
-)
 from reviewer.trust import unconfirmed
+
+# The bundle, the checks of an import and the team records are imported by the
+# verbs that use them (`# here:`): `reviewer list` of a home without team
+# records needs none of them. At the top, with reviewer.cli's own, they cost
+# every command about 60 ms of CPU at its start (`python -c "import reviewer.cli"`,
+# medians of 21 alternated runs on 2026-12-02: 0.30 s, 0.24 s without them;
+# docs/performance.md, "The command's start").
+if TYPE_CHECKING:
+    from crypto.bundle import CaseRecord, Manifest, Member, SubmissionRecord
+    from crypto.team import TeamRecord
+    from reviewer.checks import Checks
+    from reviewer.team import CaseView, Register
+    from reviewer.teamstore import Received, TeamRead
+    from reviewer.teamview import CaseTeam, Namer, Views
 
 __all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
            "Keys", "new_id", "today"]
@@ -140,17 +116,17 @@ def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-#: The most a note or a reason may take in its record (JSON-escaped), leaving room in
-#: the record's MAX_RECORD_BYTES for its other fields and up to 1,000 parents.
-MAX_TEXT_BYTES = MAX_RECORD_BYTES - 64 * 1024
-
-
 def _fits_one_record(text: str) -> None:
     """Refuse a text too long for one team record, with the limit in the sentence."""
-    if len(json.dumps(text, ensure_ascii=False).encode("utf-8")) > MAX_TEXT_BYTES:
+    from crypto.team import MAX_RECORD_BYTES  # here: team records only
+
+    # The most a note or a reason may take in its record (JSON-escaped), leaving room in
+    # the record's MAX_RECORD_BYTES for its other fields and up to 1,000 parents.
+    max_text_bytes = MAX_RECORD_BYTES - 64 * 1024
+    if len(json.dumps(text, ensure_ascii=False).encode("utf-8")) > max_text_bytes:
         raise TextTooLong(
             "the text is too long for one record (at most about"
-            f" {MAX_TEXT_BYTES // 1024:,} KiB); split it into several notes; nothing was saved"
+            f" {max_text_bytes // 1024:,} KiB); split it into several notes; nothing was saved"
         )
 
 
@@ -179,10 +155,17 @@ class ImportResult:
     #: The new and updated cases, in the bundle's order.
     cases: list[ImportedCase] = field(default_factory=list)
     #: What the bundle's team members were (reviewer.teamstore.Received).
-    team: Received = field(default_factory=Received)
+    team: Received = field(default_factory=lambda: _no_team_members())
     #: A colleague's outbox (a replies bundle): its replies are for applicants, ignored.
     replies_bundle: bool = False
     replies_ignored: int = 0
+
+
+def _no_team_members() -> Received:
+    """An import's report on team members before it has read any."""
+    from reviewer.teamstore import Received  # here: imports only, not every command
+
+    return Received()
 
 
 @dataclass(frozen=True)
@@ -373,6 +356,8 @@ class Home:
             added = ConfirmedKey(name, key, today())
             state = state.with_reviewers([*confirmed, added])
             if keys is not None and keys.signing:
+                from crypto.team import seal_announcement  # here: team records only
+
                 announcement = seal_announcement(keys.private[0], keys.signing[0], key)
                 sealed = envelope.encrypt_bytes(announcement, [key])
                 state = state.with_outbox([self._write_loose(state, sealed)])
@@ -419,6 +404,8 @@ class Home:
             blob = self.store(state).seal_json(record, self.reviewer_recipients(state))
             state = state.with_verification(case_id, Verification(blob, str(record["day"])))
             # The same decision as a team record, for the colleagues (docs/team.md).
+            from crypto.team import KIND_FIELDS  # here: team records only
+
             body = {name: str(record[name]) for name in KIND_FIELDS["verification"]}
             state = self._new_records(state, keys, case_id, [("verification", body)])
             self.save_state(state)
@@ -450,6 +437,8 @@ class Home:
         text = text.strip()
         if not text:
             raise ReviewerError("the reply is empty; nothing was saved (withdraw it instead)")
+        from crypto import documents  # here: only an edited reply is checked again
+
         doc = {"format": documents.REPLY_FORMAT, "version": documents.REPLY_VERSION, "case": case_id,
                "reply": reply_id, "day": today(), "text": text}
         try:  # what the applicant's case page will accept (docs/format.md, "Documents")
@@ -513,6 +502,9 @@ class Home:
         fresh announcement to every confirmed colleague. Nothing is written
         (and nothing marked) when there is nothing to send.
         """
+        from crypto.bundle import BundleWriter  # here: only an export writes a bundle
+        from crypto.team import seal_announcement  # here: team records only
+
         with self.lock():
             state = self.load_state()
             pending = [
@@ -578,12 +570,17 @@ class Home:
         cached = self._team_cache
         if cached is not None and cached[0] == cache_key and cached[1] is keys:
             return cached[2]
+        from reviewer.teamstore import read_team  # here: team records only
+
         read = read_team(state, self.store(state), keys.private,
                          [k.public_key for k in keys.signing], today())
         self._team_cache = (cache_key, keys, read)
         return read
 
     def _views(self, state: State, keys: Keys) -> tuple[TeamRead, dict[str, CaseView]]:
+        from reviewer.team import Book, fold  # here: team records only
+        from reviewer.teamstore import TeamRead
+
         if not state.team:
             return TeamRead(Book((), (), ())), {}
         read = self.team(state, keys)
@@ -591,6 +588,8 @@ class Home:
 
     def register(self, state: State, keys: Keys) -> Register:
         """The team's register of member cities, folded from its `city` records."""
+        from reviewer.team import fold_register  # here: team records only
+
         if not state.team:
             return fold_register(())
         return fold_register(self.team(state, keys).register)
@@ -603,6 +602,8 @@ class Home:
         the record's body, or raises to refuse (nothing is made). The kept case
         views stay current: a city record changes no case.
         """
+        from crypto.team import new_record, seal_record, sign_record  # here: team records only
+
         signing = self._signing(keys)
         with self.lock():
             state = self.load_state()
@@ -640,6 +641,8 @@ class Home:
         return self._named_views(state, keys).cases
 
     def _views_key(self, state: State, keys: Keys) -> str:
+        from reviewer.teamview import views_key  # here: team records only
+
         return views_key([
             sorted(state.team.items()),
             [(c.name, c.key.to_text(), c.removed) for c in state.reviewers],
@@ -647,12 +650,16 @@ class Home:
         ])
 
     def _cached_views(self, state: State, keys: Keys) -> Views | None:
+        from reviewer.teamview import load_views  # here: team records only
+
         with contextlib.suppress(OSError, CryptoError):
             data = envelope.decrypt_bytes((self.path / "team.env").read_bytes(), keys.private)
             return load_views(data, self._views_key(state, keys))
         return None
 
     def _save_views(self, state: State, keys: Keys, views: Views) -> None:
+        from reviewer.teamview import dump_views  # here: team records only
+
         # A cache: if it cannot be written, the next command makes it again.
         with contextlib.suppress(OSError), atomic_output(self.path / "team.env",
                                                          overwrite=True) as out:
@@ -660,6 +667,8 @@ class Home:
                        self.own_public_keys()[:MAX_RECIPIENTS])
 
     def _named_views(self, state: State, keys: Keys) -> Views:
+        from reviewer.teamview import Views, named_view  # here: team records only
+
         cached = self._cached_views(state, keys)
         if cached is not None:
             return cached
@@ -675,6 +684,8 @@ class Home:
 
     def case_team(self, case_id: str, keys: Keys) -> CaseTeam:
         """One case's state, assignee, conflicts and history (NotFound for no such case)."""
+        from reviewer.teamview import EMPTY  # here: team records only
+
         state = self.load_state()
         state.case(case_id)
         return self.team_views_of(state, keys).get(case_id, EMPTY)
@@ -692,6 +703,8 @@ class Home:
 
     def set_state(self, case_id: str, state: str, reason: str, keys: Keys) -> None:
         """A decision on the case's state, with its reason (it resolves a state conflict)."""
+        from crypto.team import STATES  # here: team records only
+
         if state not in STATES:
             raise ReviewerError("the state is one of " + ", ".join(STATES))
         if not reason.strip():
@@ -751,6 +764,16 @@ class Home:
         When team.env is current it gives the heads, and is brought up to date
         with the new records (`after_own`) instead of being made again.
         """
+        from crypto.team import (  # here: team records only
+            KnownAuthor,
+            new_record,
+            read_record,
+            seal_record,
+            sign_record,
+            verify_record,
+        )
+        from reviewer.teamview import EMPTY, after_own
+
         signing = self._signing(keys)
         cached = self._cached_views(state, keys) if state.team else None
         if cached is not None:
@@ -804,6 +827,9 @@ class Home:
         `loose`: write the kept envelopes as loose blobs; otherwise the caller
         keeps them where they already are (the import's pack, by member id).
         """
+        from reviewer.team import Book, fold, fold_register  # here: team records only
+        from reviewer.teamstore import Received, TeamRead, receive
+
         members = list(members)
         if not members:
             return state, Received()
@@ -851,6 +877,14 @@ class Home:
         """
         if len(keys.signing) < 2 or len(keys.private) < 2:
             return 0
+        from crypto.team import (  # here: team records only
+            new_record,
+            rotation_binding,
+            seal_announcement,
+            seal_record,
+            sign_record,
+        )
+
         new_signing, old_signing = keys.signing[0], keys.signing[1]
         new_key = keys.private[0]
         with self.lock():
@@ -879,6 +913,8 @@ class Home:
         """Re-seal the chosen cases' team records (every case's and the register's, with none
         chosen) to one confirmed colleague's key, into the outbox: frames and signatures unchanged, so
         she verifies each under its author's key. The number of records shared."""
+        from crypto.team import seal_record  # here: team records only
+
         with self.lock():
             state = self.load_state()
             colleague = next((c for c in state.active_reviewers() if c.name == name), None)
@@ -936,6 +972,8 @@ class Home:
             for r in case.replies:
                 try_open(r.blob, f"case {case_id}: reply {r.id}:")
         if state.team:
+            from reviewer.teamstore import read_team  # here: team records only
+
             read = read_team(state, store, keys.private,
                              [k.public_key for k in keys.signing], today())
             result.opened += len(state.team)
@@ -973,6 +1011,10 @@ class Home:
         dies after the rename, the old state is intact and the next import
         sweeps the orphan pack.
         """
+        from crypto.bundle import KIND_SUBMISSIONS, discard, read_bundle  # here: import only
+        from reviewer.checks import Checker
+        from reviewer.teamstore import MAX_TEAM_ENVELOPE
+
         with self.lock():
             state = self.load_state()
             result = ImportResult()

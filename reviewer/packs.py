@@ -32,12 +32,14 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from crypto import envelope
 from crypto.atomic import fsync_dir
-from crypto.bundle import Member
 from crypto.ids import is_id, new_id
+
+if TYPE_CHECKING:  # every command reads packs; only an import needs crypto.bundle
+    from crypto.bundle import Member
 
 #: Staging names in tmp/: `pack-<id>` now, `import-<hex>` folders from before packs.
 STAGING_PREFIXES = ("pack-", "import-")

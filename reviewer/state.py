@@ -42,12 +42,15 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from crypto.bundle import SubmissionRecord, is_id
 from crypto.errors import InvalidPublicKey
+from crypto.ids import is_id
 from crypto.keys import PublicKey
 from reviewer.errors import NotFound
+
+if TYPE_CHECKING:  # every command reads the state; only an import needs crypto.bundle
+    from crypto.bundle import SubmissionRecord
 
 STATE_VERSION = 4
 READABLE_STATE_VERSIONS = (1, 2, 3, 4)

@@ -210,7 +210,7 @@ def test_a_home_without_team_records_decrypts_nothing_more(
     def no(*_args: object, **_kw: object) -> None:
         raise AssertionError("team envelopes read in a home that has none")
 
-    monkeypatch.setattr("reviewer.home.read_team", no)
+    monkeypatch.setattr("reviewer.teamstore.read_team", no)
     assert len(Casebook(a.home, a.keys).rows()) == 2
     listed = a.env.run("list")
     assert listed.exit_code == 0 and "assignee" not in listed.output
@@ -232,7 +232,7 @@ def test_the_folded_views_are_kept_sealed_and_made_again_on_change(
         calls.append(1)
         return real(*args, **kw)
 
-    monkeypatch.setattr("reviewer.home.read_team", counted)
+    monkeypatch.setattr("reviewer.teamstore.read_team", counted)
     assert Home(a.env.home).team_views(a.keys) == first  # from team.env: nothing else read
     assert calls == []
     a.home.set_state(case, "refer", "a better fit elsewhere", a.keys)
@@ -260,7 +260,7 @@ def test_own_records_update_the_kept_views_as_a_full_fold_would(
         calls.append(1)
         return real(*args, **kw)
 
-    monkeypatch.setattr("reviewer.home.read_team", counted)
+    monkeypatch.setattr("reviewer.teamstore.read_team", counted)
     fresh = Home(a.env.home)
     fresh.add_note(case, "one more look", a.keys)
     fresh.assign(case, "me", a.keys)
