@@ -139,6 +139,13 @@ class ImportedCase:
     new: bool
 
 
+def _no_team_members() -> Received:
+    """An import's report on team members before it has read any."""
+    from reviewer.teamstore import Received  # here: `reviewer import` only
+
+    return Received()
+
+
 @dataclass
 class ImportResult:
     new_cases: int = 0
@@ -155,17 +162,10 @@ class ImportResult:
     #: The new and updated cases, in the bundle's order.
     cases: list[ImportedCase] = field(default_factory=list)
     #: What the bundle's team members were (reviewer.teamstore.Received).
-    team: Received = field(default_factory=lambda: _no_team_members())
+    team: Received = field(default_factory=_no_team_members)
     #: A colleague's outbox (a replies bundle): its replies are for applicants, ignored.
     replies_bundle: bool = False
     replies_ignored: int = 0
-
-
-def _no_team_members() -> Received:
-    """An import's report on team members before it has read any."""
-    from reviewer.teamstore import Received  # here: imports only, not every command
-
-    return Received()
 
 
 @dataclass(frozen=True)
