@@ -229,10 +229,16 @@ def export_submissions(
 
 
 class _Staging:
-    """Files a bundle's members are copied to while it is checked; removed afterwards."""
+    """Files a bundle's members are copied to while it is checked; removed afterwards.
 
-    def __init__(self, area: StagingArea) -> None:
+    `durable` (Store.staging_must_be_durable): each file is synced, because the
+    store renames it into place; a bucket copies it, and its confirmed object is
+    the durable copy, so the file is only what the upload reads from.
+    """
+
+    def __init__(self, area: StagingArea, *, durable: bool) -> None:
         self.area = area
+        self.durable = durable
         self.paths: dict[str, Path] = {}
 
     @contextlib.contextmanager
@@ -242,8 +248,9 @@ class _Staging:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             yield out
-            out.flush()
-            os.fsync(out.fileno())
+            if self.durable:
+                out.flush()
+                os.fsync(out.fileno())
 
     def discard(self) -> None:
         remove_files(list(self.paths.values()))
@@ -325,7 +332,7 @@ def import_replies(
 ) -> ImportResult:
     """Check the whole bundle, then store every reply not seen before and every team
     member this server does not already hold, all or nothing."""
-    staged = _Staging(store.staging)
+    staged = _Staging(store.staging, durable=store.staging_must_be_durable())
     try:
         try:
             with open(bundle, "rb") as src:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from crypto import answersform, envelope
 from crypto.atomic import atomic_output
@@ -62,8 +62,17 @@ UNKNOWN_RANK = len(URGENCY)
 _URGENCIES = {value: (value, rank, label) for rank, (value, label) in enumerate(URGENCY)}
 
 
-@dataclass(frozen=True, slots=True)
-class CaseRow:
+class CaseRow(NamedTuple):
+    """One case as the case list shows it.
+
+    A NamedTuple rather than a frozen dataclass, for speed only: a list of
+    10,000 cases makes 10,000 of them each time it is read, and a frozen
+    dataclass's __init__ sets each of the 17 fields through object.__setattr__
+    (10,000 rows, the collector paused as the list has it: 29 ms against
+    5.3 ms, best of 9; docs/performance.md, 2026-12-02). Immutable either way;
+    `_replace` makes a changed copy.
+    """
+
     case: str  # the full case id
     name: str  # "" when unreadable
     country: str
@@ -302,7 +311,7 @@ class Casebook:
         self._unsaved[case_id] = opening
         self._write_unsaved()
         self._opened[case_id] = opening
-        self._rows = [replace(r, mark="") if r.case == case_id else r for r in self._rows]
+        self._rows = [r._replace(mark="") if r.case == case_id else r for r in self._rows]
 
     def refresh(self) -> None:
         """Read the state, index and seen marks again (after an import, a verification, a reply)."""

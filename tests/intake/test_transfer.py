@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 from crypto.envelope import decrypt_bytes, recipient_key_ids
 from crypto.errors import NoMatch
 from crypto.keys import PrivateKey
-from intake import db
+from intake import appstate, db
 from intake.db import new_id
 from intake.models import Submission
+from intake.storage import INTENT_PREFIX, LOCK_NAME
 from tests.harness.bundles import read_members
 
 from .conftest import BOTH_STORES
@@ -205,6 +207,30 @@ def test_import_replies_twice_changes_nothing(app: Flask, runner: FlaskCliRunner
     second = runner.invoke(args=["import-replies", str(path)])
     assert second.exit_code == 0 and "0 new" in second.output
     assert store_files(app) == stored and len(reply_rows(app)) == 1
+
+
+def test_staged_reply_members_are_synced_only_where_they_become_the_stored_file(
+        app: Flask, runner: FlaskCliRunner, reviewer_key: PrivateKey, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The local store renames a staged member into place: synced first. A bucket copies
+    # it, and the object it confirmed is the durable copy.
+    _case, path = _setup(app, reviewer_key, tmp_path)
+    staging = str(appstate.STAGING.get(app).dir)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert "Imported 1 new reply." in runner.invoke(args=["import-replies", str(path)]).output
+    staged = [p for p in synced if p.startswith(staging + "/")
+              and not Path(p).name.startswith((INTENT_PREFIX, LOCK_NAME))]
+    if appstate.STORE.get(app).staging_must_be_durable():
+        assert len(staged) == 1  # the reply's envelope
+    else:
+        assert staged == []
 
 
 def test_damaged_replies_bundles_import_nothing(app: Flask, runner: FlaskCliRunner,

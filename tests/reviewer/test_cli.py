@@ -28,7 +28,7 @@ from crypto.errors import NoMatch
 from crypto.keyfile import open_private_key
 from crypto.keys import PrivateKey, PublicKey
 from reviewer.cli import cli
-from reviewer.errors import EXIT_BUNDLE, EXIT_KEY, EXIT_NOT_FOUND
+from reviewer.errors import EXIT_BUNDLE, EXIT_ERROR, EXIT_KEY, EXIT_NOT_FOUND
 from reviewer.home import Home
 
 PASSPHRASE = "correct horse battery staple"
@@ -235,6 +235,25 @@ def test_import_list_show(env: Env, tmp_path: Path) -> None:
     shown_b = env.run("show", b.case).output
     assert shown_b.index("== Application") < shown_b.index("== Follow-up")
     assert "More news." in shown_b
+
+
+def test_an_index_that_cannot_be_written_is_told_and_the_import_is_kept(
+    env: Env, tmp_path: Path
+) -> None:
+    # The index is written by a forked child while state.json is (reviewer.meanwhile):
+    # its failure is still told, and what the state already records stays stored.
+    path, a, b = bundle_two(env, tmp_path)
+    blocker = env.home / "index.env"
+    blocker.mkdir()
+    result = env.run("import", str(path))
+    assert result.exit_code == EXIT_ERROR
+    assert "Is a directory" in result.output and "index.env" in result.output
+    blocker.rmdir()
+    assert "nothing new" in env.run("import", str(path)).output.lower()
+    listed = env.run("list")
+    assert listed.exit_code == 0, listed.output
+    assert a.case[:8] in listed.output and b.case[:8] in listed.output
+    assert "Omid" in listed.output
 
 
 def test_import_is_idempotent(env: Env, tmp_path: Path) -> None:
