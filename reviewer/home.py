@@ -78,7 +78,6 @@ from reviewer.errors import (
 )
 from reviewer.index import UNVERIFIED, AnswersFacts, Index
 from reviewer.keyring import KeyRing, Keys
-from reviewer.meanwhile import made_meanwhile
 from reviewer.packs import PackWriter, read_range, sweep
 from reviewer.state import (
     Case,
@@ -1029,7 +1028,6 @@ class Home:
             #: index is built from them without decrypting everything a second time.
             facts: dict[str, AnswersFacts] = {}
             changed: list[tuple[str, bool]] = []
-            index: dict[str, Any] | None = None
             with Checker(keys.private) as checker, PackWriter(self.tmp, self.packs_dir) as pack:
                 new: list[tuple[CaseRecord, SubmissionRecord]] = []
                 checks: Checks | None = None
@@ -1095,26 +1093,12 @@ class Home:
                         state = state.with_server_keys(manifest.recipients)
                     state = state.with_pack(pack.id, entries)
                     pack.commit()
-                    # The index from the state in hand and the documents just
-                    # decrypted: encoded and sealed by a forked child while
-                    # state.json is written (reviewer.meanwhile, a speed trick
-                    # only), and written once the state is saved, as before.
-                    index, texts = self.index.refreshed(state, self.store(state), keys, facts)
-                    if texts is None:
-                        self.save_state(state)
-                        pack.keep()
-                    else:
-                        own = self.own_public_keys()
-                        with made_meanwhile(
-                            functools.partial(self.index.sealed, index, texts, own), "the index"
-                        ) as sealed_index:
-                            self.save_state(state)
-                            pack.keep()
-                            self.index.write(sealed_index())
+                    self.save_state(state)
+                    pack.keep()
                 elif state.predates_trust:
                     self.save_state(state)  # written in the new version, as any command does
-            if index is None:
-                index = self.fresh_index(state, keys, facts)
+            # The index from the state in hand and the documents just decrypted.
+            index = self.fresh_index(state, keys, facts)
             result.cases = [ImportedCase(case, str(index[case]["name"]), is_new)
                             for case, is_new in changed]
             if not result.replies_bundle:

@@ -16,7 +16,6 @@ record whose recommendation is a decision) for `reviewer stats`.
 
 from __future__ import annotations
 
-import io
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -67,31 +66,17 @@ class Index:
             index: dict[str, Any] = doc["cases"]
             if doc["version"] != INDEX_VERSION or not newline:
                 return {}  # an older index lacks fields: rebuilt whole
-        except (DecryptError, ValueError, KeyError, TypeError, UnicodeDecodeError, OSError):
-            # Rebuilt from the cases themselves; an index that cannot be read is
-            # a cache like any other (writing it again then says what is wrong).
-            return {}
+        except (DecryptError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return {}  # rebuilt from the cases themselves
         self.text_part = tail
         return index
 
     def save(self, index: dict[str, Any], texts: dict[str, str], own: list[PublicKey]) -> None:
-        head, tail = _encoded(index, texts)
+        head = json.dumps({"version": INDEX_VERSION, "cases": index}, ensure_ascii=False)
+        tail = json.dumps(texts, ensure_ascii=False).encode("utf-8")
         with atomic_output(self.path, overwrite=True) as out:
-            seal_bytes(out, head + b"\n" + tail, own[:MAX_RECIPIENTS])
+            seal_bytes(out, head.encode("utf-8") + b"\n" + tail, own[:MAX_RECIPIENTS])
         self.text_part = tail
-
-    def sealed(self, index: dict[str, Any], texts: dict[str, str], own: list[PublicKey]) -> bytes:
-        """What `save` writes, as bytes (ciphertext only), for `write`."""
-        head, tail = _encoded(index, texts)
-        out = io.BytesIO()
-        seal_bytes(out, head + b"\n" + tail, own[:MAX_RECIPIENTS])
-        return out.getvalue()
-
-    def write(self, sealed: bytes) -> None:
-        """Write an index made by `sealed`. `text_part` stays as it was: every
-        reader goes through `fresh`, which reads the file first."""
-        with atomic_output(self.path, overwrite=True) as out:
-            out.write(sealed)
 
     def fresh(
         self,
@@ -107,21 +92,6 @@ class Index:
         command (an import passes those it checked), by blob id, so they are
         not decrypted again.
         """
-        index, texts = self.refreshed(state, store, keys, known)
-        if texts is not None:
-            self.save(index, texts, own)
-        return index
-
-    def refreshed(
-        self,
-        state: State,
-        store: BlobStore,
-        keys: Keys,
-        known: Mapping[str, AnswersFacts] | None = None,
-    ) -> tuple[dict[str, Any], dict[str, str] | None]:
-        """`fresh` without the saving: the index, and every case's answers' text
-        if the index changed and must be saved (`save`, or `sealed` and `write`),
-        None if not."""
         index = self.load(keys)
         rebuilt: dict[str, str] = {}  # case -> its answers' text
         for case_id, case in state.cases.items():
@@ -139,14 +109,8 @@ class Index:
             for case_id in gone:
                 del index[case_id]
                 texts.pop(case_id, None)
-            return index, texts
-        return index, None
-
-
-def _encoded(index: dict[str, Any], texts: dict[str, str]) -> tuple[bytes, bytes]:
-    """The two JSON documents of an index's plaintext: the entries, the texts."""
-    head = json.dumps({"version": INDEX_VERSION, "cases": index}, ensure_ascii=False)
-    return head.encode("utf-8"), json.dumps(texts, ensure_ascii=False).encode("utf-8")
+            self.save(index, texts, own)
+        return index
 
 
 def parse_texts(text_part: bytes) -> dict[str, str]:

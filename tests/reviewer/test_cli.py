@@ -240,8 +240,8 @@ def test_import_list_show(env: Env, tmp_path: Path) -> None:
 def test_an_index_that_cannot_be_written_is_told_and_the_import_is_kept(
     env: Env, tmp_path: Path
 ) -> None:
-    # The index is written by a forked child while state.json is (reviewer.meanwhile):
-    # its failure is still told, and what the state already records stays stored.
+    # The index is written after state.json: its failure is told, and what the state
+    # already records stays stored (the index is made again from it).
     path, a, b = bundle_two(env, tmp_path)
     blocker = env.home / "index.env"
     blocker.mkdir()
