@@ -48,7 +48,7 @@ from reviewer.errors import (
 from reviewer.home import (
     RECOMMENDATIONS,
     RISKS,
-    UNVERIFIED,
+    TEAM_STATES,
     Home,
     ImportedCase,
     Keys,
@@ -382,7 +382,7 @@ MARK_SIGNS = {"new": "N", "updated": "U", "": " "}
 @home_option
 @passphrase_option
 @click.option("--state", "state_filter",
-              type=click.Choice([UNVERIFIED, *RECOMMENDATIONS, CONFLICT]),
+              type=click.Choice([*TEAM_STATES, CONFLICT]),
               help="Only cases in this state (the team's, or your latest recommendation).")
 @click.option("--urgency", type=click.Choice([value for value, _ in URGENCY]),
               help="Only cases whose applicant chose this urgency.")
@@ -812,9 +812,7 @@ def assign(home_dir: Path, passphrase_file: Path | None, case: str, name: str) -
 @home_option
 @passphrase_option
 @click.argument("case")
-# crypto.team.STATES, spelled with the reviewer's names for them so that every command does
-# not import crypto.team (tests/reviewer/test_start.py checks that the two agree).
-@click.argument("new_state", metavar="STATE", type=click.Choice([UNVERIFIED, *RECOMMENDATIONS]))
+@click.argument("new_state", metavar="STATE", type=click.Choice(TEAM_STATES))
 @click.option("--reason", required=True, help="Why (your colleagues see it).")
 def state_(home_dir: Path, passphrase_file: Path | None, case: str, new_state: str,
            reason: str) -> None:

@@ -105,11 +105,15 @@ if TYPE_CHECKING:
     from reviewer.teamstore import Received, TeamRead
     from reviewer.teamview import CaseTeam, Namer, Views
 
-__all__ = ["RECOMMENDATIONS", "RISKS", "UNVERIFIED", "Home", "ImportResult", "ImportedCase",
-           "Keys", "new_id", "today"]
+__all__ = ["RECOMMENDATIONS", "RISKS", "TEAM_STATES", "UNVERIFIED", "Home", "ImportResult",
+           "ImportedCase", "Keys", "new_id", "today"]
 
 RISKS = ("low", "medium", "high", "critical")
 RECOMMENDATIONS = ("proceed", "more-info", "refer", "decline")
+#: The states a team record's state change may set (docs/team.md, kind `state`):
+#: crypto.team.STATES, spelled with these names so that a command need not import
+#: crypto.team (tests/reviewer/test_start.py checks that the two agree).
+TEAM_STATES = (UNVERIFIED, *RECOMMENDATIONS)
 
 
 def today() -> str:

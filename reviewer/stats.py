@@ -29,7 +29,7 @@ from typing import Any
 
 from crypto import answersform, countries
 from reviewer.errors import ReviewerError
-from reviewer.home import RECOMMENDATIONS
+from reviewer.home import TEAM_STATES
 from reviewer.index import CONFLICT, UNVERIFIED
 from reviewer.state import Case, State
 from reviewer.teamview import CaseTeam
@@ -39,7 +39,7 @@ _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 #: The states in the order the figures list them; "conflict" is a case whose
 #: colleagues set different states without seeing each other's (reviewer.teamview);
 #: "?" is a case whose latest verification record is not sealed to this home's keys.
-STATES = (UNVERIFIED, *RECOMMENDATIONS, CONFLICT, "?")
+STATES = (*TEAM_STATES, CONFLICT, "?")
 #: How many countries the figures name; the rest are counted as "others".
 TOP_COUNTRIES = 15
 #: How many of the cases waiting longest without a decision the overview lists.

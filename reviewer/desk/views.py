@@ -38,7 +38,7 @@ from reviewer.caselist import Casebook, CaseRow, Filters, Mark
 from reviewer.desk.session import Desk
 from reviewer.errors import KeyProblem, ReplyFinal, ReviewerError
 from reviewer.errors import NotFound as ReviewerNotFound
-from reviewer.home import RECOMMENDATIONS, RISKS, UNVERIFIED, new_id, today
+from reviewer.home import RECOMMENDATIONS, RISKS, TEAM_STATES, UNVERIFIED, new_id, today
 from reviewer.outcome import import_sentence, team_lines, unconfirmed_sentence, unreadable_note
 from reviewer.records import VERIFICATION_QUESTIONS, reply_document, verification_record
 from reviewer.saving import CannotStrip, NotForYourKey, saved_copy
@@ -278,8 +278,6 @@ DONE: dict[str, str] = {
     "state": "State change recorded; it goes to your colleagues with the next export.",
     "consent": "Consent recorded: a dossier can now be written for this case.",
 }
-#: The states a state change may set (docs/team.md, kind `state`).
-TEAM_STATES = (UNVERIFIED, *RECOMMENDATIONS)
 
 
 def _names(values: list[str]) -> str:
